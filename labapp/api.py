@@ -1,0 +1,183 @@
+"""The Flask API: submit tasks, read their status, cancel them, see the workers."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+
+import redis
+from flask import Flask, jsonify, request, url_for
+from kombu.exceptions import OperationalError
+from werkzeug.exceptions import HTTPException
+
+from . import heartbeat, records
+from .celery_app import QUEUE, make_celery
+from .settings import Settings
+from .validation import InvalidInput, NumberField, parse_body, validate_fields
+
+TASK_NAMES = {
+    "long_task": "labapp.tasks.long_task",
+    "factorial": "labapp.tasks.factorial",
+    "sleep_ms": "labapp.tasks.sleep_ms",
+    "cpu_ms": "labapp.tasks.cpu_ms",
+}
+READY_STATES = {"SUCCESS", "FAILURE", "REVOKED"}
+TASK_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+PUBLISH_RETRY = {"max_retries": 1, "interval_start": 0.2, "interval_step": 0.5, "interval_max": 0.5}
+BROKER_ERRORS = (redis.RedisError, OperationalError, ConnectionError, TimeoutError, OSError)
+
+
+class BrokerUnavailable(RuntimeError):
+    """The broker did not answer in time."""
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    """Flask app factory: the API of one cluster, talking to the broker in settings."""
+    settings = settings or Settings.from_env()
+    if not settings.broker_url:
+        raise RuntimeError("the API needs a broker: set LABAPP_BROKER_URL")
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    app.json.sort_keys = False
+    celery = make_celery(settings, settings.broker_url, polling=True)
+    store = redis.Redis.from_url(
+        settings.broker_url, socket_timeout=settings.broker_timeout,
+        socket_connect_timeout=settings.broker_timeout, retry=None, decode_responses=True,
+    )
+    app.extensions["labapp"] = {"settings": settings, "celery": celery, "redis": store}
+
+    longtask_x = NumberField("x", "seconds of simulated work", settings.longtask_max_x)
+    factorial_n = NumberField("n", "the number whose factorial to compute",
+                              settings.factorial_max_n, integer=True)
+
+    def submit(short_name: str, args: dict):
+        task_id = str(uuid.uuid4())
+        try:
+            records.save_submission(store, task_id, short_name, args, settings.result_expires)
+            try:
+                celery.send_task(TASK_NAMES[short_name], kwargs=args, task_id=task_id,
+                                 retry=True, retry_policy=PUBLISH_RETRY)
+            except BaseException:
+                records.forget_submission(store, task_id)
+                raise
+        except BROKER_ERRORS as exc:
+            raise BrokerUnavailable(str(exc)) from exc
+        status_url = url_for("status", task_id=task_id, _external=True)
+        response = jsonify(task_id=task_id, status_url=status_url)
+        response.status_code = 202
+        response.headers["Location"] = status_url
+        return response
+
+    @app.post("/longtask")
+    def longtask():
+        body = parse_body(request.get_data(), '{"x": 10}')
+        return submit("long_task", validate_fields(body, longtask_x))
+
+    @app.post("/factorial")
+    def factorial():
+        body = parse_body(request.get_data(), '{"n": 20}')
+        return submit("factorial", validate_fields(body, factorial_n))
+
+    @app.get("/status/<task_id>")
+    def status(task_id: str):
+        submission = _known_task(task_id)
+        return jsonify(_describe(task_id, submission))
+
+    @app.delete("/tasks/<task_id>")
+    def cancel(task_id: str):
+        submission = _known_task(task_id)
+        current = _describe(task_id, submission)
+        if current["state"] in READY_STATES:
+            return jsonify(error=f"task {task_id} already finished ({current['state']}): "
+                                 "nothing to cancel", task_id=task_id,
+                           state=current["state"]), 409
+        records.request_cancel(store, task_id, settings.result_expires)
+        return jsonify(task_id=task_id, state=current["state"], cancel_requested=True,
+                       status_url=url_for("status", task_id=task_id, _external=True)), 202
+
+    @app.get("/workers")
+    def workers():
+        found = heartbeat.live_workers(store)
+        return jsonify(count=len(found), workers=found)
+
+    @app.get("/health")
+    def health():
+        try:
+            store.ping()
+        except BROKER_ERRORS as exc:
+            return jsonify(status="unavailable", broker="down", error=str(exc)), 503
+        queued = store.llen(QUEUE)
+        names = [worker["name"] for worker in heartbeat.live_workers(store)]
+        state = "ok" if names else "degraded"
+        return jsonify(status=state, broker="ok", workers=len(names), worker_names=names,
+                       queued=queued)
+
+    def _known_task(task_id: str) -> dict:
+        submission = records.load_submission(store, task_id) if TASK_ID.match(task_id) else None
+        if submission is None:
+            raise LookupError(task_id)
+        return submission
+
+    def _describe(task_id: str, submission: dict) -> dict:
+        raw = store.get(celery.backend.get_key_for_task(task_id).decode())
+        meta = json.loads(raw) if raw else {"status": "PENDING", "result": None}
+        state = meta["status"]
+        info = meta.get("result")
+        answer = {"task_id": task_id, "name": submission["name"], "state": state}
+        worker = meta.get("worker")
+        if state == "PROGRESS" and isinstance(info, dict):
+            answer["progress"] = {"current": info.get("current"), "total": info.get("total")}
+            worker = info.get("worker", worker)
+        elif state == "STARTED" and isinstance(info, dict):
+            worker = info.get("hostname", worker)
+        elif state == "SUCCESS":
+            answer["result"] = info
+        elif state in ("FAILURE", "REVOKED"):
+            answer["error"] = _error_text(info)
+        if worker:
+            answer["worker"] = worker
+        if state not in READY_STATES and records.cancel_requested(store, task_id):
+            answer["cancel_requested"] = True
+        return answer
+
+    @app.errorhandler(InvalidInput)
+    def invalid_input(exc):
+        return jsonify(error=str(exc)), 400
+
+    @app.errorhandler(LookupError)
+    def unknown_task(exc):
+        return jsonify(error=f"no task with id {exc.args[0]!r} was submitted to this cluster "
+                             "(or its record expired)"), 404
+
+    @app.errorhandler(BrokerUnavailable)
+    def broker_unavailable(exc):
+        return jsonify(error=f"the broker (Redis) is unavailable: {exc}"), 503
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc):
+        messages = {
+            404: f"no such endpoint: {request.method} {request.path}",
+            405: f"{request.method} is not allowed on {request.path}",
+            413: f"request body too large (limit {settings.max_body_bytes} bytes)",
+        }
+        return jsonify(error=messages.get(exc.code, exc.description)), exc.code
+
+    @app.errorhandler(Exception)
+    def unexpected(exc):
+        if isinstance(exc, BROKER_ERRORS):
+            return broker_unavailable(exc)
+        app.logger.exception("unexpected error")
+        return jsonify(error=f"internal error: {type(exc).__name__}"), 500
+
+    return app
+
+
+def _error_text(info) -> str:
+    """Turn Celery's JSON-encoded exception into one readable line."""
+    if isinstance(info, dict) and "exc_type" in info:
+        message = info.get("exc_message")
+        if isinstance(message, (list, tuple)):
+            message = " ".join(str(part) for part in message)
+        return f"{info['exc_type']}: {message}" if message else info["exc_type"]
+    return str(info)

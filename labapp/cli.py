@@ -1,0 +1,169 @@
+"""The ``labapp`` command: run, stop and inspect clusters, benchmark them, open the lessons."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+from . import __version__, registry
+from .settings import Settings
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be >= 0")
+    return value
+
+
+def cmd_up(args) -> int:
+    """Start a cluster in the foreground until Ctrl-C."""
+    from .cluster import Cluster, ClusterError
+
+    cluster = Cluster(workers=args.workers, name=args.name, api_port=args.api_port,
+                      broker_url=args.broker)
+    print(f"starting {args.workers} worker(s)...", flush=True)
+    started = time.monotonic()
+    try:
+        cluster.start()
+    except ClusterError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"cluster ready in {time.monotonic() - started:.1f} s")
+    print(f"  API:     {cluster.api_url}")
+    print(f"  broker:  {cluster.safe_broker_url}")
+    print(f"  logs:    {cluster.dir}")
+    print(f"  try:     curl -X POST {cluster.api_url}/longtask -H 'Content-Type: application/json' -d '{{\"x\": 2}}'")
+    print("Press Ctrl-C to stop everything.", flush=True)
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    try:
+        while cluster.running:
+            time.sleep(0.5)
+        print("error: a core component stopped; see the logs in " + str(cluster.dir), file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\nstopping...", flush=True)
+        return 0
+    finally:
+        cluster.stop()
+
+
+def cmd_down(args) -> int:
+    """Stop every cluster listed in the registry (e.g. left behind by a dead kernel)."""
+    settings = Settings.from_env()
+    entries = registry.read_entries(settings.registry_path)
+    if not entries:
+        print("no cluster is running")
+        return 0
+    for path, entry in entries:
+        stopped = registry.stop_entry(path, entry)
+        what = ", ".join(stopped) if stopped else "nothing was still running"
+        print(f"{entry.get('name', '?')} in {entry.get('dir', '?')}: stopped {what}")
+    return 0
+
+
+def cmd_status(args) -> int:
+    """List the clusters in the registry with the state of each process."""
+    settings = Settings.from_env()
+    entries = registry.read_entries(settings.registry_path)
+    if not entries:
+        print("no cluster is running")
+        return 0
+    for _, entry in entries:
+        owner = entry["owner"]["pid"]
+        alive = "alive" if registry.owner_alive(entry) else "dead (run `labapp down`)"
+        print(f"{entry['name']} in {entry['dir']} (started by pid {owner}, {alive})")
+        print(f"  API {entry.get('api_url')}  broker {entry.get('broker_url')}")
+        for child in entry["children"]:
+            state = "running" if registry.is_same_process(child) else "gone"
+            print(f"  {child['component']:<8} pid {child['pid']:<8} {state}")
+    return 0
+
+
+def cmd_bench(args) -> int:
+    """Measure throughput against worker count (see labapp.bench)."""
+    from .bench import cli_main
+
+    return cli_main(args)
+
+
+def cmd_lab(args) -> int:
+    """Open JupyterLab on the lessons, with the cluster's runtime folder at the project root."""
+    root = Path(args.root).resolve()
+    notebooks = root / "notebooks"
+    env = dict(os.environ)
+    env.setdefault("LABAPP_RUNTIME_DIR", str(root / ".labapp"))
+    command = [sys.executable, "-m", "jupyterlab", f"--notebook-dir={root}",
+               "--LabApp.default_url=/lab/tree/notebooks" if notebooks.exists() else "--LabApp.default_url=/lab"]
+    if os.geteuid() == 0:
+        command.append("--allow-root")
+    headless = sys.platform.startswith("linux") and not (env.get("DISPLAY") or env.get("WAYLAND_DISPLAY"))
+    if args.no_browser or headless:
+        command.append("--no-browser")
+    command += args.extra
+    os.execve(sys.executable, command, env)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``labapp`` command."""
+    parser = argparse.ArgumentParser(
+        prog="labapp",
+        description="Flask + Celery Cluster Lab: an embedded Redis broker, a Flask API and "
+                    "Celery workers on your machine.",
+        epilog="Examples: `labapp up --workers 4`, `labapp bench --workers 1,2,4,8 --kind sleep`, "
+               "`labapp down`. Settings come from LABAPP_* environment variables.",
+    )
+    parser.add_argument("--version", action="version", version=f"labapp {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    up = sub.add_parser("up", help="start a cluster in the foreground (Ctrl-C stops it)",
+                        description="Start the broker, the API and N workers; print the URLs; "
+                                    "Ctrl-C stops everything.")
+    up.add_argument("--workers", type=_positive_int, default=2, help="number of worker processes (default 2)")
+    up.add_argument("--api-port", type=int, default=None, help="API port (default: a free port)")
+    up.add_argument("--broker", default=None, metavar="URL",
+                    help="use this Redis (redis://:password@host:port/0) instead of starting one")
+    up.add_argument("--name", default="default", help="cluster name, for several in one folder")
+    up.set_defaults(func=cmd_up)
+
+    down = sub.add_parser("down", help="stop every cluster you started that is still running",
+                          description="Stop clusters listed in the registry, e.g. left by a notebook "
+                                      "kernel that died.")
+    down.set_defaults(func=cmd_down)
+
+    status = sub.add_parser("status", help="list running clusters and their processes")
+    status.set_defaults(func=cmd_status)
+
+    bench = sub.add_parser("bench", help="measure throughput against the number of workers",
+                           description="Run the same batch of tasks at each worker count and report "
+                                       "throughput, speedup and efficiency.")
+    bench.add_argument("--workers", default="1,2,4,8", help="worker counts, comma-separated (default 1,2,4,8)")
+    bench.add_argument("--kind", choices=("sleep", "cpu"), default="sleep",
+                       help="sleep: waiting (I/O-bound); cpu: busy computing (CPU-bound)")
+    bench.add_argument("--tasks", type=int, default=None, help="tasks per point (default: scaled to the largest worker count)")
+    bench.add_argument("--duration", type=int, default=100, metavar="MS", help="work per task in ms (default 100)")
+    bench.add_argument("--broker", default=None, metavar="URL", help="benchmark against this Redis instead of an embedded one")
+    bench.add_argument("--json", default=None, metavar="FILE", help="write the records as JSON")
+    bench.add_argument("--plot", default=None, metavar="FILE.png", help="write the throughput plot as PNG")
+    bench.set_defaults(func=cmd_bench)
+
+    lab = sub.add_parser("lab", help="open JupyterLab on the lessons")
+    lab.add_argument("--root", default=".", help="project folder (default: current)")
+    lab.add_argument("--no-browser", action="store_true", help="do not open a browser; print the URL")
+    lab.add_argument("extra", nargs=argparse.REMAINDER, help="more options for jupyter lab")
+    lab.set_defaults(func=cmd_lab)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the ``labapp`` command."""
+    args = build_parser().parse_args(argv)
+    return args.func(args) or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,400 @@
+"""The embedded cluster: a broker, the API and Celery workers as child processes."""
+
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import weakref
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import redis
+
+from . import heartbeat, procs, registry
+from .broker import BrokerError, BrokerServer, free_port, port_is_open
+from .celery_app import QUEUE, make_celery
+from .client import ApiError, LabClient
+from .settings import Settings
+
+START_TIMEOUT = 30.0
+_RUNNING: "weakref.WeakValueDictionary[Path, Cluster]" = weakref.WeakValueDictionary()
+_LOCK = threading.RLock()
+
+
+class ClusterError(RuntimeError):
+    """A component of the cluster failed; the message names it and its log file."""
+
+
+@dataclass
+class Child:
+    """One process of the cluster."""
+
+    component: str  # "broker", "api", "w1", "w2", ...
+    proc: subprocess.Popen
+    log: Path
+    identity: dict = field(default_factory=dict)
+
+    @property
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+
+class ProcessTable(list):
+    """Rows of ``Cluster.status()``, shown as a table in a terminal or a notebook."""
+
+    COLUMNS = ("component", "pid", "alive", "address", "log")
+
+    def __str__(self) -> str:
+        rows = [self.COLUMNS] + [tuple(str(row.get(col, "")) for col in self.COLUMNS) for row in self]
+        widths = [max(len(r[i]) for r in rows) for i in range(len(self.COLUMNS))]
+        return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() for r in rows)
+
+    __repr__ = __str__
+
+    def _repr_html_(self) -> str:
+        head = "".join(f"<th>{col}</th>" for col in self.COLUMNS)
+        body = "".join("<tr>" + "".join(f"<td>{row.get(col, '')}</td>" for col in self.COLUMNS)
+                       + "</tr>" for row in self)
+        return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def read_tail(path: Path, lines: int = 20) -> str:
+    """The last lines of a text file ('' if it does not exist)."""
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            size = handle.tell()
+            handle.seek(max(0, size - 64 * 1024))
+            text = handle.read().decode(errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.splitlines()[-lines:])
+
+
+class Cluster:
+    """A broker, the Flask API and N Celery workers, supervised from this process.
+
+    ``Cluster(workers=2).start()`` is idempotent: in a process that already
+    runs a cluster in the same runtime folder it returns that cluster, scaled
+    to the requested workers.
+    """
+
+    def __init__(self, workers: int = 2, *, name: str = "default", api_port: int | None = None,
+                 broker_url: str | None = None, runtime_dir: str | None = None,
+                 settings: Settings | None = None, **overrides):
+        base = settings or Settings.from_env()
+        changes = {k: v for k, v in dict(broker_url=broker_url, runtime_dir=runtime_dir,
+                                          **overrides).items() if v is not None}
+        self.settings = base.with_(**changes) if changes else base
+        self.settings.validate()
+        if workers < 0:
+            raise ValueError("workers must be >= 0")
+        self.requested_workers = workers
+        self.name = name
+        self.dir = self.settings.runtime_path / name
+        self.api_port = api_port
+        self.broker: BrokerServer | None = None
+        self.broker_url = self.settings.broker_url or ""
+        self.api: Child | None = None
+        self.workers: dict[str, Child] = {}
+        self.celery = None
+        self.redis = None
+        self.client: LabClient | None = None
+        self._registry_file = registry.entry_path(self.settings.registry_path, self.dir)
+        self._started = False
+
+    # ----------------------------------------------------------------- life cycle
+    def start(self, timeout: float = START_TIMEOUT) -> "Cluster":
+        """Start broker, API and workers; return when all answer. Reuses a running cluster."""
+        with _LOCK:
+            existing = _RUNNING.get(self.dir)
+            if existing is not None and existing.running:
+                existing.scale(self.requested_workers)
+                return existing
+            self._refuse_if_owned_elsewhere()
+            try:
+                self._start(timeout)
+            except BaseException:
+                self.stop()
+                raise
+            _RUNNING[self.dir] = self
+            atexit.register(self.stop)
+            return self
+
+    def _start(self, timeout: float) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self._started = True
+        if not self.broker_url:
+            data_dir = self.dir / "broker-data"
+            shutil.rmtree(data_dir, ignore_errors=True)  # a new cluster starts with empty queues
+            self.broker = BrokerServer(data_dir=data_dir, log_path=self.dir / "broker.log")
+            try:
+                self.broker.start(timeout=min(timeout, 10))
+            except BrokerError as exc:
+                raise ClusterError(f"broker failed to start: {exc}") from None
+            self.broker_url = self.broker.url
+        self.celery = make_celery(self.settings, self.broker_url)
+        self.redis = redis.Redis.from_url(self.broker_url, decode_responses=True,
+                                          socket_timeout=5, socket_connect_timeout=2)
+        self._check_broker_reachable()
+        port = self.api_port or free_port()
+        if port_is_open(port):
+            raise ClusterError(f"API port {port} is already in use: choose another with api_port=")
+        self.api = self._spawn("api", [sys.executable, "-m", "labapp.serve", "--port", str(port)])
+        self.api_url = f"http://127.0.0.1:{port}"
+        self.client = LabClient(self.api_url, timeout=5)
+        new = [self._spawn_worker() for _ in range(self.requested_workers)]
+        self._write_registry()
+        self._wait_api_ready(timeout)
+        self._wait_workers_ready(new, timeout)
+
+    def _refuse_if_owned_elsewhere(self) -> None:
+        path = self._registry_file
+        for entry_file, entry in registry.read_entries(path.parent):
+            if entry_file != path:
+                continue
+            if registry.owner_alive(entry) and entry["owner"]["pid"] != os.getpid():
+                raise ClusterError(
+                    f"a cluster is already running in {self.dir}, started by process "
+                    f"{entry['owner']['pid']} (another notebook or `labapp up`?). Stop it there, "
+                    "or run `labapp down`, or give this one another name: Cluster(name=...)"
+                )
+            registry.stop_entry(entry_file, entry)  # left over by a process that died
+
+    def _check_broker_reachable(self) -> None:
+        try:
+            self.celery.connection_for_write().ensure_connection(max_retries=1, timeout=5)
+        except Exception as exc:
+            where = self.broker.log_path if self.broker else self.broker_url.split("@")[-1]
+            raise ClusterError(f"broker unreachable at {self.safe_broker_url}: {exc}; see {where}") from None
+
+    def stop(self) -> None:
+        """Stop workers, API and broker (whatever runs); safe to call twice."""
+        with _LOCK:
+            for name in list(self.workers):
+                self._stop_worker(name, graceful=True, timeout=5)
+            if self.api is not None:
+                procs.stop_child(self.api.proc, timeout=5)
+                self.api = None
+            if self.broker is not None:
+                self.broker.stop()
+                self.broker = None
+                self.broker_url = self.settings.broker_url or ""
+            if self.celery is not None:
+                self.celery.close()
+                self.celery = None
+            if self.redis is not None:
+                self.redis.close()
+                self.redis = None
+            self._registry_file.unlink(missing_ok=True)
+            if _RUNNING.get(self.dir) is self:
+                del _RUNNING[self.dir]
+            self._started = False
+
+    def __enter__(self) -> "Cluster":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    @property
+    def running(self) -> bool:
+        """True while the API (and the broker, if embedded) are alive."""
+        return (self._started and self.api is not None and self.api.alive
+                and (self.broker is None or self.broker.running))
+
+    @property
+    def safe_broker_url(self) -> str:
+        """The broker URL with the password masked, for printing."""
+        if "@" not in self.broker_url:
+            return self.broker_url
+        scheme, rest = self.broker_url.split("://", 1)
+        return f"{scheme}://:***@{rest.split('@', 1)[1]}"
+
+    # ------------------------------------------------------------------ children
+    def _child_env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(self.settings.with_(broker_url=self.broker_url).to_env())
+        package_root = str(Path(__file__).resolve().parent.parent)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
+        return env
+
+    def _spawn(self, component: str, args: list[str]) -> Child:
+        log = self.dir / f"{component}.log"
+        log.write_bytes(b"")
+        proc = procs.spawn(args, log, env=self._child_env())
+        return Child(component, proc, log, registry.process_identity(proc.pid))
+
+    def _spawn_worker(self) -> Child:
+        index = 1
+        while f"w{index}" in self.workers:
+            index += 1
+        name = f"w{index}"
+        child = self._spawn(name, [
+            sys.executable, "-m", "celery", "-A", "labapp.worker", "worker",
+            "--pool", "prefork", "--concurrency", "1", "--hostname", self.node_name(name),
+            "--without-mingle", "--without-gossip", "--task-events", "--loglevel", "INFO",
+        ])
+        self.workers[name] = child
+        return child
+
+    def node_name(self, worker: str) -> str:
+        """Celery node name of a worker, e.g. ``w1@laptop``."""
+        return f"{worker}@{socket.gethostname()}"
+
+    def _failure(self, child: Child, what: str) -> ClusterError:
+        return ClusterError(f"{child.component} {what}; see {child.log}\n--- last lines ---\n"
+                            f"{read_tail(child.log, 15)}")
+
+    def _wait_api_ready(self, timeout: float) -> None:
+        def ready():
+            if not self.api.alive:
+                raise self._failure(self.api, f"exited with code {self.api.proc.returncode} at start")
+            try:
+                LabClient(self.api_url, timeout=2).request("GET", "/health")
+                return True
+            except ApiError as exc:
+                return exc.status != 0  # any HTTP answer means the server is up
+        try:
+            procs.wait_until(ready, timeout, interval=0.05, what="the API")
+        except TimeoutError:
+            raise self._failure(self.api, f"did not answer within {timeout:.0f} s") from None
+
+    def _wait_workers_ready(self, children: list[Child], timeout: float) -> None:
+        waiting = {self.node_name(c.component): c for c in children}
+        deadline = time.monotonic() + timeout
+        while waiting:
+            for child in waiting.values():
+                if not child.alive:
+                    raise self._failure(child, f"exited with code {child.proc.returncode} at start")
+            replies = self.celery.control.ping(destination=list(waiting), timeout=0.25)
+            for reply in replies:
+                for node in reply:
+                    waiting.pop(node, None)
+            if waiting and time.monotonic() > deadline:
+                child = next(iter(waiting.values()))
+                raise self._failure(child, f"did not answer a ping within {timeout:.0f} s")
+
+    def _stop_worker(self, name: str, graceful: bool, timeout: float) -> None:
+        child = self.workers.pop(name)
+        sig = signal.SIGTERM if graceful else signal.SIGKILL
+        procs.stop_child(child.proc, timeout=timeout, sig=sig)
+
+    def _write_registry(self) -> None:
+        children = [c for c in [self.api, *self.workers.values()] if c is not None]
+        if self.broker is not None and self.broker.proc is not None:
+            children.insert(0, Child("broker", self.broker.proc, self.broker.log_path,
+                                     registry.process_identity(self.broker.proc.pid)))
+        registry.write_entry(self._registry_file, {
+            "name": self.name,
+            "dir": str(self.dir),
+            "owner": registry.process_identity(os.getpid()),
+            "api_url": getattr(self, "api_url", None),
+            "broker_url": self.safe_broker_url,
+            "children": [{"component": c.component, **c.identity} for c in children],
+        })
+
+    # ----------------------------------------------------------------- operations
+    def _require_running(self) -> None:
+        if not self.running:
+            raise ClusterError("the cluster is not running: call start() first")
+
+    def scale(self, workers: int, timeout: float | None = None) -> "Cluster":
+        """Add or remove worker processes until there are ``workers``; removal lets idle ones go first."""
+        if workers < 0:
+            raise ValueError("workers must be >= 0")
+        with _LOCK:
+            self._require_running()
+            self.requested_workers = workers
+            self._reap_dead_workers()
+            if workers > len(self.workers):
+                new = [self._spawn_worker() for _ in range(workers - len(self.workers))]
+                self._write_registry()
+                self._wait_workers_ready(new, timeout or START_TIMEOUT)
+            elif workers < len(self.workers):
+                busy = self._busy_workers()
+                order = sorted(self.workers, key=lambda n: (n in busy, -int(n[1:])))
+                grace = timeout or self.settings.longtask_max_x + 10
+                for name in order[: len(self.workers) - workers]:
+                    self._stop_worker(name, graceful=True, timeout=grace)
+                self._write_registry()
+            return self
+
+    def kill_worker(self, name: str | None = None) -> str:
+        """SIGKILL one worker (a busy one if any): its unacked task comes back after the visibility timeout."""
+        with _LOCK:
+            self._require_running()
+            self._reap_dead_workers()
+            if not self.workers:
+                raise ClusterError("there is no worker to kill")
+            if name is None:
+                busy = self._busy_workers()
+                candidates = sorted(busy or self.workers, key=lambda n: int(n[1:]))
+                name = candidates[-1]
+            if name not in self.workers:
+                raise ClusterError(f"no worker named {name!r}; workers: {', '.join(self.workers)}")
+            self._stop_worker(name, graceful=False, timeout=5)
+            self._write_registry()
+            return name
+
+    def _busy_workers(self) -> set[str]:
+        ours = {self.node_name(name): name for name in self.workers}
+        return {ours[w["name"]] for w in heartbeat.live_workers(self.redis)
+                if w["name"] in ours and w.get("active")}
+
+    def _reap_dead_workers(self) -> None:
+        for name in [n for n, c in self.workers.items() if not c.alive]:
+            self._stop_worker(name, graceful=False, timeout=1)
+
+    def restart_broker(self) -> None:
+        """Stop and restart the embedded broker with its data: queued tasks survive (AOF)."""
+        with _LOCK:
+            self._require_running()
+            if self.broker is None:
+                raise ClusterError("the broker is external: restart it where it runs")
+            self.broker.restart()
+            self._write_registry()
+
+    def queue_length(self) -> int:
+        """Messages waiting in the broker's queue (not yet taken by a worker)."""
+        self._require_running()
+        return self.redis.llen(QUEUE)
+
+    def status(self) -> ProcessTable:
+        """One row per process: component, pid, alive, address, log file."""
+        rows = ProcessTable()
+        if self.broker is not None and self.broker.proc is not None:
+            rows.append({"component": "broker", "pid": self.broker.proc.pid,
+                         "alive": self.broker.running, "address": f"127.0.0.1:{self.broker.port}",
+                         "log": self.broker.log_path})
+        elif self.broker_url:
+            rows.append({"component": "broker", "pid": "-", "alive": "external",
+                         "address": self.safe_broker_url, "log": "-"})
+        if self.api is not None:
+            rows.append({"component": "api", "pid": self.api.proc.pid, "alive": self.api.alive,
+                         "address": self.api_url, "log": self.api.log})
+        for name in sorted(self.workers, key=lambda n: int(n[1:])):
+            child = self.workers[name]
+            rows.append({"component": name, "pid": child.proc.pid, "alive": child.alive,
+                         "address": self.node_name(name), "log": child.log})
+        return rows
+
+    def logs(self, component: str, tail: int = 20) -> str:
+        """The last lines of a component's log: "broker", "api", "w1", ..."""
+        path = self.dir / f"{component}.log"
+        if not path.exists():
+            known = ", ".join(sorted(p.stem for p in self.dir.glob("*.log")))
+            raise ClusterError(f"no log for {component!r}; logs here: {known or 'none'}")
+        return read_tail(path, tail)
+
+    def __repr__(self) -> str:
+        state = "running" if self.running else "stopped"
+        api = getattr(self, "api_url", "-") if self.running else "-"
+        return f"<Cluster {self.name!r} {state}: {len(self.workers)} workers, api {api}>"

@@ -1,0 +1,114 @@
+"""Start and stop child processes that never outlive the process that started them."""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+PR_SET_PDEATHSIG = 1
+
+
+def _set_parent_death_signal() -> None:
+    """In the child, before exec: ask Linux to SIGKILL us when the parent thread dies."""
+    if not sys.platform.startswith("linux"):
+        return
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
+def spawn(args: list[str], log_path: Path, env: dict[str, str] | None = None,
+          cwd: str | None = None) -> subprocess.Popen:
+    """Start a child in its own session, logging to a file, tied to our life.
+
+    Its own session keeps a notebook's "interrupt kernel" (which signals the
+    kernel's whole process group) away from the cluster. The parent-death
+    signal follows the *thread* that forks, so it is only set from the main
+    thread; elsewhere the atexit stop and ``labapp down`` still clean up.
+    """
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    child_env = dict(os.environ if env is None else env)
+    child_env.setdefault("PYTHONUNBUFFERED", "1")
+    on_main_thread = threading.current_thread() is threading.main_thread()
+    with open(log_path, "ab") as log:
+        return subprocess.Popen(
+            args,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=child_env,
+            cwd=cwd,
+            start_new_session=True,
+            preexec_fn=_set_parent_death_signal if on_main_thread else None,
+        )
+
+
+def is_alive(pid: int) -> bool:
+    """True when a process with this pid exists and is not a zombie."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            return stat.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except OSError:
+        return True  # no /proc (macOS): kill(0) is all we have
+
+
+def kill_group(pid: int, sig: int = signal.SIGKILL) -> None:
+    """Send a signal to the process group led by pid (our children lead their own)."""
+    try:
+        os.killpg(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def stop_child(proc: subprocess.Popen, timeout: float = 5.0,
+               sig: int = signal.SIGTERM) -> None:
+    """Ask a child's whole group to stop, wait, then SIGKILL whatever remains."""
+    if proc.poll() is None:
+        kill_group(proc.pid, sig)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            pass
+    kill_group(proc.pid, signal.SIGKILL)  # stragglers in the group, e.g. pool children
+    try:
+        proc.wait(5)
+    except subprocess.TimeoutExpired:
+        pass
+
+
+def wait_until(predicate, timeout: float, interval: float = 0.05,
+               what: str = "condition"):
+    """Poll predicate until it returns a truthy value; raise TimeoutError after timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"timed out after {timeout:.1f} s waiting for {what}")
+        time.sleep(interval)
+
+
+def watch_parent(interval: float = 1.0) -> None:
+    """Exit this process when its parent dies (portable backup for the death signal)."""
+    original = os.getppid()
+
+    def _watch() -> None:
+        while True:
+            time.sleep(interval)
+            if os.getppid() != original:
+                os._exit(0)
+
+    threading.Thread(target=_watch, name="labapp-parent-watch", daemon=True).start()

@@ -1,0 +1,36 @@
+"""What the API keeps in Redis beside Celery: submit records and cancel flags."""
+
+from __future__ import annotations
+
+import json
+import time
+
+SUBMIT_PREFIX = "labapp:submitted:"
+CANCEL_PREFIX = "labapp:cancel:"
+
+
+def save_submission(client, task_id: str, name: str, args: dict, expires: int) -> None:
+    """Record that this cluster issued task_id, so /status can tell it from an unknown id."""
+    record = {"name": name, "args": args, "submitted_at": time.time()}
+    client.set(SUBMIT_PREFIX + task_id, json.dumps(record), ex=expires)
+
+
+def load_submission(client, task_id: str) -> dict | None:
+    """The submit record of task_id, or None if this cluster never issued it (or it expired)."""
+    raw = client.get(SUBMIT_PREFIX + task_id)
+    return json.loads(raw) if raw else None
+
+
+def forget_submission(client, task_id: str) -> None:
+    """Drop a submit record (the publish that followed it failed)."""
+    client.delete(SUBMIT_PREFIX + task_id)
+
+
+def request_cancel(client, task_id: str, expires: int) -> None:
+    """Raise the cancel flag that the task checks between steps."""
+    client.set(CANCEL_PREFIX + task_id, "1", ex=expires)
+
+
+def cancel_requested(client, task_id: str) -> bool:
+    """True once someone asked to cancel task_id."""
+    return bool(client.exists(CANCEL_PREFIX + task_id))

@@ -1,0 +1,75 @@
+"""Settings read from ``LABAPP_*`` environment variables, with safe defaults."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+
+ENV_PREFIX = "LABAPP_"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every tunable of the lab, with the default a student gets."""
+
+    broker_url: str = ""  # empty: start the embedded broker
+    runtime_dir: str = ".labapp"  # logs and broker data, one folder per cluster
+    registry_dir: str = "~/.cache/labapp/clusters"  # what `labapp down` reads
+    longtask_max_x: float = 20.0  # seconds of simulated work, bounded
+    factorial_max_n: int = 20000
+    bench_max_ms: int = 10000  # sleep_ms / cpu_ms bound
+    result_expires: int = 3600  # seconds; submit records expire with results
+    # An unacked task whose worker died comes back after this many seconds.
+    # Tasks running longer than this are delivered twice (kombu's Redis
+    # transport), so it must stay above longtask_max_x.
+    visibility_timeout: int = 30
+    max_body_bytes: int = 16 * 1024
+    broker_timeout: float = 2.0  # seconds for one broker operation from the API
+
+    @classmethod
+    def from_env(cls, environ: dict | None = None, **overrides) -> "Settings":
+        """Build settings from ``LABAPP_*`` variables, then apply overrides."""
+        environ = os.environ if environ is None else environ
+        values = {}
+        for field in fields(cls):
+            raw = environ.get(ENV_PREFIX + field.name.upper())
+            if raw is None or raw == "":
+                continue
+            kind = type(field.default)
+            try:
+                values[field.name] = kind(raw)
+            except ValueError:
+                raise ValueError(
+                    f"{ENV_PREFIX}{field.name.upper()}={raw!r} is not a valid {kind.__name__}"
+                ) from None
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        settings = cls(**values)
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        """Raise ValueError when two settings contradict each other."""
+        if self.visibility_timeout <= self.longtask_max_x:
+            raise ValueError(
+                f"visibility_timeout ({self.visibility_timeout} s) must exceed "
+                f"longtask_max_x ({self.longtask_max_x} s), or long tasks run twice"
+            )
+
+    def to_env(self) -> dict[str, str]:
+        """Render as ``LABAPP_*`` variables for a child process."""
+        return {ENV_PREFIX + k.upper(): str(v) for k, v in asdict(self).items()}
+
+    def with_(self, **changes) -> "Settings":
+        """Return a copy with some fields changed."""
+        return replace(self, **changes)
+
+    @property
+    def registry_path(self) -> Path:
+        """The registry directory as an absolute path."""
+        return Path(self.registry_dir).expanduser().resolve()
+
+    @property
+    def runtime_path(self) -> Path:
+        """The runtime directory as an absolute path."""
+        return Path(self.runtime_dir).expanduser().resolve()

@@ -1,0 +1,80 @@
+"""The tasks workers run: the class's long_task and factorial, and two benchmark tasks."""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+
+from celery import shared_task
+from celery.exceptions import Ignore
+
+from . import records
+
+STEP_SECONDS = 0.25  # long_task reports progress and checks for cancel this often
+
+
+class Cancelled(Ignore):
+    """Raised inside a task that saw its cancel flag; the task ends as REVOKED."""
+
+
+def _stop_if_cancelled(task) -> None:
+    """Cooperative cancel: end the task as REVOKED if its cancel flag is up."""
+    if records.cancel_requested(task.backend.client, task.request.id):
+        task.backend.mark_as_revoked(task.request.id, "cancelled on request", request=task.request)
+        raise Cancelled()
+
+
+def _worker_stamp(task) -> dict:
+    return {"worker": task.request.hostname, "pid": os.getpid()}
+
+
+@shared_task(bind=True)
+def long_task(self, x: float) -> dict:
+    """Simulate x seconds of work in steps, reporting PROGRESS; cancellable between steps."""
+    started = time.time()
+    total = max(1, math.ceil(x / STEP_SECONDS))
+    for current in range(total):
+        _stop_if_cancelled(self)
+        self.update_state(state="PROGRESS", meta={"current": current, "total": total,
+                                                   **_worker_stamp(self)})
+        time.sleep(x / total)
+    return {"x": x, "steps": total, "message": f"worked {x} s in {total} steps",
+            "started": started, "finished": time.time(), **_worker_stamp(self)}
+
+
+def int_to_decimal(value: int) -> str:
+    """Format a big int in decimal, lifting Python's 4300-digit guard just enough."""
+    needed = int(value.bit_length() * math.log10(2)) + 2
+    if needed > sys.get_int_max_str_digits() > 0:
+        sys.set_int_max_str_digits(needed)
+    return str(value)
+
+
+@shared_task(bind=True)
+def factorial(self, n: int) -> dict:
+    """n! as a decimal string (JSON numbers cannot carry it), with its digit count."""
+    _stop_if_cancelled(self)
+    value = int_to_decimal(math.factorial(n))
+    return {"n": n, "digits": len(value), "value": value}
+
+
+@shared_task(bind=True)
+def sleep_ms(self, ms: int) -> dict:
+    """Wait ms milliseconds (I/O-bound work): for scaling benchmarks."""
+    started = time.time()
+    time.sleep(ms / 1000)
+    return {"ms": ms, "started": started, "finished": time.time(), **_worker_stamp(self)}
+
+
+@shared_task(bind=True)
+def cpu_ms(self, ms: int) -> dict:
+    """Keep one core busy for ms milliseconds of CPU time (CPU-bound work): for benchmarks."""
+    started = time.time()
+    deadline = time.process_time() + ms / 1000
+    spins = 0
+    while time.process_time() < deadline:
+        for i in range(1000):
+            spins += i * i % 7
+    return {"ms": ms, "started": started, "finished": time.time(), **_worker_stamp(self)}

@@ -1,0 +1,93 @@
+"""Request-body validation with error messages that say which field broke which rule."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+
+
+class InvalidInput(ValueError):
+    """The request body breaks a rule; the message is shown to the user as is."""
+
+
+@dataclass(frozen=True)
+class NumberField:
+    """One numeric field of a request body and its rules."""
+
+    name: str
+    meaning: str
+    maximum: float
+    integer: bool = False
+    minimum: float = 0
+
+    @property
+    def rule(self) -> str:
+        kind = "an integer" if self.integer else "a number"
+        return f"{kind} from {self.minimum:g} to {self.maximum:g}"
+
+    def check(self, value):
+        """Return value if it obeys the rules, else raise InvalidInput naming field and rule."""
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise InvalidInput(
+                f"field '{self.name}' must be {self.rule} ({self.meaning}), "
+                f"got {_json_kind(value)} {json.dumps(value)}"
+            )
+        if self.integer and not isinstance(value, int):
+            raise InvalidInput(f"field '{self.name}' must be an integer, got {json.dumps(value)}")
+        if not math.isfinite(value):
+            raise InvalidInput(f"field '{self.name}' must be a finite number")
+        if value < self.minimum:
+            raise InvalidInput(f"field '{self.name}' must be >= {self.minimum:g}, got {value:g}")
+        if value > self.maximum:
+            raise InvalidInput(f"field '{self.name}' must be <= {self.maximum:g}, got {value:g}")
+        return value
+
+
+def _json_kind(value) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return "number"
+
+
+def _refuse_constant(name: str):
+    raise InvalidInput(f"request body must be valid JSON: {name} is not allowed")
+
+
+def parse_body(raw: bytes, example: str) -> dict:
+    """Parse a JSON object from raw bytes, or raise InvalidInput with an example of a good body."""
+    if not raw.strip():
+        raise InvalidInput(f"request body is empty: send a JSON object such as {example}")
+    try:
+        body = json.loads(raw, parse_constant=_refuse_constant)
+    except InvalidInput:
+        raise
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"request body is not valid JSON ({exc}); send e.g. {example}") from None
+    if not isinstance(body, dict):
+        raise InvalidInput(f"request body must be a JSON object such as {example}, got {_json_kind(body)}")
+    return body
+
+
+def validate_fields(body: dict, *fields: NumberField) -> dict:
+    """Check body has exactly these fields, each valid; return {name: value}."""
+    allowed = {field.name for field in fields}
+    extra = sorted(set(body) - allowed)
+    if extra:
+        names = ", ".join(f"'{name}'" for name in extra)
+        takes = ", ".join(f"'{name}'" for name in sorted(allowed))
+        raise InvalidInput(f"unexpected field {names}: this endpoint takes only {takes}")
+    values = {}
+    for field in fields:
+        if field.name not in body:
+            raise InvalidInput(f"missing field '{field.name}': {field.rule} ({field.meaning})")
+        values[field.name] = field.check(body[field.name])
+    return values

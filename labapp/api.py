@@ -106,7 +106,8 @@ def create_app(settings: Settings | None = None) -> Flask:
         try:
             store.ping()
         except BROKER_ERRORS as exc:
-            return jsonify(status="unavailable", broker="down", error=str(exc)), 503
+            return jsonify(status="unavailable", broker="down",
+                           error=f"the broker (Redis) is unavailable: {exc}"), 503
         queued = store.llen(QUEUE)
         names = [worker["name"] for worker in heartbeat.live_workers(store)]
         state = "ok" if names else "degraded"

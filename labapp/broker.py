@@ -61,6 +61,7 @@ class BrokerServer:
     port: int = 0
     password: str = ""
     host: str = "127.0.0.1"
+    env: dict | None = None  # environment of the server process (default: ours)
     proc: subprocess.Popen | None = None
 
     @property
@@ -102,7 +103,11 @@ class BrokerServer:
         if not self.password:
             self.password = secrets.token_urlsafe(24)
         self.write_config()
-        self.proc = procs.spawn([str(binary), str(self.config_path)], self.log_path)
+        try:
+            self.proc = procs.spawn([str(binary), str(self.config_path)], self.log_path,
+                                    env=self.env)
+        except OSError as exc:
+            raise BrokerError(f"cannot run {binary}: {exc}") from None
         try:
             procs.wait_until(self._answers_or_died, timeout, what="the broker to answer PING")
         except TimeoutError:

@@ -24,6 +24,7 @@ from .client import ApiError, LabClient
 from .settings import Settings
 
 START_TIMEOUT = 30.0
+CLUSTER_ENV = "LABAPP_CLUSTER_DIR"  # marks every process of a cluster, for tests and `ps e`
 _RUNNING: "weakref.WeakValueDictionary[Path, Cluster]" = weakref.WeakValueDictionary()
 _LOCK = threading.RLock()
 
@@ -86,6 +87,8 @@ class Cluster:
     to the requested workers.
     """
 
+    WORKER_APP = "labapp.worker"  # the module workers load with `celery -A`
+
     def __init__(self, workers: int = 2, *, name: str = "default", api_port: int | None = None,
                  broker_url: str | None = None, runtime_dir: str | None = None,
                  settings: Settings | None = None, **overrides):
@@ -134,7 +137,8 @@ class Cluster:
         if not self.broker_url:
             data_dir = self.dir / "broker-data"
             shutil.rmtree(data_dir, ignore_errors=True)  # a new cluster starts with empty queues
-            self.broker = BrokerServer(data_dir=data_dir, log_path=self.dir / "broker.log")
+            self.broker = BrokerServer(data_dir=data_dir, log_path=self.dir / "broker.log",
+                                       env={**os.environ, CLUSTER_ENV: str(self.dir)})
             try:
                 self.broker.start(timeout=min(timeout, 10))
             except BrokerError as exc:
@@ -222,6 +226,7 @@ class Cluster:
     def _child_env(self) -> dict[str, str]:
         env = dict(os.environ)
         env.update(self.settings.with_(broker_url=self.broker_url).to_env())
+        env[CLUSTER_ENV] = str(self.dir)
         package_root = str(Path(__file__).resolve().parent.parent)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
         return env
@@ -238,7 +243,7 @@ class Cluster:
             index += 1
         name = f"w{index}"
         child = self._spawn(name, [
-            sys.executable, "-m", "celery", "-A", "labapp.worker", "worker",
+            sys.executable, "-m", "celery", "-A", self.WORKER_APP, "worker",
             "--pool", "prefork", "--concurrency", "1", "--hostname", self.node_name(name),
             "--without-mingle", "--without-gossip", "--task-events", "--loglevel", "INFO",
         ])

@@ -9,6 +9,7 @@ import time
 
 from celery import shared_task
 from celery.exceptions import Ignore
+from redis import RedisError
 
 from . import records
 
@@ -21,7 +22,11 @@ class Cancelled(Ignore):
 
 def _stop_if_cancelled(task) -> None:
     """Cooperative cancel: end the task as REVOKED if its cancel flag is up."""
-    if records.cancel_requested(task.backend.client, task.request.id):
+    try:
+        requested = records.cancel_requested(task.backend.client, task.request.id)
+    except RedisError:
+        return  # broker away for a moment (restart): keep working, check at the next step
+    if requested:
         task.backend.mark_as_revoked(task.request.id, "cancelled on request", request=task.request)
         raise Cancelled()
 
@@ -37,11 +42,19 @@ def long_task(self, x: float) -> dict:
     total = max(1, math.ceil(x / STEP_SECONDS))
     for current in range(total):
         _stop_if_cancelled(self)
-        self.update_state(state="PROGRESS", meta={"current": current, "total": total,
-                                                   **_worker_stamp(self)})
+        _report_progress(self, current, total)
         time.sleep(x / total)
     return {"x": x, "steps": total, "message": f"worked {x} s in {total} steps",
             "started": started, "finished": time.time(), **_worker_stamp(self)}
+
+
+def _report_progress(task, current: int, total: int) -> None:
+    """Store PROGRESS; best effort, as a lost progress note must not fail the work."""
+    try:
+        task.update_state(state="PROGRESS", meta={"current": current, "total": total,
+                                                  **_worker_stamp(task)})
+    except RedisError:
+        pass
 
 
 def int_to_decimal(value: int) -> str:

@@ -9,7 +9,8 @@ from __future__ import annotations
 import os
 import time
 
-from celery.signals import worker_init, worker_process_init, worker_ready, worker_shutdown
+from celery.signals import (task_received, worker_init, worker_process_init, worker_ready,
+                            worker_shutdown)
 from celery.worker import state as worker_state
 
 from . import heartbeat, procs
@@ -44,20 +45,34 @@ def _start_heartbeat(sender, **_):
     node = sender.hostname
     pool = sender.controller.pool
 
-    def collect() -> dict:
-        active = [{"id": req.id, "name": req.name.rsplit(".", 1)[-1]}
-                  for req in list(worker_state.active_requests)]
+    def collect(received=None) -> dict:
+        # reserved: received and running or about to (prefetch 1, so at most one waits)
+        requests = {req.id: req for req in list(worker_state.reserved_requests)
+                    + list(worker_state.active_requests)}
+        if received is not None:
+            requests[received.id] = received
+        active = [{"id": req.id, "name": req.name.rsplit(".", 1)[-1]} for req in requests.values()]
         pool_pids = list(getattr(pool, "info", {}).get("processes", []))
         return heartbeat.own_pid_info(active, sum(worker_state.total_count.values()),
                                       STARTED_AT, pool_pids)
 
     client = app.backend.client
-    _beating[node] = (client, heartbeat.start_beating(client, node, collect))
+    _beating[node] = (client, heartbeat.start_beating(client, node, collect), collect)
+
+
+@task_received.connect
+def _beat_on_new_task(request, **_):
+    """Say at once that this worker took a task (a monitor should not wait a second)."""
+    for node, (client, _stop, collect) in list(_beating.items()):
+        try:
+            heartbeat.beat(client, node, collect(received=request))
+        except Exception:
+            pass
 
 
 @worker_shutdown.connect
 def _stop_heartbeat(sender, **_):
-    for node, (client, stop) in list(_beating.items()):
+    for node, (client, stop, _collect) in list(_beating.items()):
         stop.set()
         try:
             heartbeat.forget(client, node)

@@ -29,11 +29,33 @@ def leftover_processes() -> list[psutil.Process]:
             if proc.info["status"] == psutil.STATUS_ZOMBIE or proc.pid == os.getpid():
                 continue
             cmdline = " ".join(proc.info["cmdline"] or [])
-            if marker in cmdline or proc.environ().get("LABAPP_RUNTIME_DIR", "").startswith(marker):
+            # valkey-server rewrites its argv and environ, but runs in its data dir
+            if (marker in cmdline or marker in _cwd(proc)
+                    or proc.environ().get("LABAPP_RUNTIME_DIR", "").startswith(marker)):
                 found.append(proc)
         except psutil.Error:
             continue
     return found
+
+
+def _cwd(proc: psutil.Process) -> str:
+    try:
+        return proc.cwd()
+    except psutil.Error:
+        return ""
+
+
+def processes_of(cluster) -> list[psutil.Process]:
+    """Live processes (pool children and broker included) that belong to this cluster."""
+    mine = []
+    for proc in leftover_processes():
+        try:
+            if (proc.environ().get("LABAPP_CLUSTER_DIR") == str(cluster.dir)
+                    or _cwd(proc).startswith(str(cluster.dir) + "/")):
+                mine.append(proc)
+        except psutil.Error:
+            continue
+    return mine
 
 
 def wait_for(predicate, timeout: float = 20.0, interval: float = 0.1, what: str = "condition"):
@@ -50,15 +72,14 @@ def wait_for(predicate, timeout: float = 20.0, interval: float = 0.1, what: str 
 
 def wait_state(client, task_id: str, states=("SUCCESS", "FAILURE", "REVOKED"), timeout: float = 30.0) -> dict:
     """Poll GET /status until the task reaches one of states; return the last answer."""
-    last = {}
-
-    def reached():
-        nonlocal last
+    deadline = time.monotonic() + timeout
+    while True:
         last = client.status(task_id)
-        return last["state"] in states
-
-    wait_for(reached, timeout, what=f"task {task_id} to reach {states} (last: {last})")
-    return last
+        if last["state"] in states:
+            return last
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout} s waiting for task {task_id} to reach {states}; last: {last}")
+        time.sleep(0.1)
 
 
 @pytest.fixture(scope="session")
@@ -112,7 +133,8 @@ def pytest_sessionfinish(session, exitstatus):
     if left:
         for proc in left:
             try:
-                print(f"\nLEFT BEHIND: pid {proc.pid} {' '.join(proc.cmdline())}")
+                print(f"\nERROR: process left behind by the tests (killed now): "
+                      f"pid {proc.pid} {' '.join(proc.cmdline())}")
                 proc.kill()
             except psutil.Error:
                 pass

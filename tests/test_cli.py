@@ -1,0 +1,62 @@
+"""The `labapp` command as a user runs it: up, submit with curl-like calls, Ctrl-C."""
+
+import json
+import re
+import signal
+import subprocess
+import sys
+import urllib.request
+
+from conftest import wait_for
+
+
+def labapp(*args, **kwargs):
+    return subprocess.run([sys.executable, "-m", "labapp", *args], capture_output=True, text=True,
+                          timeout=60, **kwargs)
+
+
+def test_help_explains_every_command():
+    top = labapp("--help")
+    assert top.returncode == 0
+    for command in ("up", "down", "status", "bench", "lab"):
+        assert command in top.stdout
+        sub = labapp(command, "--help")
+        assert sub.returncode == 0 and "usage: labapp " + command in sub.stdout
+
+
+def test_up_serves_the_class_calls_and_ctrl_c_stops_everything():
+    up = subprocess.Popen([sys.executable, "-m", "labapp", "up", "--workers", "1", "--name", "cli"],
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        lines = []
+        api_url = wait_for(lambda: _read_api_url(up, lines), 60, what="`labapp up` to print the API URL")
+        broker_line = up.stdout.readline()
+        assert "broker:" in broker_line and ":***@127.0.0.1:" in broker_line  # password masked
+
+        request = urllib.request.Request(api_url + "/longtask", data=b'{"x": 2}', method="POST",
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=10) as resp:
+            assert resp.status == 202
+            task_id = json.loads(resp.read())["task_id"]
+
+        def finished():
+            with urllib.request.urlopen(f"{api_url}/status/{task_id}", timeout=10) as resp:
+                answer = json.loads(resp.read())
+            return answer if answer["state"] == "SUCCESS" else None
+
+        assert wait_for(finished, 30, what="the task to complete")["result"]["x"] == 2
+    finally:
+        up.send_signal(signal.SIGINT)
+        output, _ = up.communicate(timeout=30)
+    assert up.returncode == 0, output
+    assert "stopping" in output
+    assert "no cluster is running" in labapp("status").stdout
+
+
+def _read_api_url(proc, lines):
+    line = proc.stdout.readline()
+    if not line:
+        raise AssertionError("labapp up exited early:\n" + "".join(lines))
+    lines.append(line)
+    match = re.search(r"API:\s+(http://\S+)", line)
+    return match.group(1) if match else None

@@ -1,0 +1,155 @@
+"""The Cluster supervisor: idempotent start, scaling, faults, broker restarts, broken starts."""
+
+import socket
+import time
+from pathlib import Path
+
+import pytest
+
+from labapp import Cluster, ClusterError, broker
+from labapp.client import ApiError
+from conftest import leftover_processes, processes_of, wait_for, wait_state
+
+
+def worker_names(cluster):
+    return sorted(w["name"].split("@")[0] for w in cluster.client.workers())
+
+
+def pids_of(cluster):
+    return {row["component"]: row["pid"] for row in cluster.status()}
+
+
+def test_start_twice_is_one_cluster(make_cluster):
+    first = make_cluster(workers=1).start()
+    pids = pids_of(first)
+    again = first.start()
+    fresh_object = Cluster(workers=1, name=first.name, settings=first.settings).start()
+    assert again is first and fresh_object is first
+    assert pids_of(first) == pids
+    assert len([p for p in processes_of(first) if "valkey" in p.name()]) == 1
+
+
+def test_scale_up_and_down_really_adds_and_removes_processes(make_cluster):
+    cluster = make_cluster(workers=1).start()
+    assert worker_names(cluster) == ["w1"]
+    first_pid = pids_of(cluster)["w1"]
+
+    cluster.scale(4)
+    assert wait_for(lambda: worker_names(cluster) == ["w1", "w2", "w3", "w4"], what="4 workers")
+    new_pids = [pids_of(cluster)[f"w{i}"] for i in (2, 3, 4)]
+    assert len(set(new_pids)) == 3 and first_pid not in new_pids
+
+    cluster.scale(1)
+    assert len(cluster.workers) == 1
+    assert wait_for(lambda: len(worker_names(cluster)) == 1, what="1 worker")
+    gone = [pid for pid in new_pids if pid not in pids_of(cluster).values()]
+    assert len(gone) >= 2
+    assert not any(p.pid in gone for p in leftover_processes())
+
+    # the one left still works
+    assert wait_state(cluster.client, cluster.client.submit_factorial(10))["state"] == "SUCCESS"
+
+
+def test_scale_down_lets_busy_workers_finish(make_cluster):
+    cluster = make_cluster(workers=2).start()
+    task_id = cluster.client.submit_longtask(1.5)
+    running = wait_state(cluster.client, task_id, states=("PROGRESS",))
+    busy = running["worker"].split("@")[0]
+    cluster.scale(1)
+    assert list(cluster.workers) == [busy]  # the idle worker went
+    assert wait_state(cluster.client, task_id)["state"] == "SUCCESS"
+
+
+def test_killed_worker_task_completes_elsewhere(make_cluster):
+    cluster = make_cluster(workers=2).start()
+    task_id = cluster.client.submit_longtask(3)
+    victim = wait_state(cluster.client, task_id, states=("PROGRESS",))["worker"].split("@")[0]
+
+    killed = cluster.kill_worker()
+    assert killed == victim
+    assert killed not in cluster.workers
+    assert wait_for(lambda: killed not in worker_names(cluster), what="heartbeat of the dead worker to expire")
+
+    final = wait_state(cluster.client, task_id, timeout=60)
+    assert final["state"] == "SUCCESS"
+    assert final["worker"].split("@")[0] != killed
+
+
+def test_broker_restart_loses_no_queued_task(make_cluster):
+    cluster = make_cluster(workers=1).start()
+    ids = [cluster.client.submit_longtask(0.3) for _ in range(8)]
+    assert cluster.queue_length() >= 5
+    cluster.restart_broker()
+
+    def all_done():
+        try:
+            return all(cluster.client.status(i)["state"] == "SUCCESS" for i in ids)
+        except ApiError as exc:
+            assert exc.status == 503  # reconnecting, never a 500
+            return False
+
+    assert wait_for(all_done, 60, what="all queued tasks to succeed after the restart")
+
+
+def test_broker_down_gives_503_quickly_never_a_hang(make_cluster):
+    cluster = make_cluster(workers=1).start()
+    known = cluster.client.submit_factorial(5)
+    cluster.broker.stop()
+    for call in (lambda: cluster.client.submit_longtask(1), lambda: cluster.client.status(known),
+                 lambda: cluster.client.health(), lambda: cluster.client.workers()):
+        started = time.monotonic()
+        with pytest.raises(ApiError) as err:
+            call()
+        assert err.value.status == 503, err.value
+        assert "unavailable" in str(err.value)
+        assert time.monotonic() - started < 5
+
+
+def test_missing_broker_binary_is_a_clear_error_and_leaves_nothing(make_cluster, monkeypatch):
+    monkeypatch.setattr(broker, "find_server_binary", lambda: Path("/nonexistent/valkey-server"))
+    cluster = make_cluster(workers=1)
+    with pytest.raises(ClusterError, match="broker failed to start.*valkey-server"):
+        cluster.start()
+    assert not processes_of(cluster)
+
+
+def test_taken_api_port_is_a_clear_error_and_leaves_nothing(make_cluster):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        cluster = make_cluster(workers=1, api_port=port)
+        with pytest.raises(ClusterError, match=f"API port {port} is already in use"):
+            cluster.start()
+    assert not cluster.running
+    assert not processes_of(cluster)
+
+
+def test_worker_that_crashes_on_import_names_its_log(make_cluster, monkeypatch):
+    monkeypatch.setattr(Cluster, "WORKER_APP", "labapp.no_such_module")
+    cluster = make_cluster(workers=1)
+    with pytest.raises(ClusterError) as err:
+        cluster.start(timeout=20)
+    assert "w1 exited" in str(err.value) and "w1.log" in str(err.value)
+    assert "no_such_module" in str(err.value)  # the log's last lines are in the message
+    assert not processes_of(cluster)
+
+
+def test_stop_leaves_no_process(make_cluster):
+    cluster = make_cluster(workers=2).start()
+    pids = set(pids_of(cluster).values())
+    cluster.stop()
+    cluster.stop()  # twice is fine
+    assert not cluster.running
+    assert not processes_of(cluster)
+
+
+def test_logs_and_status(make_cluster):
+    cluster = make_cluster(workers=1).start()
+    table = cluster.status()
+    assert [row["component"] for row in table] == ["broker", "api", "w1"]
+    assert all(row["alive"] is True for row in table)
+    assert "w1" in str(table) and "<table>" in table._repr_html_()
+    assert "ready" in cluster.logs("w1", tail=50)
+    with pytest.raises(ClusterError, match="no log for 'w9'"):
+        cluster.logs("w9")

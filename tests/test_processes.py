@@ -1,0 +1,87 @@
+"""The process model: children die with their starter, `labapp down` cleans what is left."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import psutil
+
+from conftest import wait_for
+
+STARTER = textwrap.dedent("""
+    import json, os, sys, threading, time
+    from labapp import Cluster
+    cluster = Cluster(workers=1, name=sys.argv[1], visibility_timeout=6, longtask_max_x=5)
+    if sys.argv[2] == "thread":   # no parent-death signal when started off the main thread
+        worker = threading.Thread(target=cluster.start); worker.start(); worker.join()
+    else:
+        cluster.start()
+    pids = [row["pid"] for row in cluster.status()]
+    print(json.dumps({"pids": pids, "broker": cluster.broker.proc.pid}), flush=True)
+    while True:
+        try:
+            time.sleep(600)
+        except KeyboardInterrupt:   # like a kernel: an interrupt stops the cell, not the kernel
+            print("interrupted", flush=True)
+""")
+
+
+def start_owner(name: str, mode: str = "main"):
+    """A separate Python process (like a notebook kernel) that starts a cluster; returns it and its children's pids."""
+    owner = subprocess.Popen([sys.executable, "-c", STARTER, name, mode], stdout=subprocess.PIPE,
+                             text=True, start_new_session=True)
+    line = owner.stdout.readline()
+    assert line, "the owner process failed to start a cluster"
+    return owner, json.loads(line)
+
+
+def all_gone(pids):
+    return not any(psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+                   for pid in pids)
+
+
+def test_children_die_when_their_kernel_is_killed():
+    owner, info = start_owner("orphans")
+    assert all(psutil.pid_exists(pid) for pid in info["pids"])
+    owner.kill()  # SIGKILL: no atexit, no cleanup code runs
+    owner.wait()
+    assert wait_for(lambda: all_gone(info["pids"]), 10, what="children to die with their parent")
+
+
+def test_interrupting_the_kernel_group_spares_the_cluster():
+    owner, info = start_owner("interrupt")
+    try:
+        os.killpg(owner.pid, signal.SIGINT)  # what Jupyter's "interrupt kernel" does
+        assert owner.stdout.readline().strip() == "interrupted"
+        time.sleep(0.5)
+        alive = [pid for pid in info["pids"] if psutil.pid_exists(pid)
+                 and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE]
+        assert alive == info["pids"]  # own sessions: the interrupt never reached them
+    finally:
+        owner.kill()
+        owner.wait()
+    assert wait_for(lambda: all_gone(info["pids"]), 10, what="children to die with the owner")
+
+
+def test_labapp_down_stops_what_a_dead_owner_left(sandbox):
+    owner, info = start_owner("leftover", mode="thread")
+    owner.kill()
+    owner.wait()
+    broker = psutil.Process(info["broker"])
+    time.sleep(1.5)  # the broker has no parent-death signal here; it must still be up
+    assert broker.is_running() and broker.status() != psutil.STATUS_ZOMBIE
+
+    status = subprocess.run([sys.executable, "-m", "labapp", "status"], capture_output=True, text=True)
+    assert "leftover" in status.stdout and "dead" in status.stdout
+
+    down = subprocess.run([sys.executable, "-m", "labapp", "down"], capture_output=True, text=True)
+    assert down.returncode == 0
+    assert "leftover" in down.stdout and "broker" in down.stdout
+    assert wait_for(lambda: all_gone(info["pids"]), 10, what="`labapp down` to stop the leftovers")
+
+    again = subprocess.run([sys.executable, "-m", "labapp", "down"], capture_output=True, text=True)
+    assert "no cluster is running" in again.stdout

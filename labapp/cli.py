@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import sys
@@ -91,8 +92,27 @@ def cmd_bench(args) -> int:
     return cli_main(args)
 
 
+LAB_OVERRIDES = {  # no news pop-up or update check in class: students have enough to read
+    "@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": False},
+}
+
+
+def _write_lab_overrides() -> None:
+    """Install JupyterLab setting overrides into this environment (not the user's settings)."""
+    path = Path(sys.prefix) / "share" / "jupyter" / "lab" / "settings" / "overrides.json"
+    try:
+        current = json.loads(path.read_text()) if path.exists() else {}
+        if all(current.get(k) == v for k, v in LAB_OVERRIDES.items()):
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({**current, **LAB_OVERRIDES}, indent=2))
+    except (OSError, ValueError):
+        pass  # a read-only environment: JupyterLab works without them
+
+
 def cmd_lab(args) -> int:
     """Open JupyterLab on the lessons, with the cluster's runtime folder at the project root."""
+    _write_lab_overrides()
     root = Path(args.root).resolve()
     notebooks = root / "notebooks"
     env = dict(os.environ)

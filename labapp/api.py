@@ -138,6 +138,10 @@ def create_app(settings: Settings | None = None) -> Flask:
             answer["error"] = _error_text(info)
         if worker:
             answer["worker"] = worker
+            if state in ("STARTED", "PROGRESS") and not heartbeat.is_alive(store, worker):
+                # its worker died mid-task: the broker hands the task out again after the
+                # visibility timeout, so say so instead of showing a frozen PROGRESS
+                answer["worker_alive"] = False
         if state not in READY_STATES and records.cancel_requested(store, task_id):
             answer["cancel_requested"] = True
         return answer

@@ -21,6 +21,10 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _stop_on_sigterm(*_):
+    raise KeyboardInterrupt  # `kill PID` stops the cluster as cleanly as Ctrl-C
+
+
 def cmd_up(args) -> int:
     """Start a cluster in the foreground until Ctrl-C."""
     from .cluster import Cluster, ClusterError
@@ -40,7 +44,7 @@ def cmd_up(args) -> int:
     print(f"  logs:    {cluster.dir}")
     print(f"  try:     curl -X POST {cluster.api_url}/longtask -H 'Content-Type: application/json' -d '{{\"x\": 2}}'")
     print("Press Ctrl-C to stop everything.", flush=True)
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
     try:
         while cluster.running:
             time.sleep(0.5)

@@ -32,6 +32,11 @@ def forget(client, node: str) -> None:
     client.delete(PREFIX + node)
 
 
+def is_alive(client, node: str) -> bool:
+    """True while node's heartbeat has not expired."""
+    return bool(client.exists(PREFIX + node))
+
+
 def live_workers(client) -> list[dict]:
     """Every worker whose heartbeat has not expired, sorted by name."""
     keys = list(client.scan_iter(match=PREFIX + "*", count=1000))

@@ -15,12 +15,22 @@ from pathlib import Path
 PR_SET_PDEATHSIG = 1
 
 
+def _load_prctl():
+    if not sys.platform.startswith("linux"):
+        return None
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    return libc.prctl
+
+
+# Resolved once in the parent: the forked child must not load libraries (locks held
+# by other threads at fork time would never be released in the child).
+_PRCTL = _load_prctl()
+
+
 def _set_parent_death_signal() -> None:
     """In the child, before exec: ask Linux to SIGKILL us when the parent thread dies."""
-    if not sys.platform.startswith("linux"):
-        return
-    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if _PRCTL is not None:
+        _PRCTL(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
 def spawn(args: list[str], log_path: Path, env: dict[str, str] | None = None,

@@ -69,6 +69,9 @@ def test_killed_worker_task_completes_elsewhere(make_cluster):
     assert killed == victim
     assert killed not in cluster.workers
     assert wait_for(lambda: killed not in worker_names(cluster), what="heartbeat of the dead worker to expire")
+    lost = cluster.client.status(task_id)
+    if lost["state"] == "PROGRESS" and lost["worker"].startswith(killed + "@"):
+        assert lost["worker_alive"] is False  # the status says its worker is gone
 
     final = wait_state(cluster.client, task_id, timeout=60)
     assert final["state"] == "SUCCESS"

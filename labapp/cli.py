@@ -29,6 +29,8 @@ def cmd_up(args) -> int:
     """Start a cluster in the foreground until Ctrl-C."""
     from .cluster import Cluster, ClusterError
 
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started with SIGINT ignored (`cmd &`)
     cluster = Cluster(workers=args.workers, name=args.name, api_port=args.api_port,
                       broker_url=args.broker)
     print(f"starting {args.workers} worker(s)...", flush=True)
@@ -38,13 +40,15 @@ def cmd_up(args) -> int:
     except ClusterError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("\ninterrupted while starting; stopped", file=sys.stderr)  # start() cleaned up
+        return 130
     print(f"cluster ready in {time.monotonic() - started:.1f} s")
     print(f"  API:     {cluster.api_url}")
     print(f"  broker:  {cluster.safe_broker_url}")
     print(f"  logs:    {cluster.dir}")
     print(f"  try:     curl -X POST {cluster.api_url}/longtask -H 'Content-Type: application/json' -d '{{\"x\": 2}}'")
     print("Press Ctrl-C to stop everything.", flush=True)
-    signal.signal(signal.SIGTERM, _stop_on_sigterm)
     try:
         while cluster.running:
             time.sleep(0.5)

@@ -31,8 +31,12 @@ def cmd_up(args) -> int:
 
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
     signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started with SIGINT ignored (`cmd &`)
-    cluster = Cluster(workers=args.workers, name=args.name, api_port=args.api_port,
-                      broker_url=args.broker)
+    try:
+        cluster = Cluster(workers=args.workers, name=args.name, api_port=args.api_port,
+                          broker_url=args.broker)
+    except ValueError as exc:  # contradictory LABAPP_* settings
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     print(f"starting {args.workers} worker(s)...", flush=True)
     started = time.monotonic()
     try:

@@ -176,8 +176,8 @@ class Cluster:
         try:
             self.celery.connection_for_write().ensure_connection(max_retries=1, timeout=5)
         except Exception as exc:
-            where = self.broker.log_path if self.broker else self.broker_url.split("@")[-1]
-            raise ClusterError(f"broker unreachable at {self.safe_broker_url}: {exc}; see {where}") from None
+            hint = f"; see {self.broker.log_path}" if self.broker else " (is that Redis running?)"
+            raise ClusterError(f"broker unreachable at {self.safe_broker_url}: {exc}{hint}") from None
 
     def stop(self) -> None:
         """Stop workers, API and broker (whatever runs); safe to call twice."""

@@ -65,14 +65,17 @@ def cmd_up(args) -> int:
         cluster.stop()
 
 
-def cmd_down(args) -> int:
-    """Stop every cluster listed in the registry (e.g. left behind by a dead kernel)."""
-    settings = Settings.from_env()
-    entries = registry.read_entries(settings.registry_path)
+def _registered_clusters() -> list:
+    """The registry's entries; says so when there are none."""
+    entries = registry.read_entries(Settings.from_env().registry_path)
     if not entries:
         print("no cluster is running")
-        return 0
-    for path, entry in entries:
+    return entries
+
+
+def cmd_down(args) -> int:
+    """Stop every cluster listed in the registry (e.g. left behind by a dead kernel)."""
+    for path, entry in _registered_clusters():
         stopped = registry.stop_entry(path, entry)
         what = ", ".join(stopped) if stopped else "nothing was still running"
         print(f"{entry.get('name', '?')} in {entry.get('dir', '?')}: stopped {what}")
@@ -81,12 +84,7 @@ def cmd_down(args) -> int:
 
 def cmd_status(args) -> int:
     """List the clusters in the registry with the state of each process."""
-    settings = Settings.from_env()
-    entries = registry.read_entries(settings.registry_path)
-    if not entries:
-        print("no cluster is running")
-        return 0
-    for _, entry in entries:
+    for _, entry in _registered_clusters():
         owner = entry["owner"]["pid"]
         alive = "alive" if registry.owner_alive(entry) else "dead (run `labapp down`)"
         print(f"{entry['name']} in {entry['dir']} (started by pid {owner}, {alive})")

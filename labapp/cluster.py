@@ -211,8 +211,9 @@ class Cluster:
     @property
     def running(self) -> bool:
         """True while the API (and the broker, if embedded) are alive."""
-        return (self._started and self.api is not None and self.api.alive
-                and (self.broker is None or self.broker.running))
+        api, broker = self.api, self.broker  # read once: stop() may run on another thread
+        return (self._started and api is not None and api.alive
+                and (broker is None or broker.running))
 
     @property
     def safe_broker_url(self) -> str:

@@ -53,8 +53,9 @@ def _start_heartbeat(sender, **_):
             requests[received.id] = received
         active = [{"id": req.id, "name": req.name.rsplit(".", 1)[-1]} for req in requests.values()]
         pool_pids = list(getattr(pool, "info", {}).get("processes", []))
-        return heartbeat.own_pid_info(active, sum(worker_state.total_count.values()),
-                                      STARTED_AT, pool_pids)
+        # total_count counts a task when it is accepted; finished = accepted - still running
+        finished = sum(worker_state.total_count.values()) - len(worker_state.active_requests)
+        return heartbeat.own_pid_info(active, max(0, finished), STARTED_AT, pool_pids)
 
     client = app.backend.client
     _beating[node] = (client, heartbeat.start_beating(client, node, collect), collect)

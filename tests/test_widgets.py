@@ -1,0 +1,180 @@
+"""The notebook widgets, driven headlessly (button.click(), set values) against a real cluster."""
+
+from __future__ import annotations
+
+import html
+import math
+import threading
+
+import pytest
+
+from conftest import wait_for
+from labapp.client import ApiError
+from labapp.widgets import THREAD_PREFIX, Dashboard, TaskBoard, TaskLauncher
+
+
+def widget_threads() -> list[threading.Thread]:
+    """The widgets' background threads still alive."""
+    return [t for t in threading.enumerate() if t.name.startswith(THREAD_PREFIX)]
+
+
+@pytest.fixture
+def dashboards():
+    """Factory for dashboards that are always closed after the test."""
+    made = []
+
+    def make(cluster, **kwargs):
+        made.append(Dashboard(cluster, **kwargs))
+        return made[-1]
+
+    yield make
+    for dashboard in made:
+        dashboard.close()
+    assert not widget_threads()
+
+
+def board_row(board: TaskBoard, task_id: str, *states: str):
+    """A predicate: the board's row for task_id once it is in one of states."""
+    def check():
+        row = board.row(task_id)
+        return row if row["state"] in states else None
+    return check
+
+
+def submit(launcher: TaskLauncher, task: str, value, button: str = "submit_button") -> list[str]:
+    """Set the launcher's inputs and click one of its buttons, like a student."""
+    launcher.task.value = task
+    (launcher.x if task == "long_task" else launcher.n).value = value
+    getattr(launcher, button).click()
+    return launcher.last_ids
+
+
+def test_submit_shows_progress_then_success_with_result(cluster, dashboards):
+    dash = dashboards(cluster)
+    [long_id] = submit(dash.launcher, "long_task", 2)
+    assert long_id in dash.launcher.status.value
+    [fact_id] = submit(dash.launcher, "factorial", 30)
+    [big_id] = submit(dash.launcher, "factorial", 5000)
+
+    def progress_bar_shown():
+        table = dash.board.table.value  # one snapshot: the row and its bar
+        return "PROGRESS" in table and "/8</td>" in table  # x=2 runs in 8 steps
+
+    wait_for(progress_bar_shown, what="a PROGRESS row with its bar")
+    row = wait_for(board_row(dash.board, long_id, "SUCCESS"), what="long_task SUCCESS")
+    assert row["result"]["x"] == 2 and row["worker"].startswith("w")
+
+    row = wait_for(board_row(dash.board, fact_id, "SUCCESS"), what="factorial(30) SUCCESS")
+    assert row["result"]["value"] == str(math.factorial(30))
+    assert str(math.factorial(30)) in dash.board.table.value
+
+    row = wait_for(board_row(dash.board, big_id, "SUCCESS"), what="factorial(5000) SUCCESS")
+    assert row["result"]["digits"] == 16326
+    table = dash.board.table.value
+    assert "(16326 digits)" in table and row["result"]["value"] not in table  # truncated
+
+    # Idle: every task finished, so the board stops polling by itself.
+    wait_for(lambda: not dash.board.updating, what="the board to stop polling when idle")
+    assert "SUCCESS" in dash.board.summary.value
+
+
+def test_submit_many_puts_every_task_on_the_board(cluster, dashboards):
+    dash = dashboards(cluster, many=6)
+    ids = submit(dash.launcher, "long_task", 0.5, button="submit_many_button")
+    assert len(set(ids)) == 6
+    assert all(i[:8] in dash.launcher.status.value for i in ids)
+    for task_id in ids:
+        wait_for(board_row(dash.board, task_id, "SUCCESS"), what=f"{task_id} SUCCESS")
+    assert {row["id"] for row in dash.board.rows} >= set(ids)
+
+
+def test_board_keeps_a_bounded_number_of_rows(cluster):
+    board = TaskBoard(cluster, max_rows=3)
+    launcher = TaskLauncher(cluster, board=board)
+    try:
+        ids = submit(launcher, "factorial", 5, button="submit_many_button")
+        assert len(ids) == 20 and len(board.rows) == 3
+        assert [row["id"] for row in board.rows] == ids[::-1][:3]  # newest first
+        for task_id in ids[-3:]:
+            wait_for(board_row(board, task_id, "SUCCESS"), what=f"{task_id} SUCCESS")
+    finally:
+        board.close()
+        launcher.close()
+
+
+@pytest.mark.parametrize("task, value",
+                         [("long_task", 99), ("long_task", -1), ("factorial", 20001)])
+def test_out_of_range_value_shows_the_api_error(cluster, dashboards, task, value):
+    dash = dashboards(cluster)
+    with pytest.raises(ApiError) as refused:  # what the API itself says
+        if task == "long_task":
+            cluster.client.submit_longtask(value)
+        else:
+            cluster.client.submit_factorial(value)
+    assert submit(dash.launcher, task, value) == []
+    assert html.escape(str(refused.value)) in dash.launcher.status.value
+    assert "400" in dash.launcher.status.value
+    assert dash.board.rows == []
+
+
+def test_scale_via_the_panel(make_cluster, dashboards):
+    cluster = make_cluster(workers=1).start()
+    panel = dashboards(cluster).panel
+    assert len(panel.workers) == 1
+
+    shown = []
+    panel.action.observe(lambda change: shown.append(change["new"]), names="value")
+    panel.size.value = 2
+    panel.scale_button.click()
+    assert len(cluster.workers) == 2
+    assert "scaling up to 2" in shown[0]  # shown while the click's handler waited
+    wait_for(lambda: len(panel.workers) == 2, what="the panel to list 2 workers")
+    assert "now 2" in panel.action.value and not panel.scale_button.disabled
+
+    panel.size.value = 1
+    panel.scale_button.click()
+    wait_for(lambda: len(panel.workers) == 1, what="the panel to list 1 worker")
+
+
+def test_kill_via_the_panel_and_the_task_completes_elsewhere(make_cluster, dashboards):
+    cluster = make_cluster(workers=2).start()
+    dash = dashboards(cluster)
+    [task_id] = submit(dash.launcher, "long_task", 4)
+    row = wait_for(board_row(dash.board, task_id, "PROGRESS"), what="the task to run")
+    victim = row["worker"]
+    # kill_worker() picks a busy worker from the heartbeats: wait until they show it busy.
+    wait_for(lambda: any(w["name"] == victim and w["active"] for w in dash.panel.workers),
+             what="the panel to show the busy worker")
+
+    killed = dash.panel.kill()
+    assert killed == victim.split("@")[0]
+    assert f"killed {killed}" in dash.panel.action.value
+    wait_for(lambda: victim not in {w["name"] for w in dash.panel.workers},
+             what="the killed worker to leave the panel")
+
+    row = wait_for(board_row(dash.board, task_id, "SUCCESS"), timeout=40,
+                   what="the task to be redelivered and finish")
+    assert row["worker"] != victim
+    assert row["note"] == ""
+
+
+def test_updates_stop_when_the_cluster_stops(make_cluster):
+    cluster = make_cluster(workers=1).start()
+    dash = Dashboard(cluster)
+    try:
+        submit(dash.launcher, "long_task", 3)
+        assert dash.board.updating and dash.panel.updating
+        cluster.stop()
+        wait_for(lambda: not widget_threads(), what="the widget threads to end")
+        assert "not running" in dash.board.summary.value
+        assert "not running" in dash.panel.summary.value
+    finally:
+        dash.close()
+
+
+def test_close_ends_the_threads_at_once(cluster):
+    dash = Dashboard(cluster)
+    submit(dash.launcher, "long_task", 2)
+    assert widget_threads()
+    dash.close()
+    assert not widget_threads()

@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: lab test install browser clean
+.PHONY: lab test install browser screenshot clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,16 @@ lab: $(STAMP)
 ## make test: install, then run the whole test suite
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+## make browser: Debian's Chromium for browser work (Playwright never downloads one)
+browser:
+	@command -v /usr/bin/chromium >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium; \
+	  else sudo apt-get update -qq && sudo apt-get install -y -qq chromium; fi; }
+
+## make screenshot: docs/dashboard.png from real JupyterLab in headless Chromium
+screenshot: $(STAMP) browser
+	$(BIN)/python docs/make_screenshot.py
 
 clean:
 	-$(BIN)/labapp down

@@ -167,7 +167,7 @@ class _Live:
 
 # ------------------------------------------------------------------ the board
 class TaskBoard(w.VBox, _Live):
-    """A live table of submitted tasks: state, progress, worker, elapsed time since submit (frozen when done), result."""
+    """A live table of submitted tasks: state, progress, worker, elapsed time, result."""
 
     def __init__(self, cluster, max_rows: int = MAX_ROWS, interval: float = BOARD_INTERVAL):
         self.cluster = cluster

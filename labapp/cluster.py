@@ -182,8 +182,7 @@ class Cluster:
     def stop(self) -> None:
         """Stop workers, API and broker (whatever runs); safe to call twice."""
         with _LOCK:
-            for name in list(self.workers):
-                self._stop_worker(name, graceful=True, timeout=5)
+            self._stop_workers(list(self.workers), graceful=True, timeout=5)
             if self.api is not None:
                 procs.stop_child(self.api.proc, timeout=5)
                 self.api = None
@@ -243,10 +242,11 @@ class Cluster:
         while f"w{index}" in self.workers:
             index += 1
         name = f"w{index}"
+        heartbeat.forget(self.redis, self.node_name(name))  # a dead namesake's beat must not read as ready
         child = self._spawn(name, [
             sys.executable, "-m", "celery", "-A", self.WORKER_APP, "worker",
             "--pool", "prefork", "--concurrency", "1", "--hostname", self.node_name(name),
-            "--without-mingle", "--without-gossip", "--task-events", "--loglevel", "INFO",
+            "--without-mingle", "--without-gossip", "--loglevel", "INFO",
         ])
         self.workers[name] = child
         return child
@@ -274,24 +274,30 @@ class Cluster:
             raise self._failure(self.api, f"did not answer within {timeout:.0f} s") from None
 
     def _wait_workers_ready(self, children: list[Child], timeout: float) -> None:
+        """Wait until each new worker announces itself in Redis (its first heartbeat).
+
+        The worker writes it from Celery's worker_ready signal, once it consumes
+        tasks (~0.5 s after spawn). A control ping is answered only ~1 s after
+        spawn, and a ping sent too early delays the next ones (measured).
+        """
         waiting = {self.node_name(c.component): c for c in children}
         deadline = time.monotonic() + timeout
         while waiting:
             for child in waiting.values():
                 if not child.alive:
                     raise self._failure(child, f"exited with code {child.proc.returncode} at start")
-            replies = self.celery.control.ping(destination=list(waiting), timeout=0.25)
-            for reply in replies:
-                for node in reply:
-                    waiting.pop(node, None)
+            for node in [n for n in waiting if heartbeat.is_alive(self.redis, n)]:
+                del waiting[node]
             if waiting and time.monotonic() > deadline:
                 child = next(iter(waiting.values()))
-                raise self._failure(child, f"did not answer a ping within {timeout:.0f} s")
+                raise self._failure(child, f"was not ready within {timeout:.0f} s")
+            if waiting:
+                time.sleep(0.02)
 
-    def _stop_worker(self, name: str, graceful: bool, timeout: float) -> None:
-        child = self.workers.pop(name)
+    def _stop_workers(self, names: list[str], graceful: bool, timeout: float) -> None:
+        children = [self.workers.pop(name) for name in names]
         sig = signal.SIGTERM if graceful else signal.SIGKILL
-        procs.stop_child(child.proc, timeout=timeout, sig=sig)
+        procs.stop_children([child.proc for child in children], timeout=timeout, sig=sig)
 
     def _write_registry(self) -> None:
         children = [c for c in [self.api, *self.workers.values()] if c is not None]
@@ -328,8 +334,8 @@ class Cluster:
                 busy = self._busy_workers()
                 order = sorted(self.workers, key=lambda n: (n in busy, -int(n[1:])))
                 grace = timeout or self.settings.longtask_max_x + 10
-                for name in order[: len(self.workers) - workers]:
-                    self._stop_worker(name, graceful=True, timeout=grace)
+                self._stop_workers(order[: len(self.workers) - workers], graceful=True,
+                                   timeout=grace)
                 self._write_registry()
             return self
 
@@ -346,7 +352,7 @@ class Cluster:
                 name = candidates[-1]
             if name not in self.workers:
                 raise ClusterError(f"no worker named {name!r}; workers: {', '.join(self.workers)}")
-            self._stop_worker(name, graceful=False, timeout=5)
+            self._stop_workers([name], graceful=False, timeout=5)
             self._write_registry()
             return name
 
@@ -356,8 +362,8 @@ class Cluster:
                 if w["name"] in ours and w.get("active")}
 
     def _reap_dead_workers(self) -> None:
-        for name in [n for n, c in self.workers.items() if not c.alive]:
-            self._stop_worker(name, graceful=False, timeout=1)
+        self._stop_workers([n for n, c in self.workers.items() if not c.alive],
+                           graceful=False, timeout=1)
 
     def restart_broker(self) -> None:
         """Stop and restart the embedded broker with its data: queued tasks survive (AOF)."""

@@ -82,20 +82,30 @@ def kill_group(pid: int, sig: int = signal.SIGKILL) -> None:
         pass
 
 
+def stop_children(children: list[subprocess.Popen], timeout: float = 5.0,
+                  sig: int = signal.SIGTERM) -> None:
+    """Signal every child's group at once, wait up to timeout in all, then SIGKILL what remains."""
+    for proc in children:
+        if proc.poll() is None:
+            kill_group(proc.pid, sig)
+    deadline = time.monotonic() + timeout
+    for proc in children:
+        try:
+            proc.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            pass
+    for proc in children:
+        kill_group(proc.pid, signal.SIGKILL)  # stragglers in the group, e.g. pool children
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            pass
+
+
 def stop_child(proc: subprocess.Popen, timeout: float = 5.0,
                sig: int = signal.SIGTERM) -> None:
     """Ask a child's whole group to stop, wait, then SIGKILL whatever remains."""
-    if proc.poll() is None:
-        kill_group(proc.pid, sig)
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            pass
-    kill_group(proc.pid, signal.SIGKILL)  # stragglers in the group, e.g. pool children
-    try:
-        proc.wait(5)
-    except subprocess.TimeoutExpired:
-        pass
+    stop_children([proc], timeout, sig)
 
 
 def wait_until(predicate, timeout: float, interval: float = 0.05,

@@ -27,7 +27,6 @@ app.set_default()
 from . import tasks  # noqa: E402,F401  (registers the tasks on this app)
 
 STARTED_AT = time.time()
-_beating: dict = {}
 
 
 @worker_init.connect
@@ -40,42 +39,60 @@ def _pool_child_dies_with_worker(**_):
     procs.watch_parent()
 
 
-@worker_ready.connect
-def _start_heartbeat(sender, **_):
-    node = sender.hostname
-    pool = sender.controller.pool
+class WorkerBeat:
+    """This worker's heartbeat: who it is, what it runs, how many tasks it finished."""
 
-    def collect(received=None) -> dict:
+    def __init__(self, node: str, pool, client):
+        self.node, self.pool, self.client = node, pool, client
+        self.last_busy = False
+        self.stop_event = heartbeat.start_beating(client, node, self.collect)
+
+    def collect(self, received=None) -> dict:
+        """The info of one beat; ``received`` is a request not yet in Celery's state."""
         # reserved: received and running or about to (prefetch 1, so at most one waits)
         requests = {req.id: req for req in list(worker_state.reserved_requests)
                     + list(worker_state.active_requests)}
         if received is not None:
             requests[received.id] = received
         active = [{"id": req.id, "name": req.name.rsplit(".", 1)[-1]} for req in requests.values()]
-        pool_pids = list(getattr(pool, "info", {}).get("processes", []))
+        self.last_busy = bool(active)
+        pool_pids = list(getattr(self.pool, "info", {}).get("processes", []))
         # total_count counts a task when it is accepted; finished = accepted - still running
         finished = sum(worker_state.total_count.values()) - len(worker_state.active_requests)
         return heartbeat.own_pid_info(active, max(0, finished), STARTED_AT, pool_pids)
 
-    client = app.backend.client
-    _beating[node] = (client, heartbeat.start_beating(client, node, collect), collect)
+    def on_received(self, request) -> None:
+        """Beat at once when an idle worker takes a task; a busy one waits for its next beat."""
+        if not self.last_busy:  # beating on every task would cost tiny tasks ~10% throughput
+            heartbeat.beat(self.client, self.node, self.collect(received=request))
+
+    def stop(self) -> None:
+        """Stop beating and remove the key: a clean shutdown is seen at once."""
+        self.stop_event.set()
+        heartbeat.forget(self.client, self.node)
+
+
+_beat: list[WorkerBeat] = []
+
+
+@worker_ready.connect
+def _start_heartbeat(sender, **_):
+    _beat.append(WorkerBeat(sender.hostname, sender.controller.pool, app.backend.client))
 
 
 @task_received.connect
 def _beat_on_new_task(request, **_):
-    """Say at once that this worker took a task (a monitor should not wait a second)."""
-    for node, (client, _stop, collect) in list(_beating.items()):
+    for beat in _beat:
         try:
-            heartbeat.beat(client, node, collect(received=request))
-        except Exception:
+            beat.on_received(request)
+        except Exception:  # broker away for a moment: the periodic beat catches up
             pass
 
 
 @worker_shutdown.connect
 def _stop_heartbeat(sender, **_):
-    for node, (client, stop, _collect) in list(_beating.items()):
-        stop.set()
+    for beat in _beat:
         try:
-            heartbeat.forget(client, node)
+            beat.stop()
         except Exception:
             pass

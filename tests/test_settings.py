@@ -25,3 +25,10 @@ def test_visibility_timeout_must_exceed_the_longest_task():
 def test_round_trip_through_child_environment():
     settings = Settings(broker_url="redis://:pw@127.0.0.1:1/0", factorial_max_n=7)
     assert Settings.from_env(settings.to_env()) == settings
+
+
+def test_booleans_read_like_a_person_writes_them():
+    assert Settings.from_env({"LABAPP_TASK_EVENTS": "yes"}).task_events is True
+    assert Settings.from_env({"LABAPP_TASK_EVENTS": "0"}).task_events is False
+    with pytest.raises(ValueError, match="LABAPP_TASK_EVENTS='maybe'"):
+        Settings.from_env({"LABAPP_TASK_EVENTS": "maybe"})

@@ -74,8 +74,12 @@ def _registered_clusters() -> list:
 
 
 def cmd_down(args) -> int:
-    """Stop every cluster listed in the registry (e.g. left behind by a dead kernel)."""
+    """Stop clusters left behind by a process that died; with --all, running ones too."""
     for path, entry in _registered_clusters():
+        if registry.owner_alive(entry) and not args.all:
+            print(f"{entry['name']} in {entry['dir']}: still in use by process {entry['owner']['pid']} "
+                  "(stop it there, or run `labapp down --all`)")
+            continue
         stopped = registry.stop_entry(path, entry)
         what = ", ".join(stopped) if stopped else "nothing was still running"
         print(f"{entry.get('name', '?')} in {entry.get('dir', '?')}: stopped {what}")
@@ -160,9 +164,12 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--name", default="default", help="cluster name, for several in one folder")
     up.set_defaults(func=cmd_up)
 
-    down = sub.add_parser("down", help="stop every cluster you started that is still running",
-                          description="Stop clusters listed in the registry, e.g. left by a notebook "
-                                      "kernel that died.")
+    down = sub.add_parser("down", help="stop clusters left behind by a notebook or process that died",
+                          description="Stop the clusters whose starting process (a notebook kernel, "
+                                      "`labapp up`) died without stopping them. Clusters still in use "
+                                      "are left alone unless --all is given.")
+    down.add_argument("--all", action="store_true",
+                      help="also stop clusters whose starting process is still running")
     down.set_defaults(func=cmd_down)
 
     status = sub.add_parser("status", help="list running clusters and their processes")

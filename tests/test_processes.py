@@ -30,10 +30,10 @@ STARTER = textwrap.dedent("""
 """)
 
 
-def start_owner(name: str, mode: str = "main"):
+def start_owner(name: str, mode: str = "main", env: dict | None = None):
     """A separate Python process (like a notebook kernel) that starts a cluster; returns it and its children's pids."""
     owner = subprocess.Popen([sys.executable, "-c", STARTER, name, mode], stdout=subprocess.PIPE,
-                             text=True, start_new_session=True)
+                             text=True, start_new_session=True, env=env)
     line = owner.stdout.readline()
     assert line, "the owner process failed to start a cluster"
     return owner, json.loads(line)
@@ -84,4 +84,23 @@ def test_labapp_down_stops_what_a_dead_owner_left(sandbox):
     assert wait_for(lambda: all_gone(info["pids"]), 10, what="`labapp down` to stop the leftovers")
 
     again = subprocess.run([sys.executable, "-m", "labapp", "down"], capture_output=True, text=True)
-    assert "no cluster is running" in again.stdout
+    assert "leftover" not in again.stdout
+
+
+def test_labapp_down_leaves_a_cluster_in_use_unless_all(tmp_path):
+    # a registry of its own: `down --all` must not reach the other tests' clusters
+    env = dict(os.environ, LABAPP_REGISTRY_DIR=str(tmp_path / "registry"))
+    owner, info = start_owner("in-use", env=env)
+    try:
+        down = subprocess.run([sys.executable, "-m", "labapp", "down"], capture_output=True,
+                              text=True, env=env)
+        assert "in-use" in down.stdout and "still in use" in down.stdout
+        assert all(psutil.pid_exists(pid) for pid in info["pids"])
+
+        forced = subprocess.run([sys.executable, "-m", "labapp", "down", "--all"],
+                                capture_output=True, text=True, env=env)
+        assert forced.returncode == 0 and "in-use" in forced.stdout
+        assert wait_for(lambda: all_gone(info["pids"]), 10, what="`labapp down --all` to stop it")
+    finally:
+        owner.kill()
+        owner.wait()

@@ -11,7 +11,7 @@ import psutil
 import pytest
 
 # Every cluster a test starts lives in these folders, never in the user's.
-_SANDBOX = Path(tempfile.mkdtemp(prefix="labapp-tests-"))
+_SANDBOX = Path(os.environ.get("LABAPP_TEST_SANDBOX") or tempfile.mkdtemp(prefix="labapp-tests-"))
 os.environ["LABAPP_RUNTIME_DIR"] = str(_SANDBOX / "runtime")
 os.environ["LABAPP_REGISTRY_DIR"] = str(_SANDBOX / "registry")
 

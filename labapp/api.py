@@ -52,6 +52,7 @@ def create_app(settings: Settings | None = None) -> Flask:
                               settings.factorial_max_n, integer=True)
 
     def submit(short_name: str, args: dict):
+        """Record, then publish a task; answer 202 with its id and where to poll."""
         task_id = str(uuid.uuid4())
         try:
             records.save_submission(store, task_id, short_name, args, settings.result_expires)
@@ -71,21 +72,25 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     @app.post("/longtask")
     def longtask():
+        """POST /longtask {"x": seconds}: the original class's task."""
         body = parse_body(request.get_data(), '{"x": 10}')
         return submit("long_task", validate_fields(body, longtask_x))
 
     @app.post("/factorial")
     def factorial():
+        """POST /factorial {"n": n}: the class activity's task."""
         body = parse_body(request.get_data(), '{"n": 20}')
         return submit("factorial", validate_fields(body, factorial_n))
 
     @app.get("/status/<task_id>")
     def status(task_id: str):
+        """GET /status/<id>: state, progress, result or error; 404 for ids never issued."""
         submission = _known_task(task_id)
         return jsonify(_describe(task_id, submission))
 
     @app.delete("/tasks/<task_id>")
     def cancel(task_id: str):
+        """DELETE /tasks/<id>: raise the cancel flag; the task ends REVOKED at its next check."""
         submission = _known_task(task_id)
         current = _describe(task_id, submission)
         if current["state"] in READY_STATES:
@@ -98,11 +103,13 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     @app.get("/workers")
     def workers():
+        """GET /workers: workers whose heartbeat is fresh."""
         found = heartbeat.live_workers(store)
         return jsonify(count=len(found), workers=found)
 
     @app.get("/health")
     def health():
+        """GET /health: broker reachable? how many workers? how many tasks queued?"""
         try:
             store.ping()
         except BROKER_ERRORS as exc:
@@ -148,19 +155,23 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     @app.errorhandler(InvalidInput)
     def invalid_input(exc):
+        """400 with the validation message."""
         return jsonify(error=str(exc)), 400
 
     @app.errorhandler(LookupError)
     def unknown_task(exc):
+        """404 for a task id this cluster never issued."""
         return jsonify(error=f"no task with id {exc.args[0]!r} was submitted to this cluster "
                              "(or its record expired)"), 404
 
     @app.errorhandler(BrokerUnavailable)
     def broker_unavailable(exc):
+        """503 when Redis does not answer in time."""
         return jsonify(error=f"the broker (Redis) is unavailable: {exc}"), 503
 
     @app.errorhandler(HTTPException)
     def http_error(exc):
+        """Werkzeug's errors (404, 405, 413, ...) as JSON."""
         messages = {
             404: f"no such endpoint: {request.method} {request.path}",
             405: f"{request.method} is not allowed on {request.path}",
@@ -170,6 +181,7 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     @app.errorhandler(Exception)
     def unexpected(exc):
+        """Broker errors become 503; anything else is a bug: JSON 500, logged."""
         if isinstance(exc, BROKER_ERRORS):
             return broker_unavailable(exc)
         app.logger.exception("unexpected error")

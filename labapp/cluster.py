@@ -44,6 +44,7 @@ class Child:
 
     @property
     def alive(self) -> bool:
+        """True while the process runs."""
         return self.proc.poll() is None
 
 

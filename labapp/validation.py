@@ -23,6 +23,7 @@ class NumberField:
 
     @property
     def rule(self) -> str:
+        """The rule in words, e.g. 'a number from 0 to 20'."""
         kind = "an integer" if self.integer else "a number"
         return f"{kind} from {self.minimum:g} to {self.maximum:g}"
 

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+import warnings
 import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -98,8 +99,7 @@ class Cluster:
                                           **overrides).items() if v is not None}
         self.settings = base.with_(**changes) if changes else base
         self.settings.validate()
-        if workers < 0:
-            raise ValueError("workers must be >= 0")
+        self._check_worker_count(workers)
         self.requested_workers = workers
         self.name = name
         self.dir = self.settings.runtime_path / name
@@ -114,12 +114,22 @@ class Cluster:
         self._registry_file = registry.entry_path(self.settings.registry_path, self.dir)
         self._started = False
 
+    def _check_worker_count(self, workers: int) -> None:
+        limit = self.settings.max_workers
+        if not isinstance(workers, int) or isinstance(workers, bool) or not 0 <= workers <= limit:
+            raise ValueError(f"workers must be a whole number from 0 to {limit}, got {workers!r} "
+                             f"(each worker is a process of ~100 MB; LABAPP_MAX_WORKERS raises the limit)")
+
     # ----------------------------------------------------------------- life cycle
     def start(self, timeout: float = START_TIMEOUT) -> "Cluster":
         """Start broker, API and workers; return when all answer. Reuses a running cluster."""
         with _LOCK:
             existing = _RUNNING.get(self.dir)
             if existing is not None and existing.running:
+                if existing is not self and existing.settings != self.settings:
+                    warnings.warn("a cluster is already running here with other settings; it is "
+                                  "reused as it is (stop() it first to apply new settings)",
+                                  stacklevel=2)
                 existing.scale(self.requested_workers)
                 return existing
             self._refuse_if_owned_elsewhere()
@@ -321,8 +331,7 @@ class Cluster:
 
     def scale(self, workers: int, timeout: float | None = None) -> "Cluster":
         """Add or remove worker processes until there are ``workers``; removal lets idle ones go first."""
-        if workers < 0:
-            raise ValueError("workers must be >= 0")
+        self._check_worker_count(workers)
         with _LOCK:
             self._require_running()
             self.requested_workers = workers

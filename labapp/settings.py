@@ -34,6 +34,7 @@ class Settings:
     # transport), so it must stay above longtask_max_x.
     visibility_timeout: int = 30
     max_body_bytes: int = 16 * 1024
+    max_workers: int = 16  # each worker is ~100 MB of memory: a guard for laptops
     broker_timeout: float = 2.0  # seconds for one broker operation from the API
     # Task events feed monitors (lesson 07 turns them on at run time with
     # control.enable_events()); off by default, they cost tiny tasks ~30% throughput.

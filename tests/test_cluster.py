@@ -29,6 +29,19 @@ def test_start_twice_is_one_cluster(make_cluster):
     assert len([p for p in processes_of(first) if "valkey" in p.name()]) == 1
 
 
+def test_start_twice_with_other_settings_warns_and_reuses(make_cluster):
+    first = make_cluster(workers=1).start()
+    with pytest.warns(UserWarning, match="other settings"):
+        again = Cluster(workers=2, name=first.name, settings=first.settings.with_(factorial_max_n=5)).start()
+    assert again is first and len(first.workers) == 2
+
+
+@pytest.mark.parametrize("bad", [-1, 17, 2.5, True])
+def test_worker_count_is_checked_with_a_clear_message(bad):
+    with pytest.raises(ValueError, match="workers must be a whole number from 0 to 16"):
+        Cluster(workers=bad)
+
+
 def test_scale_up_and_down_really_adds_and_removes_processes(make_cluster):
     cluster = make_cluster(workers=1).start()
     assert worker_names(cluster) == ["w1"]

@@ -73,6 +73,8 @@ def parse_body(raw: bytes, example: str) -> dict:
         raise
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidInput(f"request body is not valid JSON ({exc}); send e.g. {example}") from None
+    except RecursionError:
+        raise InvalidInput(f"request body is nested too deeply; send e.g. {example}") from None
     if not isinstance(body, dict):
         raise InvalidInput(f"request body must be a JSON object such as {example}, got {_json_kind(body)}")
     return body

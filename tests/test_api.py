@@ -88,6 +88,8 @@ def test_unknown_task_id_is_404_not_pending(client):
     ("/factorial", b'{"n": 20001}', "field 'n' must be <= 20000"),
     ("/factorial", b'{"x": 3}', "unexpected field 'x'"),
     ("/factorial", b"\xff\xfe", "not valid JSON"),
+    ("/factorial", b"[" * 8000 + b"]" * 8000, "nested too deeply"),
+    ("/longtask", b'{"x": 1e400}', "must be a finite number"),
 ])
 def test_bad_input_is_400_with_a_clear_message(cluster, path, body, fragment):
     status, answer, _ = raw_request(cluster.api_url, "POST", path, body)

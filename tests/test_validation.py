@@ -14,6 +14,8 @@ N = NumberField("n", "the number", 20000, integer=True)
     (b"[1, 2]", "must be a JSON object"),
     (b'"x"', "must be a JSON object"),
     (b'{"x": NaN}', "NaN is not allowed"),
+    (b"[" * 8000 + b"]" * 8000, "nested too deeply"),
+    (b'{"x": 1' + b"0" * 5000 + b"}", "not valid JSON"),  # over Python's int digit limit
 ])
 def test_parse_body_rejects_non_objects(raw, message):
     with pytest.raises(InvalidInput, match=message):

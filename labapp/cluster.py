@@ -179,13 +179,14 @@ class Cluster:
                 raise ClusterError(
                     f"a cluster is already running in {self.dir}, started by process "
                     f"{entry['owner']['pid']} (another notebook or `labapp up`?). Stop it there, "
-                    "or run `labapp down`, or give this one another name: Cluster(name=...)"
+                    "or run `labapp down --all`, or give this one another name: Cluster(name=...)"
                 )
             registry.stop_entry(entry_file, entry)  # left over by a process that died
 
     def _check_broker_reachable(self) -> None:
         try:
-            self.celery.connection_for_write().ensure_connection(max_retries=1, timeout=5)
+            with self.celery.connection_for_write() as connection:
+                connection.ensure_connection(max_retries=1, timeout=5)
         except Exception as exc:
             hint = f"; see {self.broker.log_path}" if self.broker else " (is that Redis running?)"
             raise ClusterError(f"broker unreachable at {self.safe_broker_url}: {exc}{hint}") from None
@@ -208,6 +209,7 @@ class Cluster:
                 self.redis.close()
                 self.redis = None
             self._registry_file.unlink(missing_ok=True)
+            atexit.unregister(self.stop)
             if _RUNNING.get(self.dir) is self:
                 del _RUNNING[self.dir]
             self._started = False

@@ -235,16 +235,15 @@ class TaskBoard(w.VBox, _Live):
                 problem = f"status of {_short(task_id)}: {exc}"
                 if exc.status == 0:  # API unreachable: do not hammer it
                     break
-        live = self._live_workers(client, answers)
         with self._lock:  # rows and table change together, so readers never see them differ
             for answer in answers:
-                self._update(answer, live)
+                self._update(answer)
             left = sum(r["state"] not in FINAL_STATES for r in self._rows.values())
             self._status_text = problem or ("updating…" if left else "idle: all tasks finished")
             self._render()
         return left > 0
 
-    def _update(self, answer: dict, live: set[str] | None) -> None:
+    def _update(self, answer: dict) -> None:
         row = self._rows.get(answer["task_id"])
         if row is None:  # trimmed meanwhile
             return
@@ -256,21 +255,10 @@ class TaskBoard(w.VBox, _Live):
         if row["state"] in FINAL_STATES and row["finished"] is None:
             result = row["result"] if isinstance(row["result"], dict) else {}
             row["finished"] = result.get("finished") or time.time()
-        # A running task whose worker stopped beating shows a stale state, not progress.
-        gone = (live is not None and row["state"] in ("STARTED", "PROGRESS")
-                and row["worker"] and row["worker"] not in live)
+        # The API says when a running task's worker stopped beating: its state is stale.
+        gone = answer.get("worker_alive") is False
         row["note"] = ("worker gone: the task returns to the queue after the visibility timeout"
                        if gone else "")
-
-    @staticmethod
-    def _live_workers(client, answers: list[dict]) -> set[str] | None:
-        """Names of the live workers, asked only when some task runs (None if unknown)."""
-        if not any(a["state"] in ("STARTED", "PROGRESS") for a in answers):
-            return None
-        try:
-            return {worker["name"] for worker in client.workers()}
-        except ApiError:
-            return None
 
     def _poll(self) -> float | None:
         try:

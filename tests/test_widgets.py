@@ -151,6 +151,9 @@ def test_kill_via_the_panel_and_the_task_completes_elsewhere(make_cluster, dashb
     assert f"killed {killed}" in dash.panel.action.value
     wait_for(lambda: victim not in {w["name"] for w in dash.panel.workers},
              what="the killed worker to leave the panel")
+    # until the broker hands the task out again, the board says its worker is gone
+    wait_for(lambda: dash.board.row(task_id)["note"].startswith("worker gone"),
+             what="the board to flag the task whose worker died")
 
     row = wait_for(board_row(dash.board, task_id, "SUCCESS"), timeout=40,
                    what="the task to be redelivered and finish")

@@ -153,7 +153,21 @@ class _Poller:
 
 
 class _Live:
-    """One live instance per class and cluster: re-running a cell stops the old one's thread."""
+    """A widget updated by a _Poller; one live instance per class and cluster.
+
+    Re-running a cell stops the previous instance's thread.
+    """
+
+    _poller: _Poller
+
+    def stop(self) -> None:
+        """Stop live updates (the widget keeps showing its last state)."""
+        self._poller.stop()
+
+    def close(self) -> None:
+        """Stop live updates and close the widget."""
+        self.stop()
+        super().close()
 
     _instances: "weakref.WeakValueDictionary[tuple, _Live]" = weakref.WeakValueDictionary()
 
@@ -166,7 +180,7 @@ class _Live:
 
 
 # ------------------------------------------------------------------ the board
-class TaskBoard(w.VBox, _Live):
+class TaskBoard(_Live, w.VBox):
     """A live table of submitted tasks: state, progress, worker, elapsed time, result."""
 
     def __init__(self, cluster, max_rows: int = MAX_ROWS, interval: float = BOARD_INTERVAL):
@@ -312,14 +326,6 @@ class TaskBoard(w.VBox, _Live):
             html.escape(_result_text(row)),
         ]
 
-    def stop(self) -> None:
-        """Stop live updates (the table keeps its last state)."""
-        self._poller.stop()
-
-    def close(self) -> None:
-        """Stop live updates and close the widget."""
-        self.stop()
-        super().close()
 
 
 # ------------------------------------------------------------------ the launcher
@@ -409,7 +415,7 @@ class TaskLauncher(w.VBox):
 
 
 # ------------------------------------------------------------------ the workers
-class WorkerPanel(w.VBox, _Live):
+class WorkerPanel(_Live, w.VBox):
     """Live workers and queue depth, with controls to scale the pool and kill a worker."""
 
     def __init__(self, cluster, interval: float = PANEL_INTERVAL,
@@ -550,14 +556,6 @@ class WorkerPanel(w.VBox, _Live):
                    f"the visibility timeout ({timeout} s) and another worker runs it.", "#c62828")
         return name
 
-    def stop(self) -> None:
-        """Stop live updates."""
-        self._poller.stop()
-
-    def close(self) -> None:
-        """Stop live updates and close the widget."""
-        self.stop()
-        super().close()
 
 
 # ------------------------------------------------------------------ all together

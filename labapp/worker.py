@@ -6,7 +6,6 @@ starts the worker (the Cluster), so every worker of a cluster shares it.
 
 from __future__ import annotations
 
-import os
 import time
 
 from celery.signals import (task_received, worker_init, worker_process_init, worker_ready,

@@ -1,7 +1,6 @@
 """The HTTP API over real HTTP, on a real cluster (broker server, worker processes)."""
 
 import json
-import math
 import urllib.request
 
 import pytest

@@ -158,6 +158,7 @@ def test_stop_leaves_no_process(make_cluster):
     cluster.stop()  # twice is fine
     assert not cluster.running
     assert not processes_of(cluster)
+    assert not [p for p in leftover_processes() if p.pid in pids]
 
 
 def test_logs_and_status(make_cluster):

@@ -32,6 +32,10 @@ class BrokerUnavailable(RuntimeError):
     """The broker did not answer in time."""
 
 
+class UnknownTask(Exception):
+    """A task id this cluster never issued (or whose record expired)."""
+
+
 def create_app(settings: Settings | None = None) -> Flask:
     """Flask app factory: the API of one cluster, talking to the broker in settings."""
     settings = settings or Settings.from_env()
@@ -124,7 +128,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     def _known_task(task_id: str) -> dict:
         submission = records.load_submission(store, task_id) if TASK_ID.match(task_id) else None
         if submission is None:
-            raise LookupError(task_id)
+            raise UnknownTask(task_id)
         return submission
 
     def _describe(task_id: str, submission: dict) -> dict:
@@ -158,7 +162,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         """400 with the validation message."""
         return jsonify(error=str(exc)), 400
 
-    @app.errorhandler(LookupError)
+    @app.errorhandler(UnknownTask)
     def unknown_task(exc):
         """404 for a task id this cluster never issued."""
         return jsonify(error=f"no task with id {exc.args[0]!r} was submitted to this cluster "

@@ -13,8 +13,10 @@ import psutil
 from conftest import wait_for
 
 STARTER = textwrap.dedent("""
-    import json, os, sys, threading, time
+    import json, os, signal, sys, threading, time
     from labapp import Cluster
+    # Handle the interrupt before the pids line is printed: the test may send it right after reading that line.
+    signal.signal(signal.SIGINT, lambda *_: print("interrupted", flush=True))
     cluster = Cluster(workers=1, name=sys.argv[1], visibility_timeout=6, longtask_max_x=5)
     if sys.argv[2] == "thread":   # no parent-death signal when started off the main thread
         worker = threading.Thread(target=cluster.start); worker.start(); worker.join()
@@ -22,11 +24,8 @@ STARTER = textwrap.dedent("""
         cluster.start()
     pids = [row["pid"] for row in cluster.status()]
     print(json.dumps({"pids": pids, "broker": cluster.broker.proc.pid}), flush=True)
-    while True:
-        try:
-            time.sleep(600)
-        except KeyboardInterrupt:   # like a kernel: an interrupt stops the cell, not the kernel
-            print("interrupted", flush=True)
+    while True:   # like a kernel: an interrupt stops the cell, not the kernel
+        time.sleep(600)
 """)
 
 

@@ -47,13 +47,13 @@ def cmd_up(args) -> int:
     except KeyboardInterrupt:
         print("\ninterrupted while starting; stopped", file=sys.stderr)  # start() cleaned up
         return 130
-    print(f"cluster ready in {time.monotonic() - started:.1f} s")
-    print(f"  API:     {cluster.api_url}")
-    print(f"  broker:  {cluster.safe_broker_url}")
-    print(f"  logs:    {cluster.dir}")
-    print(f"  try:     curl -X POST {cluster.api_url}/longtask -H 'Content-Type: application/json' -d '{{\"x\": 2}}'")
-    print("Press Ctrl-C to stop everything.", flush=True)
-    try:
+    try:  # from here on, Ctrl-C at any moment (even mid-print) stops the cluster
+        print(f"cluster ready in {time.monotonic() - started:.1f} s")
+        print(f"  API:     {cluster.api_url}")
+        print(f"  broker:  {cluster.safe_broker_url}")
+        print(f"  logs:    {cluster.dir}")
+        print(f"  try:     curl -X POST {cluster.api_url}/longtask -H 'Content-Type: application/json' -d '{{\"x\": 2}}'")
+        print("Press Ctrl-C to stop everything.", flush=True)
         while cluster.running:
             time.sleep(0.5)
         print("error: a core component stopped; see the logs in " + str(cluster.dir), file=sys.stderr)

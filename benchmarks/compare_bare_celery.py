@@ -26,6 +26,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
+from celery import Celery  # noqa: E402
+
 from labapp import Cluster, procs  # noqa: E402
 from labapp.bench import run_batch, run_scaling, usable_cores, warm_up  # noqa: E402
 from labapp.broker import BrokerServer  # noqa: E402
@@ -39,27 +41,25 @@ TINY_ROUNDS = 500  # sleep-0 tasks per worker in one batch (about 1-2 s)
 class BareCelery:
     """An embedded valkey broker and N ``celery -A bare_tasks worker -c 1`` processes."""
 
-    def __init__(self, workdir: Path):
+    def __init__(self, workdir: Path, reliable: bool = False):
         self.dir = workdir
+        self.reliable = reliable  # workers with the lab's acks_late + prefetch 1 (BARE_RELIABLE=1)
         self.broker = BrokerServer(data_dir=workdir / "broker-data", log_path=workdir / "broker.log")
         self.workers: list = []
         self.app = None
 
     def start_broker(self) -> None:
-        """Start the broker and import the bare tasks module against it (as a client)."""
+        """Start the broker and make a client app for it (sending by task name, like the class's API)."""
         self.broker.start()
-        os.environ["BARE_BROKER_URL"] = self.broker.url
-        sys.path.insert(0, str(HERE))
-        import bare_tasks
+        self.app = Celery("bare_tasks", broker=self.broker.url, backend=self.broker.url, set_as_current=False)
+        self.app.conf.update(task_serializer="json", result_serializer="json", accept_content=["json"])
 
-        self.app = bare_tasks.celery
-
-    def add_workers(self, count: int, reliable: bool = False) -> None:
+    def add_workers(self, count: int) -> None:
         """Start count more worker processes and wait until each answers a ping."""
-        env = dict(os.environ, BARE_BROKER_URL=self.broker.url, BARE_RELIABLE=str(int(reliable)))
+        env = dict(os.environ, BARE_BROKER_URL=self.broker.url, BARE_RELIABLE=str(int(self.reliable)))
         names = []
         for _ in range(count):
-            name = f"bare{len(self.workers) + 1}@{socket.gethostname()}"
+            name = f"{self.dir.name}{len(self.workers) + 1}@{socket.gethostname()}"
             log = self.dir / f"{name.split('@')[0]}.log"
             proc = procs.spawn([sys.executable, "-m", "celery", "-A", "bare_tasks", "worker",
                                 "-c", "1", "-n", name, "--loglevel", "INFO"],
@@ -85,6 +85,12 @@ class BareCelery:
         if self.app is not None:
             self.app.close()
         self.broker.stop()
+
+
+class CeleryDefaultsCluster(Cluster):
+    """The lab's cluster, its workers without the design's delivery settings (a reference only)."""
+
+    WORKER_APP = "lab_celery_defaults"
 
 
 # --------------------------------------------------------------- measurements
@@ -155,6 +161,12 @@ def run(trials: int, workdir: Path) -> dict:
     lab = Cluster(workers=1, name="compare", runtime_dir=str(workdir / "runtime"),
                   registry_dir=str(workdir / "registry"))
     bare = BareCelery(workdir / "bare")
+    bare_reliable = BareCelery(workdir / "bare-reliable", reliable=True)
+    # workers load benchmarks/lab_celery_defaults.py: put this folder on their path
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(HERE), os.environ.get("PYTHONPATH")) if p)
+    lab_default = CeleryDefaultsCluster(workers=1, name="compare-defaults",
+                                        runtime_dir=str(workdir / "runtime"),
+                                        registry_dir=str(workdir / "registry"))
     try:
         say("labapp: cold start (Cluster(workers=1).start() until the first result)...")
         t0 = time.perf_counter()
@@ -176,28 +188,33 @@ def run(trials: int, workdir: Path) -> dict:
         figures["api"] = api_latency(lab)
         wait_idle(lab)
 
+        # Four setups, their batches alternating, so that every ratio compares like with like:
+        # the lab, bare Celery, bare Celery with the lab's reliability settings, and the lab's
+        # workers without the design's delivery settings (what the lab's own machinery costs).
         tiny = {}
+        lab_default.start()
+        bare_reliable.start_broker()
+        setups = {"lab": (lab.celery, LAB_SLEEP), "bare": (bare.app, BARE_SLEEP),
+                  "bare_reliable": (bare_reliable.app, BARE_SLEEP),
+                  "lab_celery_defaults": (lab_default.celery, LAB_SLEEP)}
         for n in sorted({1, cores}):
-            say(f"tiny tasks (sleep 0 ms) at {n} worker(s), {trials} alternating trials each...")
+            say(f"tiny tasks (sleep 0 ms) at {n} worker(s), four setups, {trials} alternating trials each...")
             lab.scale(n)
+            lab_default.scale(n)
             bare.add_workers(n - len(bare.workers))
-            warm_up(lab.celery, LAB_SLEEP, n)
-            warm_up(bare.app, BARE_SLEEP, n)
-            lab_runs, bare_runs = [], []
+            bare_reliable.add_workers(n - len(bare_reliable.workers))
+            for app, task in setups.values():
+                warm_up(app, task, n)
+            runs: dict[str, list[float]] = {key: [] for key in setups}
             for _ in range(trials):
-                lab_runs.append(tiny_throughput(lab.celery, LAB_SLEEP, n))
-                bare_runs.append(tiny_throughput(bare.app, BARE_SLEEP, n))
-            tiny[n] = {"lab": statistics.median(lab_runs), "bare": statistics.median(bare_runs),
-                       "lab_runs": lab_runs, "bare_runs": bare_runs}
-        for n in sorted({1, cores}):
-            say(f"tiny tasks at {n} worker(s): bare celery with the lab's reliability settings...")
-            bare.stop_workers()
-            bare.add_workers(n, reliable=True)
-            warm_up(bare.app, BARE_SLEEP, n)
-            runs = [tiny_throughput(bare.app, BARE_SLEEP, n) for _ in range(trials)]
-            tiny[n].update(bare_reliable=statistics.median(runs), bare_reliable_runs=runs)
+                for key, (app, task) in setups.items():
+                    runs[key].append(tiny_throughput(app, task, n))
+            tiny[n] = {key: statistics.median(values) for key, values in runs.items()}
+            tiny[n].update({f"{key}_runs": values for key, values in runs.items()})
         figures["tiny"] = tiny
         bare.stop()
+        bare_reliable.stop()
+        lab_default.stop()
 
         say("labapp: scaling, sleep 100 ms at 1, 2, 4, 8 workers...")
         figures["sleep"] = list(run_scaling(lab, [1, 2, 4, 8], kind="sleep", duration_ms=100))
@@ -205,6 +222,8 @@ def run(trials: int, workdir: Path) -> dict:
         figures["cpu"] = list(run_scaling(lab, sorted({1, cores, 2 * cores}), kind="cpu", duration_ms=100))
     finally:
         bare.stop()
+        bare_reliable.stop()
+        lab_default.stop()
         lab.stop()
     return figures
 
@@ -233,6 +252,14 @@ def report(f: dict) -> list[tuple[str, str, str, bool]]:
         same = t["lab"] / t["bare_reliable"]
         rows.append((f"tiny tasks at {n} worker(s): labapp / bare with acks_late + prefetch 1",
                      f"{same:.2f} ({t['lab']:.0f} vs {t['bare_reliable']:.0f} tasks/s)", "(reference)", True))
+        delivery = t["bare_reliable"] / t["bare"]
+        rows.append((f"tiny tasks at {n} worker(s): bare with acks_late + prefetch 1 / bare",
+                     f"{delivery:.2f} ({t['bare_reliable']:.0f} vs {t['bare']:.0f} tasks/s)",
+                     "(reference)", True))
+        machinery = t["lab_celery_defaults"] / t["bare"]
+        rows.append((f"tiny tasks at {n} worker(s): labapp minus acks_late, prefetch 1, track_started / bare",
+                     f"{machinery:.2f} ({t['lab_celery_defaults']:.0f} vs {t['bare']:.0f} tasks/s)",
+                     "(reference)", True))
     rows += [
         ("cold start: labapp (start until first result)", f"{f['lab_cold_start_s']:.2f} s", "<= 1.5 s",
          f["lab_cold_start_s"] <= 1.5),

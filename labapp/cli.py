@@ -138,6 +138,9 @@ def cmd_lab(args) -> int:
     headless = sys.platform.startswith("linux") and not (env.get("DISPLAY") or env.get("WAYLAND_DISPLAY"))
     if args.no_browser or headless:
         command.append("--no-browser")
+    # one Ctrl-C stops the server (and its kernels, and so their clusters), as the README says;
+    # Jupyter's default asks "Shut down? (y/[n])" and resumes after 5 s without an answer
+    command.append("--ServerApp.answer_yes=True")
     command += args.extra
     os.execve(sys.executable, command, env)
 
@@ -191,14 +194,20 @@ def build_parser() -> argparse.ArgumentParser:
     lab = sub.add_parser("lab", help="open JupyterLab on the lessons")
     lab.add_argument("--root", default=".", help="project folder (default: current)")
     lab.add_argument("--no-browser", action="store_true", help="do not open a browser; print the URL")
-    lab.add_argument("extra", nargs=argparse.REMAINDER, help="more options for jupyter lab")
+    lab.add_argument("extra", nargs=argparse.REMAINDER,
+                     help="more options for jupyter lab, passed on as they are (e.g. --port=8890)")
     lab.set_defaults(func=cmd_lab)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the ``labapp`` command."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    if args.command == "lab":  # jupyter lab's own options pass through, e.g. --port=8890
+        args.extra = [a for a in unknown + args.extra if a != "--"]
+    elif unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     return args.func(args) or 0
 
 

@@ -1,6 +1,8 @@
 """The `labapp` command as a user runs it: up, submit with curl-like calls, Ctrl-C."""
 
 import json
+import os
+import pty
 import re
 import signal
 import subprocess
@@ -8,6 +10,7 @@ import sys
 import urllib.request
 
 from conftest import wait_for
+from labapp.broker import free_port
 
 
 def labapp(*args, **kwargs):
@@ -61,3 +64,41 @@ def _read_api_url(proc, lines):
     lines.append(line)
     match = re.search(r"API:\s+(http://\S+)", line)
     return match.group(1) if match else None
+
+
+def test_lab_serves_jupyterlab_headless_and_one_ctrl_c_stops_it(tmp_path):
+    port = free_port()
+    env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(tmp_path / "jupyter-runtime"), DISPLAY="",
+               WAYLAND_DISPLAY="")
+    # a terminal on stdin, as with `make lab`: Jupyter asks its y/n question only then
+    terminal, terminal_side = pty.openpty()
+    lab = subprocess.Popen([sys.executable, "-m", "labapp", "lab", "--root", str(tmp_path),
+                            f"--port={port}", "--ServerApp.port_retries=0"],
+                           stdin=terminal_side, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           text=True, env=env, start_new_session=True)
+    os.close(terminal_side)
+    lines: list[str] = []
+    try:
+        def url_printed():
+            line = lab.stdout.readline()
+            if not line:
+                raise AssertionError("labapp lab exited early:\n" + "".join(lines))
+            lines.append(line)
+            match = re.search(rf"(http://127\.0\.0\.1:{port}/lab\?token=\w+)", line)
+            return match.group(1) if match else None
+
+        url = wait_for(url_printed, 60, what="`labapp lab` to print its URL")
+        with urllib.request.urlopen(url, timeout=10) as resp:
+            assert resp.status == 200 and "JupyterLab" in resp.read().decode()
+        assert lab.poll() is None  # headless: it keeps running
+    finally:
+        lab.send_signal(signal.SIGINT)  # once, like a student's Ctrl-C
+        try:
+            rest, _ = lab.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(lab.pid, signal.SIGKILL)
+            lab.communicate()
+            raise AssertionError("one Ctrl-C did not stop `labapp lab`:\n" + "".join(lines)) from None
+        finally:
+            os.close(terminal)
+    assert "Shut down this Jupyter server" not in rest  # no y/n question for a beginner to miss

@@ -382,7 +382,9 @@ class TaskLauncher(w.VBox):
     def submit(self, count: int = 1) -> list[str]:
         """Submit the chosen task count times; return the new ids (empty if the API refused)."""
         task = self.task.value
-        args = {"x": self.x.value} if task == "long_task" else {"n": self.n.value}
+        x = self.x.value
+        x = int(x) if float(x).is_integer() else x  # send and show {"x": 8}, as the class does, not 8.0
+        args = {"x": x} if task == "long_task" else {"n": self.n.value}
         client = self.cluster.client
         if client is None:
             self.status.value = _message("the cluster is not running: start it first", "#c62828")

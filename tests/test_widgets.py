@@ -53,6 +53,7 @@ def test_submit_shows_progress_then_success_with_result(cluster, dashboards):
     dash = dashboards(cluster)
     [long_id] = submit(dash.launcher, "long_task", 2)
     assert long_id in dash.launcher.status.value
+    assert "long_task(x=2)" in dash.launcher.status.value  # the class's {"x": 2}, not 2.0
     [fact_id] = submit(dash.launcher, "factorial", 30)
     [big_id] = submit(dash.launcher, "factorial", 5000)
 

@@ -102,3 +102,35 @@ def _alive(pid: int) -> bool:
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return False
+
+
+def test_dashboard_updates_reach_the_front_end_while_another_cell_runs(kernel):
+    _, client = kernel
+    messages = run_cell(client, """
+        from labapp import Cluster
+        from labapp.widgets import Dashboard
+        cluster = Cluster(workers=1, name="kernel-dash", visibility_timeout=6, longtask_max_x=5).start()
+        dash = Dashboard(cluster)
+        display(dash)
+        dash.launcher.x.value = 1
+        dash.launcher.submit_button.click()
+    """)
+    assert not errors_of(messages), errors_of(messages)
+    # A student runs another cell meanwhile; the kernel's main thread (and its event loop) is busy.
+    busy_cell = client.execute("import time; time.sleep(6)")
+    success_while_busy, streams = False, []
+    while True:
+        msg = client.get_iopub_msg(timeout=30)
+        if msg["msg_type"] == "stream":
+            streams.append(msg["content"]["text"])
+        if msg["msg_type"] == "comm_msg":
+            value = msg["content"]["data"].get("state", {}).get("value")
+            if isinstance(value, str) and "long_task(x=1)" in value and "SUCCESS" in value:
+                success_while_busy = True
+        if (msg["parent_header"].get("msg_id") == busy_cell and msg["msg_type"] == "status"
+                and msg["content"]["execution_state"] == "idle"):
+            break
+    assert success_while_busy, "the board did not update while another cell was running"
+    assert not streams, streams  # background work never prints into whatever cell runs
+    done = run_cell(client, "dash.close(); cluster.stop(); print('stopped')")
+    assert not errors_of(done), errors_of(done)

@@ -7,7 +7,13 @@ STAMP  := $(VENV)/.installed
 .PHONY: lab test install browser screenshot clean
 
 $(BIN)/python:
-	$(PYTHON) -m venv $(VENV)
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || { \
+	  echo "error: the lab needs Python 3.11 or newer; '$(PYTHON)' is $$($(PYTHON) --version 2>&1)."; \
+	  echo "       Point make at a newer one, e.g.: make PYTHON=python3.12 lab"; exit 1; }
+	@$(PYTHON) -m venv $(VENV) || { rm -rf $(VENV); \
+	  echo "error: '$(PYTHON) -m venv' failed. On Debian or Ubuntu the venv module is a separate"; \
+	  echo "       package (python3-venv); without sudo, use a Python from pyenv, uv or conda:"; \
+	  echo "       make PYTHON=/path/to/python3 lab"; exit 1; }
 
 $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip

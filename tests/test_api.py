@@ -142,6 +142,20 @@ def test_cancel_a_running_task(client):
     assert "cancelled" in final["error"]
 
 
+def test_cancel_a_queued_task_before_any_worker_takes_it(make_cluster):
+    cluster = make_cluster(workers=0).start()
+    queued = [cluster.client.submit_factorial(10), cluster.client.submit_longtask(1)]
+    for task_id in queued:
+        answer = cluster.client.cancel(task_id)
+        assert answer["state"] == "PENDING" and answer["cancel_requested"] is True
+    kept = cluster.client.submit_factorial(5)
+    cluster.scale(1)
+    for task_id in queued:
+        final = wait_state(cluster.client, task_id)
+        assert final["state"] == "REVOKED" and "cancelled" in final["error"]
+    assert wait_state(cluster.client, kept)["result"]["value"] == "120"  # others still run
+
+
 def test_cancel_a_finished_or_unknown_task(client):
     task_id = client.submit_factorial(3)
     wait_state(client, task_id)

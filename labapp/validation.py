@@ -36,13 +36,21 @@ class NumberField:
             )
         if self.integer and not isinstance(value, int):
             raise InvalidInput(f"field '{self.name}' must be an integer, got {json.dumps(value)}")
-        if not math.isfinite(value):
+        if isinstance(value, float) and not math.isfinite(value):
             raise InvalidInput(f"field '{self.name}' must be a finite number")
+        # int vs float comparisons are exact in Python, even for ints too big to be floats
         if value < self.minimum:
-            raise InvalidInput(f"field '{self.name}' must be >= {self.minimum:g}, got {value:g}")
+            raise InvalidInput(f"field '{self.name}' must be >= {self.minimum:g}, got {_show(value)}")
         if value > self.maximum:
-            raise InvalidInput(f"field '{self.name}' must be <= {self.maximum:g}, got {value:g}")
+            raise InvalidInput(f"field '{self.name}' must be <= {self.maximum:g}, got {_show(value)}")
         return value
+
+
+def _show(value) -> str:
+    """A number as a short text; a huge int (no float can hold it) by its size."""
+    if isinstance(value, int) and abs(value) >= 10**16:
+        return f"{'a negative' if value < 0 else 'an'} integer of {len(str(abs(value)))} digits"
+    return f"{value:g}"
 
 
 def _json_kind(value) -> str:

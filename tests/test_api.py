@@ -89,6 +89,10 @@ def test_unknown_task_id_is_404_not_pending(client):
     ("/factorial", b"\xff\xfe", "not valid JSON"),
     ("/factorial", b"[" * 8000 + b"]" * 8000, "nested too deeply"),
     ("/longtask", b'{"x": 1e400}', "must be a finite number"),
+    # integers too big for a float (but short enough for JSON): compared exactly, never an overflow
+    ("/factorial", b'{"n": 1' + b"0" * 400 + b"}", "must be <= 20000, got an integer of 401 digits"),
+    ("/longtask", b'{"x": -1' + b"0" * 400 + b"}", "must be >= 0, got a negative integer of 401 digits"),
+    ("/factorial", b'{"n": 1' + b"0" * 5000 + b"}", "not valid JSON"),
 ])
 def test_bad_input_is_400_with_a_clear_message(cluster, path, body, fragment):
     status, answer, _ = raw_request(cluster.api_url, "POST", path, body)

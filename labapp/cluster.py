@@ -194,7 +194,9 @@ class Cluster:
     def stop(self) -> None:
         """Stop workers, API and broker (whatever runs); safe to call twice."""
         with _LOCK:
-            self._stop_workers(list(self.workers), graceful=True, timeout=5)
+            # the whole cluster goes: a task still running comes back later (acks_late) if the
+            # broker's data outlives it (an external Redis); waiting for it would only delay
+            self._stop_workers(list(self.workers), how="now", timeout=5)
             if self.api is not None:
                 procs.stop_child(self.api.proc, timeout=5)
                 self.api = None
@@ -307,10 +309,13 @@ class Cluster:
             if waiting:
                 time.sleep(0.02)
 
-    def _stop_workers(self, names: list[str], graceful: bool, timeout: float) -> None:
+    def _stop_workers(self, names: list[str], how: str, timeout: float) -> None:
+        """Stop workers: "finish" lets a running task end first (SIGTERM to the main process
+        only: its pool processes would die at once), "now" SIGTERMs, "kill" SIGKILLs the group."""
         children = [self.workers.pop(name) for name in names]
-        sig = signal.SIGTERM if graceful else signal.SIGKILL
-        procs.stop_children([child.proc for child in children], timeout=timeout, sig=sig)
+        sig = signal.SIGKILL if how == "kill" else signal.SIGTERM
+        procs.stop_children([child.proc for child in children], timeout=timeout, sig=sig,
+                            whole_group=how != "finish")
 
     def _write_registry(self) -> None:
         children = [c for c in [self.api, *self.workers.values()] if c is not None]
@@ -346,7 +351,7 @@ class Cluster:
                 busy = self._busy_workers()
                 order = sorted(self.workers, key=lambda n: (n in busy, -int(n[1:])))
                 grace = timeout or self.settings.longtask_max_x + 10
-                self._stop_workers(order[: len(self.workers) - workers], graceful=True,
+                self._stop_workers(order[: len(self.workers) - workers], how="finish",
                                    timeout=grace)
                 self._write_registry()
             return self
@@ -364,7 +369,7 @@ class Cluster:
                 name = candidates[-1]
             if name not in self.workers:
                 raise ClusterError(f"no worker named {name!r}; workers: {', '.join(self.workers)}")
-            self._stop_workers([name], graceful=False, timeout=5)
+            self._stop_workers([name], how="kill", timeout=5)
             self._write_registry()
             return name
 
@@ -375,7 +380,7 @@ class Cluster:
 
     def _reap_dead_workers(self) -> None:
         self._stop_workers([n for n, c in self.workers.items() if not c.alive],
-                           graceful=False, timeout=1)
+                           how="kill", timeout=1)
 
     def restart_broker(self) -> None:
         """Stop and restart the embedded broker with its data: queued tasks survive (AOF)."""

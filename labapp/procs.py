@@ -83,11 +83,22 @@ def kill_group(pid: int, sig: int = signal.SIGKILL) -> None:
 
 
 def stop_children(children: list[subprocess.Popen], timeout: float = 5.0,
-                  sig: int = signal.SIGTERM) -> None:
-    """Signal every child's group at once, wait up to timeout in all, then SIGKILL what remains."""
+                  sig: int = signal.SIGTERM, whole_group: bool = True) -> None:
+    """Signal every child (its whole group, or its leader only) at once, wait up to timeout in all,
+    then SIGKILL what remains of each group.
+
+    Signal the leader only to let a Celery worker shut down warm, finishing its running task:
+    its pool processes reset SIGTERM to the default and would die at once.
+    """
     for proc in children:
         if proc.poll() is None:
-            kill_group(proc.pid, sig)
+            if whole_group:
+                kill_group(proc.pid, sig)
+            else:
+                try:
+                    os.kill(proc.pid, sig)
+                except ProcessLookupError:
+                    pass
     deadline = time.monotonic() + timeout
     for proc in children:
         try:

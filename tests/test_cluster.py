@@ -73,6 +73,20 @@ def test_scale_down_lets_busy_workers_finish(make_cluster):
     assert wait_state(cluster.client, task_id)["state"] == "SUCCESS"
 
 
+def test_scale_down_of_a_busy_worker_waits_for_its_task(make_cluster):
+    cluster = make_cluster(workers=2).start()
+    first, second = cluster.client.submit_longtask(2), cluster.client.submit_longtask(2)
+    running = [wait_state(cluster.client, t, states=("PROGRESS",)) for t in (first, second)]
+    workers = {r["task_id"]: r["worker"] for r in running}
+    cluster.scale(1)  # both busy: w2 goes, but only after its task is done
+    assert list(cluster.workers) == ["w1"]
+    for task_id in (first, second):
+        final = wait_state(cluster.client, task_id)
+        assert final["state"] == "SUCCESS"
+        # finished by the worker that started it: not killed mid-task and run again elsewhere
+        assert final["result"]["worker"] == workers[task_id]
+
+
 def test_killed_worker_task_completes_elsewhere(make_cluster):
     cluster = make_cluster(workers=2).start()
     task_id = cluster.client.submit_longtask(3)

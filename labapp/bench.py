@@ -331,10 +331,12 @@ def cli_main(args) -> int:
             raise ValueError(f"--duration must be from 0 to {limit} ms, got {args.duration}")
         if args.tasks is not None and args.tasks < 1:
             raise ValueError(f"--tasks must be >= 1, got {args.tasks}")
-    except ValueError as exc:
+        cluster = Cluster(workers=counts[0], name="bench", broker_url=args.broker)
+        for count in counts:  # refuse 1,2,64 before starting anything, not at the third point
+            cluster._check_worker_count(count)
+    except ValueError as exc:  # bad arguments or LABAPP_* settings
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    cluster = Cluster(workers=counts[0], name="bench", broker_url=args.broker)
     where = f"broker {cluster.safe_broker_url}" if args.broker else "an embedded broker"
     print(f"starting a cluster with {where}...", flush=True)
     try:
@@ -349,6 +351,10 @@ def cli_main(args) -> int:
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # a task failed or timed out (a worker died mid-run, broker lost...)
+        print(f"error: the benchmark stopped: {type(exc).__name__}: {exc}\n"
+              f"       the cluster's logs are in {cluster.dir}", file=sys.stderr)
+        return 1
     finally:
         cluster.stop()
     print(records.table())

@@ -67,12 +67,17 @@ def test_records_table_and_json_round_trip(tmp_path):
     assert list(again) == list(records) and again.kind == "cpu" and again.cores == 2
 
 
-def test_cli_rejects_bad_arguments_before_starting_anything(capsys):
+def test_cli_rejects_bad_arguments_before_starting_anything(capsys, monkeypatch):
     from labapp.cli import main
 
     assert main(["bench", "--workers", "1,zero"]) == 2
     assert main(["bench", "--duration", "-5"]) == 2
     assert main(["bench", "--tasks", "0"]) == 2
+    assert "error:" in capsys.readouterr().err
+    assert main(["bench", "--workers", "1,2,64"]) == 2  # over the worker limit: said at once
+    assert "from 0 to 16, got 64" in capsys.readouterr().err
+    monkeypatch.setenv("LABAPP_VISIBILITY_TIMEOUT", "1")  # contradicts longtask_max_x
+    assert main(["bench", "--workers", "1"]) == 2
     assert "error:" in capsys.readouterr().err
 
 

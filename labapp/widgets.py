@@ -143,6 +143,9 @@ class _Poller:
                 if delay is None:
                     with self._lock:  # a start() while we stepped means new work: go on
                         if not self._wake.is_set() or self._stop.is_set():
+                            # let go of the slot under the same lock: a start() right after
+                            # this must see no thread and start a new one
+                            self._thread = None
                             return
                 else:
                     self._wake.wait(delay)

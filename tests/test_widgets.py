@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import html
 import math
+import sys
 import threading
 
 import pytest
 
 from conftest import wait_for
 from labapp.client import ApiError
-from labapp.widgets import THREAD_PREFIX, Dashboard, TaskBoard, TaskLauncher
+from labapp.widgets import THREAD_PREFIX, Dashboard, TaskBoard, TaskLauncher, _Poller
 
 
 def widget_threads() -> list[threading.Thread]:
@@ -182,3 +183,23 @@ def test_close_ends_the_threads_at_once(cluster):
     assert widget_threads()
     dash.close()
     assert not widget_threads()
+
+
+def test_poller_never_misses_a_start_while_it_winds_down():
+    ran = threading.Event()
+
+    def step():
+        ran.set()
+        return None  # idle: the thread winds down after every step
+
+    poller = _Poller(step, "race")
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible, to hit the narrow window
+    try:
+        for i in range(3000):
+            ran.clear()
+            poller.start()  # like a Submit click while the board goes idle
+            assert ran.wait(2), f"start() number {i} was lost: no step ran after it"
+    finally:
+        sys.setswitchinterval(interval)
+        poller.stop()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 import shutil
 import socket
@@ -90,8 +91,11 @@ class BrokerServer:
             "daemonize no",
             "loglevel notice",
         ]
-        self.config_path.write_text("\n".join(lines) + "\n")
-        self.config_path.chmod(0o600)
+        # created 0600 from the start: it holds the password, readable by no one else even briefly
+        self.config_path.unlink(missing_ok=True)
+        fd = os.open(self.config_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as config:
+            config.write("\n".join(lines) + "\n")
 
     def start(self, timeout: float = 10.0) -> "BrokerServer":
         """Start the server (same port and password on a restart) and wait until it answers PING."""

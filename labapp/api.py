@@ -137,19 +137,19 @@ def create_app(settings: Settings | None = None) -> Flask:
         state = meta["status"]
         info = meta.get("result")
         answer = {"task_id": task_id, "name": submission["name"], "state": state}
-        worker = meta.get("worker")
+        worker, pid = meta.get("worker"), None
         if state == "PROGRESS" and isinstance(info, dict):
             answer["progress"] = {"current": info.get("current"), "total": info.get("total")}
-            worker = info.get("worker", worker)
+            worker, pid = info.get("worker", worker), info.get("pid")
         elif state == "STARTED" and isinstance(info, dict):
-            worker = info.get("hostname", worker)
+            worker, pid = info.get("hostname", worker), info.get("pid")
         elif state == "SUCCESS":
             answer["result"] = info
         elif state in ("FAILURE", "REVOKED"):
             answer["error"] = _error_text(info)
         if worker:
             answer["worker"] = worker
-            if state in ("STARTED", "PROGRESS") and not heartbeat.is_alive(store, worker):
+            if state in ("STARTED", "PROGRESS") and not heartbeat.runs_process(store, worker, pid):
                 # its worker died mid-task: the broker hands the task out again after the
                 # visibility timeout, so say so instead of showing a frozen PROGRESS
                 answer["worker_alive"] = False

@@ -37,6 +37,21 @@ def is_alive(client, node: str) -> bool:
     return bool(client.exists(PREFIX + node))
 
 
+def runs_process(client, node: str, pid: int | None) -> bool:
+    """True while node's heartbeat is fresh and, if pid is given, pid is one of its processes.
+
+    A worker started again under the same name (w2 killed, then scaled back up) has other
+    pids: a task that the dead w2's process was running is not alive on the new one.
+    """
+    raw = client.get(PREFIX + node)
+    if not raw:
+        return False
+    if pid is None:
+        return True
+    info = json.loads(raw)
+    return pid == info.get("pid") or pid in info.get("pool_pids", [])
+
+
 def live_workers(client) -> list[dict]:
     """Every worker whose heartbeat has not expired, sorted by name."""
     keys = list(client.scan_iter(match=PREFIX + "*", count=1000))

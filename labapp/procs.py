@@ -90,6 +90,9 @@ def stop_children(children: list[subprocess.Popen], timeout: float = 5.0,
     Signal the leader only to let a Celery worker shut down warm, finishing its running task:
     its pool processes reset SIGTERM to the default and would die at once.
     """
+    # A leader reaped earlier (a crash that status() noticed) may have left its pid free for
+    # reuse: its group is not signalled again, its stragglers exit by watching their parent.
+    reaped_before = {proc.pid for proc in children if proc.returncode is not None}
     for proc in children:
         if proc.poll() is None:
             if whole_group:
@@ -106,7 +109,8 @@ def stop_children(children: list[subprocess.Popen], timeout: float = 5.0,
         except subprocess.TimeoutExpired:
             pass
     for proc in children:
-        kill_group(proc.pid, signal.SIGKILL)  # stragglers in the group, e.g. pool children
+        if proc.pid not in reaped_before:
+            kill_group(proc.pid, signal.SIGKILL)  # stragglers in the group, e.g. pool children
         try:
             proc.wait(5)
         except subprocess.TimeoutExpired:

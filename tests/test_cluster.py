@@ -87,6 +87,19 @@ def test_scale_down_of_a_busy_worker_waits_for_its_task(make_cluster):
         assert final["result"]["worker"] == workers[task_id]
 
 
+def test_a_namesake_of_a_killed_worker_does_not_make_its_task_look_alive(make_cluster):
+    cluster = make_cluster(workers=1).start()
+    task_id = cluster.client.submit_longtask(3)
+    wait_state(cluster.client, task_id, states=("PROGRESS",))
+    killed = cluster.kill_worker()
+    cluster.scale(1)  # started again under the same name, within the visibility timeout
+    assert list(cluster.workers) == [killed]
+    frozen = cluster.client.status(task_id)  # not handed out again before the visibility timeout (6 s)
+    assert frozen["state"] == "PROGRESS" and frozen["worker_alive"] is False, frozen
+    final = wait_state(cluster.client, task_id, timeout=60)
+    assert final["state"] == "SUCCESS" and "worker_alive" not in final
+
+
 def test_killed_worker_task_completes_elsewhere(make_cluster):
     cluster = make_cluster(workers=2).start()
     task_id = cluster.client.submit_longtask(3)

@@ -113,6 +113,7 @@ class Cluster:
         self.client: LabClient | None = None
         self._registry_file = registry.entry_path(self.settings.registry_path, self.dir)
         self._started = False
+        self._registered = False  # our entry is in the registry (only we may remove it)
 
     def _check_worker_count(self, workers: int) -> None:
         limit = self.settings.max_workers
@@ -132,6 +133,10 @@ class Cluster:
                                   stacklevel=2)
                 existing.scale(self.requested_workers)
                 return existing
+            if existing is not None:
+                # a component of it died: clear what is left (processes, registry entry,
+                # stale URLs) before starting afresh, so one start() call is enough
+                existing.stop()
             self._refuse_if_owned_elsewhere()
             try:
                 self._start(timeout)
@@ -210,7 +215,9 @@ class Cluster:
             if self.redis is not None:
                 self.redis.close()
                 self.redis = None
-            self._registry_file.unlink(missing_ok=True)
+            if self._registered:  # never another cluster's entry for the same folder
+                self._registry_file.unlink(missing_ok=True)
+                self._registered = False
             atexit.unregister(self.stop)
             if _RUNNING.get(self.dir) is self:
                 del _RUNNING[self.dir]
@@ -322,6 +329,7 @@ class Cluster:
         if self.broker is not None and self.broker.proc is not None:
             children.insert(0, Child("broker", self.broker.proc, self.broker.log_path,
                                      registry.process_identity(self.broker.proc.pid)))
+        self._registered = True
         registry.write_entry(self._registry_file, {
             "name": self.name,
             "dir": str(self.dir),

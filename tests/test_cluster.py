@@ -1,6 +1,10 @@
 """The Cluster supervisor: idempotent start, scaling, faults, broker restarts, broken starts."""
 
+import os
+import signal
 import socket
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -176,6 +180,32 @@ def test_worker_that_crashes_on_import_names_its_log(make_cluster, monkeypatch):
     assert "w1 exited" in str(err.value) and "w1.log" in str(err.value)
     assert "no_such_module" in str(err.value)  # the log's last lines are in the message
     assert not processes_of(cluster)
+
+
+def _crash_api(cluster) -> None:
+    os.kill(cluster.api.proc.pid, signal.SIGKILL)
+    assert wait_for(lambda: not cluster.running, 10, what="the cluster to notice its API died")
+
+
+def test_start_again_after_a_component_died_works_at_once(make_cluster):
+    cluster = make_cluster(workers=1).start()
+    old_pids = set(pids_of(cluster).values())
+    _crash_api(cluster)
+    cluster.start()  # the student re-runs the start cell: once is enough
+    assert cluster.running
+    assert wait_state(cluster.client, cluster.client.submit_factorial(6))["result"]["value"] == "720"
+    assert not [p for p in leftover_processes() if p.pid in old_pids]  # the rest of the old one went
+
+
+def test_a_stale_cluster_object_cannot_unregister_its_successor(make_cluster, sandbox):
+    old = make_cluster(workers=1, name="successor").start()
+    _crash_api(old)
+    new = make_cluster(workers=1, name="successor").start()  # same folder, new object
+    assert new.running and new is not old
+    old.stop()
+    assert new.running
+    listed = subprocess.run([sys.executable, "-m", "labapp", "status"], capture_output=True, text=True)
+    assert "successor" in listed.stdout  # `labapp down` can still find it
 
 
 def test_stop_leaves_no_process(make_cluster):

@@ -22,6 +22,7 @@ from . import heartbeat, procs, registry
 from .broker import BrokerError, BrokerServer, free_port, port_is_open
 from .celery_app import QUEUE, make_celery
 from .client import ApiError, LabClient
+from .serve import BROKER_PID_ENV
 from .settings import Settings
 
 START_TIMEOUT = 30.0
@@ -249,6 +250,9 @@ class Cluster:
         env = dict(os.environ)
         env.update(self.settings.with_(broker_url=self.broker_url).to_env())
         env[CLUSTER_ENV] = str(self.dir)
+        env[procs.OWNER_ENV] = str(os.getpid())
+        if self.broker is not None and self.broker.proc is not None:
+            env[BROKER_PID_ENV] = str(self.broker.proc.pid)
         package_root = str(Path(__file__).resolve().parent.parent)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
         return env

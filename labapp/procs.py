@@ -136,14 +136,33 @@ def wait_until(predicate, timeout: float, interval: float = 0.05,
         time.sleep(interval)
 
 
-def watch_parent(interval: float = 1.0) -> None:
-    """Exit this process when its parent dies (portable backup for the death signal)."""
-    original = os.getppid()
+OWNER_ENV = "LABAPP_OWNER_PID"  # the process that started a cluster's children (a kernel, `labapp up`)
+
+
+def owner_pid() -> int | None:
+    """The pid of the process that started this one as part of a cluster, if it said so."""
+    value = os.environ.get(OWNER_ENV, "")
+    return int(value) if value.isdigit() else None
+
+
+def watch_parent(interval: float = 1.0, parent: int | None = None, on_orphan=None) -> None:
+    """Exit this process when its parent dies (portable backup for the death signal).
+
+    parent: the pid the parent must have (default: the parent now). Given by the starter,
+    it also catches a parent that died before this process got here. on_orphan runs
+    first, e.g. to take down a server that cannot watch for itself.
+    """
+    expected = parent or os.getppid()
 
     def _watch() -> None:
         while True:
-            time.sleep(interval)
-            if os.getppid() != original:
+            if os.getppid() != expected:
+                if on_orphan is not None:
+                    try:
+                        on_orphan()
+                    except Exception:
+                        pass
                 os._exit(0)
+            time.sleep(interval)
 
     threading.Thread(target=_watch, name="labapp-parent-watch", daemon=True).start()

@@ -4,11 +4,33 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import signal
 
 from waitress import serve
 
-from . import procs
+from . import procs, registry
 from .api import create_app
+
+BROKER_PID_ENV = "LABAPP_BROKER_PID"  # the embedded broker of this API's cluster
+
+
+def embedded_broker_stopper():
+    """A callable that stops this cluster's embedded broker (None without one).
+
+    The broker is a server binary that cannot watch its starter; where no parent-death
+    signal exists (macOS, or a cluster started off the main thread), the API does it.
+    """
+    pid = os.environ.get(BROKER_PID_ENV, "")
+    if not pid.isdigit():
+        return None
+    identity = registry.process_identity(int(pid))  # so that a reused pid is never hit
+
+    def stop() -> None:
+        if registry.is_same_process(identity):
+            os.kill(identity["pid"], signal.SIGTERM)  # SIGTERM: it flushes its append-only file
+
+    return stop
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -19,7 +41,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=8)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    procs.watch_parent()
+    procs.watch_parent(parent=procs.owner_pid(), on_orphan=embedded_broker_stopper())
     serve(create_app(), host=args.host, port=args.port, threads=args.threads,
           ident="labapp", clear_untrusted_proxy_headers=True)
 

@@ -30,7 +30,7 @@ STARTED_AT = time.time()
 
 @worker_init.connect
 def _die_with_parent(**_):
-    procs.watch_parent()
+    procs.watch_parent(parent=procs.owner_pid())
 
 
 @worker_process_init.connect

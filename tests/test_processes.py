@@ -23,7 +23,8 @@ STARTER = textwrap.dedent("""
     else:
         cluster.start()
     pids = [row["pid"] for row in cluster.status()]
-    print(json.dumps({"pids": pids, "broker": cluster.broker.proc.pid}), flush=True)
+    print(json.dumps({"pids": pids, "broker": cluster.broker.proc.pid, "api": cluster.api.proc.pid}),
+          flush=True)
     while True:   # like a kernel: an interrupt stops the cell, not the kernel
         time.sleep(600)
 """)
@@ -66,12 +67,22 @@ def test_interrupting_the_kernel_group_spares_the_cluster():
     assert wait_for(lambda: all_gone(info["pids"]), 10, what="children to die with the owner")
 
 
+def test_without_a_death_signal_the_cluster_still_goes_with_its_owner():
+    # Started off the main thread, no child has a parent-death signal: the same as on macOS.
+    # Workers and API watch their owner, and the API takes the broker down with it.
+    owner, info = start_owner("no-pdeathsig", mode="thread")
+    owner.kill()
+    owner.wait()
+    assert wait_for(lambda: all_gone(info["pids"]), 15, what="every child to notice its owner died")
+
+
 def test_labapp_down_stops_what_a_dead_owner_left(sandbox):
     owner, info = start_owner("leftover", mode="thread")
+    os.kill(info["api"], signal.SIGKILL)  # the API (the broker's watcher) dies with the owner
     owner.kill()
     owner.wait()
     broker = psutil.Process(info["broker"])
-    time.sleep(1.5)  # the broker has no parent-death signal here; it must still be up
+    time.sleep(1.5)  # nothing watches the broker now: it must still be up
     assert broker.is_running() and broker.status() != psutil.STATUS_ZOMBIE
 
     status = subprocess.run([sys.executable, "-m", "labapp", "status"], capture_output=True, text=True)

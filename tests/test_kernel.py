@@ -74,8 +74,9 @@ def test_interrupting_a_cell_spares_the_cluster_and_shutdown_stops_it(kernel):
     assert len(pids) == 3  # broker, API, one worker
 
     # "Interrupt kernel" during a long cell: the cell stops, the cluster keeps running.
-    msg_id = client.execute("import time; time.sleep(60)")
-    wait_for(lambda: _busy(client, msg_id), 10, what="the cell to run")
+    msg_id = client.execute("import time; print('sleeping', flush=True); time.sleep(60)")
+    # wait for the cell's own output: "busy" comes before the kernel arms its SIGINT handler
+    wait_for(lambda: _printed(client, msg_id, "sleeping"), 10, what="the cell to run")
     manager.interrupt_kernel()
     reply = client.get_shell_msg(timeout=30)
     while reply["parent_header"].get("msg_id") != msg_id:  # replies to the earlier cells first
@@ -91,10 +92,10 @@ def test_interrupting_a_cell_spares_the_cluster_and_shutdown_stops_it(kernel):
     assert wait_for(lambda: not any(_alive(pid) for pid in pids), 15, what="the cluster to stop with its kernel")
 
 
-def _busy(client, msg_id) -> bool:
+def _printed(client, msg_id, text: str) -> bool:
     msg = client.get_iopub_msg(timeout=10)
-    return (msg["parent_header"].get("msg_id") == msg_id and msg["msg_type"] == "status"
-            and msg["content"]["execution_state"] == "busy")
+    return (msg["parent_header"].get("msg_id") == msg_id and msg["msg_type"] == "stream"
+            and text in msg["content"]["text"])
 
 
 def _alive(pid: int) -> bool:

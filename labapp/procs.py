@@ -55,7 +55,9 @@ def spawn(args: list[str], log_path: Path, env: dict[str, str] | None = None,
             env=child_env,
             cwd=cwd,
             start_new_session=True,
-            preexec_fn=_set_parent_death_signal if on_main_thread else None,
+            # no preexec_fn where there is no prctl (macOS): it would only force the slow,
+            # thread-unsafe fork path for nothing
+            preexec_fn=_set_parent_death_signal if on_main_thread and _PRCTL is not None else None,
         )
 
 

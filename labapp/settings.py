@@ -18,6 +18,10 @@ def _parse_bool(raw: str) -> bool:
     raise ValueError(raw)
 
 
+# settings that must be above zero (the other numbers may be zero, none may be negative)
+POSITIVE = {"visibility_timeout", "max_body_bytes", "result_expires", "broker_timeout"}
+
+
 @dataclass(frozen=True)
 class Settings:
     """Every tunable of the lab, with the default a student gets."""
@@ -62,7 +66,15 @@ class Settings:
         return settings
 
     def validate(self) -> None:
-        """Raise ValueError when two settings contradict each other."""
+        """Raise ValueError for a nonsense value (NaN, negative) or two settings that contradict."""
+        for field in fields(self):
+            value = getattr(self, field.name)
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                if value != value or value in (float("inf"), float("-inf")):  # NaN fails every bound
+                    raise ValueError(f"{ENV_PREFIX}{field.name.upper()} must be a finite number, got {value}")
+                low = 1 if field.name in POSITIVE else 0
+                if value < low:
+                    raise ValueError(f"{ENV_PREFIX}{field.name.upper()} must be >= {low}, got {value}")
         if self.visibility_timeout <= self.longtask_max_x:
             raise ValueError(
                 f"visibility_timeout ({self.visibility_timeout} s) must exceed "

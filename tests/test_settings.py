@@ -32,3 +32,15 @@ def test_booleans_read_like_a_person_writes_them():
     assert Settings.from_env({"LABAPP_TASK_EVENTS": "0"}).task_events is False
     with pytest.raises(ValueError, match="LABAPP_TASK_EVENTS='maybe'"):
         Settings.from_env({"LABAPP_TASK_EVENTS": "maybe"})
+
+
+@pytest.mark.parametrize("name, raw, message", [
+    ("LONGTASK_MAX_X", "nan", "must be a finite number"),  # NaN would pass every bound check
+    ("BROKER_TIMEOUT", "inf", "must be a finite number"),
+    ("MAX_WORKERS", "-3", "must be >= 0"),
+    ("FACTORIAL_MAX_N", "-1", "must be >= 0"),
+    ("RESULT_EXPIRES", "0", "must be >= 1"),
+])
+def test_nonsense_numbers_are_refused_where_they_are_set(name, raw, message):
+    with pytest.raises(ValueError, match=f"LABAPP_{name} {message}"):
+        Settings.from_env({f"LABAPP_{name}": raw})

@@ -145,13 +145,15 @@ class Progress:
                 self._widget.value = self._count
                 self._shown_at = now
 
-    def close(self) -> None:
-        """Finish the bar."""
+    def close(self, ok: bool = True) -> None:
+        """Finish the bar: green when the run completed, red when it stopped early."""
         if self._bar is not None:
             self._bar.close()
         if self._widget is not None:
             self._widget.value = self._count
-            self._widget.bar_style = "success"
+            self._widget.bar_style = "success" if ok else "danger"
+            if not ok and self._label is not None:
+                self._label.value += " (stopped)"
 
 
 # ----------------------------------------------------------------- measurement
@@ -239,6 +241,7 @@ def run_scaling(cluster, workers=(1, 2, 4, 8), kind: str = "sleep", tasks: int |
     sizes = [batch_size(n, tasks, duration_ms) for n in counts]
     bar = Progress(sum(sizes), enabled=progress)
     raw = []
+    completed = False
     try:
         for n, size in zip(counts, sizes):
             bar.describe(f"{n} worker{'s' if n > 1 else ''}: scaling")
@@ -252,8 +255,9 @@ def run_scaling(cluster, workers=(1, 2, 4, 8), kind: str = "sleep", tasks: int |
             ours = {cluster.node_name(name) for name in cluster.workers}
             point["other_workers"] = [w for w in point["workers_seen"] if w not in ours]
             raw.append(point)
+        completed = True
     finally:
-        bar.close()
+        bar.close(ok=completed)
     return BenchRecords(summarize(raw), kind=kind, duration_ms=duration_ms, cores=usable_cores())
 
 
@@ -266,7 +270,7 @@ COLUMNS = (("workers", "workers", "{:d}"), ("tasks", "tasks", "{:d}"), ("wall_s"
 class BenchRecords(list):
     """The points of one scaling run (dicts), with what was measured; prints as a table."""
 
-    def __init__(self, points=(), *, kind: str = "sleep", duration_ms: float = 100,
+    def __init__(self, points=(), *, kind: str | None = None, duration_ms: float | None = None,
                  cores: int | None = None):
         super().__init__(points)
         self.kind = kind
@@ -276,7 +280,10 @@ class BenchRecords(list):
     @property
     def title(self) -> str:
         """What was measured, in one line."""
-        return f"{self.kind} tasks of {self.duration_ms:g} ms on {self.cores} CPU cores"
+        what = f"{self.kind} tasks" if self.kind else "tasks"
+        if self.duration_ms is not None:
+            what += f" of {self.duration_ms:g} ms"
+        return f"{what} on {self.cores} CPU cores"
 
     def table(self) -> str:
         """The records as a plain-text table."""
@@ -331,6 +338,8 @@ def cli_main(args) -> int:
             raise ValueError(f"--duration must be from 0 to {limit} ms, got {args.duration}")
         if args.tasks is not None and args.tasks < 1:
             raise ValueError(f"--tasks must be >= 1, got {args.tasks}")
+        json_path = _output_path(args.json, "--json") if args.json else None
+        plot_path = _plot_path(args.plot) if args.plot else None
         cluster = Cluster(workers=counts[0], name="bench", broker_url=args.broker)
         for count in counts:  # refuse 1,2,64 before starting anything, not at the third point
             cluster._check_worker_count(count)
@@ -362,10 +371,35 @@ def cli_main(args) -> int:
         if point["other_workers"]:
             print(f"warning: at {point['workers']} workers, tasks also ran on {point['other_workers']} "
                   "(other workers on this broker): the figures include them", file=sys.stderr)
-    if args.json:
-        print(f"records written to {records.save_json(args.json)}")
-    if args.plot:
+    if json_path:
+        print(f"records written to {records.save_json(json_path)}")
+    if plot_path:
         from .plots import save_summary
 
-        print(f"plot written to {save_summary(records, args.plot)}")
+        print(f"plot written to {save_summary(records, plot_path)}")
     return 0
+
+
+def _output_path(text: str, option: str) -> Path:
+    """A file path whose folder exists and is writable, checked before minutes of measuring."""
+    path = Path(text).expanduser()
+    folder = path.parent.resolve()
+    if not folder.is_dir():
+        raise ValueError(f"{option} {text}: the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise ValueError(f"{option} {text}: the folder {folder} is not writable")
+    return path
+
+
+def _plot_path(text: str) -> Path:
+    """The --plot path: PNG when it has no suffix, else a format matplotlib can write."""
+    from matplotlib.figure import Figure
+
+    path = _output_path(text, "--plot")
+    if not path.suffix:
+        return path.with_suffix(".png")
+    formats = Figure().canvas.get_supported_filetypes()
+    if path.suffix[1:].lower() not in formats:
+        raise ValueError(f"--plot {text}: matplotlib cannot write .{path.suffix[1:]} files; "
+                         f"use one of {', '.join('.' + f for f in sorted(formats))}")
+    return path

@@ -65,9 +65,18 @@ def cmd_up(args) -> int:
         cluster.stop()
 
 
+def _registry_path():
+    """Where the registry is; a bad LABAPP_* value elsewhere must not block `down` or `status`."""
+    try:
+        return Settings.from_env().registry_path
+    except ValueError as exc:
+        print(f"warning: {exc} (ignored by this command)", file=sys.stderr)
+        return Settings(registry_dir=os.environ.get("LABAPP_REGISTRY_DIR") or Settings.registry_dir).registry_path
+
+
 def _registered_clusters() -> list:
     """The registry's entries; says so when there are none."""
-    entries = registry.read_entries(Settings.from_env().registry_path)
+    entries = registry.read_entries(_registry_path())
     if not entries:
         print("no cluster is running")
     return entries
@@ -184,7 +193,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--workers", default="1,2,4,8", help="worker counts, comma-separated (default 1,2,4,8)")
     bench.add_argument("--kind", choices=("sleep", "cpu"), default="sleep",
                        help="sleep: waiting (I/O-bound); cpu: busy computing (CPU-bound)")
-    bench.add_argument("--tasks", type=int, default=None, help="tasks per point (default: scaled to the largest worker count)")
+    bench.add_argument("--tasks", type=int, default=None,
+                       help="tasks per point (default: the same share per worker, so every point "
+                            "lasts about as long)")
     bench.add_argument("--duration", type=int, default=100, metavar="MS", help="work per task in ms (default 100)")
     bench.add_argument("--broker", default=None, metavar="URL", help="benchmark against this Redis instead of an embedded one")
     bench.add_argument("--json", default=None, metavar="FILE", help="write the records as JSON")

@@ -21,16 +21,19 @@ TASK_COLORS = ("#1f5fa8", "#e08a1e", "#2e8b57", "#8e44ad", "#c0392b", "#17a2b8",
 KIND_TEXT = {"sleep": "sleep tasks (waiting: I/O-bound)", "cpu": "CPU tasks (computing: CPU-bound)"}
 
 
-def _meta(records) -> tuple[str, float, int]:
+def _meta(records) -> tuple[str | None, float | None, int]:
+    """kind, duration and cores of the records; a plain list of points says no kind or duration
+    (nothing is invented), and its cores are this machine's."""
     from .bench import usable_cores
 
-    return (getattr(records, "kind", "sleep"), getattr(records, "duration_ms", 100),
+    return (getattr(records, "kind", None), getattr(records, "duration_ms", None),
             getattr(records, "cores", None) or usable_cores())
 
 
 def _what(records) -> str:
     kind, duration, _ = _meta(records)
-    return f"{KIND_TEXT.get(kind, kind)} of {duration:g} ms"
+    what = KIND_TEXT.get(kind, kind) if kind else "tasks"
+    return what if duration is None else f"{what} of {duration:g} ms"
 
 
 def _batch_text(records) -> str:
@@ -210,5 +213,7 @@ def points_with_meta(records):
 def save_summary(records, path, dpi: int = 120) -> Path:
     """Render summary_figure to a PNG (or any format matplotlib knows by the suffix); return the path."""
     path = Path(path)
+    if not path.suffix:
+        path = path.with_suffix(".png")  # what matplotlib would write; return the real name
     summary_figure(records).savefig(path, dpi=dpi)
     return path

@@ -27,9 +27,18 @@ def test_help_explains_every_command():
         assert sub.returncode == 0 and "usage: labapp " + command in sub.stdout
 
 
+def test_status_and_down_work_despite_a_bad_setting(monkeypatch):
+    monkeypatch.setenv("LABAPP_VISIBILITY_TIMEOUT", "5")  # contradicts longtask_max_x
+    for command in ("status", "down"):
+        done = labapp(command)
+        assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+        assert "warning: visibility_timeout" in done.stderr
+
+
 def test_up_serves_the_class_calls_and_ctrl_c_stops_everything():
     up = subprocess.Popen([sys.executable, "-m", "labapp", "up", "--workers", "1", "--name", "cli"],
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          start_new_session=True)
     try:
         lines = []
         api_url = wait_for(lambda: _read_api_url(up, lines), 60, what="`labapp up` to print the API URL")
@@ -50,7 +59,12 @@ def test_up_serves_the_class_calls_and_ctrl_c_stops_everything():
         assert wait_for(finished, 30, what="the task to complete")["result"]["x"] == 2
     finally:
         up.send_signal(signal.SIGINT)
-        output, _ = up.communicate(timeout=30)
+        try:
+            output, _ = up.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(up.pid, signal.SIGKILL)  # never leave it (and its cluster) behind
+            output, _ = up.communicate()
+            raise AssertionError("Ctrl-C did not stop `labapp up`:\n" + output) from None
     assert up.returncode == 0, output
     assert "stopping" in output
     listed = labapp("status").stdout.splitlines()

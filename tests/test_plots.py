@@ -93,8 +93,13 @@ def test_summary_figure_and_save(tmp_path):
     fig = plots.summary_figure(fake_records())
     assert len(fig.axes) == 3
     assert "Scaling benchmark" in fig.get_suptitle()
-    path = plots.save_summary(list(fake_records()), tmp_path / "summary.png")  # plain list works too
-    assert path.read_bytes().startswith(PNG_MAGIC)
+    path = plots.save_summary(list(fake_records()), tmp_path / "summary")  # plain list works too
+    assert path == tmp_path / "summary.png" and path.read_bytes().startswith(PNG_MAGIC)
+
+
+def test_a_plain_list_of_points_gets_no_invented_kind_or_duration():
+    title = plots.summary_figure(list(fake_records())).get_suptitle()
+    assert "Scaling benchmark: tasks," in title and " ms" not in title, title
 
 
 def test_renders_without_a_display_and_without_pyplot(tmp_path):

@@ -27,7 +27,8 @@ import ipywidgets as w
 
 from .client import ApiError
 
-FINAL_STATES = ("SUCCESS", "FAILURE", "REVOKED")
+FINAL_STATES = ("SUCCESS", "FAILURE", "REVOKED", "UNKNOWN")
+# UNKNOWN: the API answers 404, the cluster no longer knows the id (restarted, or the result expired)
 STATE_COLORS = {"PENDING": "#757575", "STARTED": "#1565c0", "PROGRESS": "#1565c0",
                 "SUCCESS": "#2e7d32", "FAILURE": "#c62828", "REVOKED": "#ef6c00"}
 THREAD_PREFIX = "labapp-widgets"
@@ -164,8 +165,14 @@ class _Live:
     _poller: _Poller
 
     def stop(self) -> None:
-        """Stop live updates (the widget keeps showing its last state)."""
+        """Stop live updates (the widget keeps showing its last state, and says it stopped)."""
         self._poller.stop()
+        self._show_stopped()
+
+    def _show_stopped(self) -> None:
+        with self._lock:
+            self._status_text = "updates stopped (a newer widget took over, or stop() was called)"
+            self._render()
 
     def close(self) -> None:
         """Stop live updates and close the widget."""
@@ -175,6 +182,7 @@ class _Live:
     _instances: "weakref.WeakValueDictionary[tuple, _Live]" = weakref.WeakValueDictionary()
 
     def _replace_previous(self, cluster) -> None:
+        """Become the one live widget of this class for cluster (the one a student uses last)."""
         key = (type(self).__name__, id(cluster))
         previous = _Live._instances.get(key)
         if previous is not None and previous is not self:
@@ -228,6 +236,7 @@ class TaskBoard(_Live, w.VBox):
             self._trim()
             self._status_text = "updating…"
             self._render()
+        self._replace_previous(self.cluster)  # an older board used again takes over, never two
         self._poller.start()
 
     def _trim(self) -> None:
@@ -249,8 +258,11 @@ class TaskBoard(_Live, w.VBox):
             try:
                 answers.append(client.status(task_id))
             except ApiError as exc:
+                if exc.status == 404:  # it will never be known again: stop asking
+                    answers.append({"task_id": task_id, "state": "UNKNOWN", "error": str(exc)})
+                    continue
                 problem = f"status of {_short(task_id)}: {exc}"
-                if exc.status == 0:  # API unreachable: do not hammer it
+                if exc.status in (0, 503):  # API or broker unreachable: do not hammer it
                     break
         with self._lock:  # rows and table change together, so readers never see them differ
             for answer in answers:
@@ -276,6 +288,8 @@ class TaskBoard(_Live, w.VBox):
         gone = answer.get("worker_alive") is False
         row["note"] = ("worker gone: the task returns to the queue after the visibility timeout"
                        if gone else "")
+        if row["state"] == "UNKNOWN":
+            row["note"] = "the cluster no longer knows this task (restarted, or its result expired)"
 
     def _poll(self) -> float | None:
         try:
@@ -356,7 +370,7 @@ class TaskLauncher(w.VBox):
         self.submit_button = w.Button(description="Submit", button_style="primary", icon="play")
         self.count = w.BoundedIntText(value=many, min=1, max=MAX_ROWS, description="how many",
                                       layout=w.Layout(width="160px"))
-        self.submit_many_button = w.Button(description=f"Submit {many}", icon="forward")
+        self.submit_many_button = w.Button(description=f"Submit {self.count.value}", icon="forward")
         self.status = w.HTML()
         self.task.observe(self._on_task, names="value")
         self.count.observe(self._on_count, names="value")
@@ -435,8 +449,10 @@ class WorkerPanel(_Live, w.VBox):
         self.summary = w.HTML()
         self.table = w.HTML()
         start = len(getattr(cluster, "workers", {}) or {})
-        self.size = w.IntSlider(value=start, min=0, max=max(MAX_SCALE, start),
+        limit = getattr(getattr(cluster, "settings", None), "max_workers", MAX_SCALE)
+        self.size = w.IntSlider(value=start, min=0, max=max(min(MAX_SCALE, limit), start),
                                 description="workers", continuous_update=False)
+        self._shown_count = start  # the worker count the slider last showed
         self.scale_button = w.Button(description="Scale", icon="sliders")
         self.kill_button = w.Button(description="Kill a worker", button_style="danger",
                                     icon="bolt", tooltip="SIGKILL a busy worker (or any)")
@@ -475,11 +491,13 @@ class WorkerPanel(_Live, w.VBox):
         with self._lock:
             self.workers, self.queued, self._status_text = workers, queued, ""
             self._render()
+            self._follow_cluster_size()
         return bool(queued) or any(worker.get("active") for worker in workers)
 
     def wake(self, *_args) -> None:
         """Refresh soon (e.g. right after a submit) instead of at the next idle tick."""
         if _running(self.cluster):
+            self._replace_previous(self.cluster)
             self._poller.start()
 
     def _poll(self) -> float | None:
@@ -520,6 +538,15 @@ class WorkerPanel(_Live, w.VBox):
         self.table.value = _table(["worker", "pid", "state", "tasks done", "current task"], rows,
                                   "No live worker: queued tasks wait until one starts.")
 
+    def _follow_cluster_size(self) -> None:
+        """Move the slider when the cluster's size changed elsewhere (a bench, scale() in a cell),
+        never while the student is choosing a new value."""
+        count = len(self.cluster.workers)
+        if count != self._shown_count and self.size.value == self._shown_count:
+            self.size.max = max(self.size.max, count)
+            self.size.value = count
+        self._shown_count = count
+
     def _busy(self, doing: str) -> None:
         self.scale_button.disabled = self.kill_button.disabled = self.size.disabled = True
         self.action.value = _message(doing, "#ef6c00")
@@ -542,9 +569,10 @@ class WorkerPanel(_Live, w.VBox):
         try:
             self.cluster.scale(workers)
         except Exception as exc:
+            self.size.value = self._shown_count = len(self.cluster.workers)  # show what runs
             self._done(f"scale failed: {exc}", "#c62828")
             return
-        self.size.value = workers
+        self.size.value = self._shown_count = len(self.cluster.workers)
         self._done(f"now {len(self.cluster.workers)} worker process(es)")
 
     def kill(self) -> str | None:
@@ -555,7 +583,7 @@ class WorkerPanel(_Live, w.VBox):
         except Exception as exc:
             self._done(f"kill failed: {exc}", "#c62828")
             return None
-        self.size.value = len(self.cluster.workers)
+        self.size.value = self._shown_count = len(self.cluster.workers)
         timeout = self.cluster.settings.visibility_timeout
         self._done(f"killed {name} (SIGKILL). Its unfinished task goes back to the queue after "
                    f"the visibility timeout ({timeout} s) and another worker runs it.", "#c62828")

@@ -203,3 +203,34 @@ def test_poller_never_misses_a_start_while_it_winds_down():
     finally:
         sys.setswitchinterval(interval)
         poller.stop()
+
+
+def test_a_task_the_cluster_no_longer_knows_ends_the_polling(cluster, dashboards):
+    board = dashboards(cluster).board
+    board.track("0" * 8 + "-0000-4000-8000-" + "0" * 12, "factorial", {"n": 5})  # never issued: 404
+    row = wait_for(lambda: board.rows[0]["state"] == "UNKNOWN" and board.rows[0], what="an UNKNOWN row")
+    assert "no longer knows this task" in row["note"]
+    wait_for(lambda: not board.updating, what="the board to stop polling")
+
+
+def test_the_submit_many_button_says_what_it_sends(cluster, dashboards):
+    launcher = dashboards(cluster, many=500).launcher
+    assert launcher.submit_many_button.description == f"Submit {launcher.count.value}"
+    assert launcher.count.value < 500  # clamped to the board's rows
+
+
+def test_the_slider_follows_a_scale_done_elsewhere(make_cluster, dashboards):
+    cluster = make_cluster(workers=1).start()
+    panel = dashboards(cluster).panel
+    cluster.scale(3)  # e.g. in another cell, or by a benchmark
+    panel.wake()
+    wait_for(lambda: panel.size.value == 3, what="the slider to show 3 workers")
+
+
+def test_a_replaced_board_says_so_and_only_one_board_polls(cluster, dashboards):
+    old = dashboards(cluster)
+    new = dashboards(cluster)  # the student re-runs the cell
+    assert "updates stopped" in old.board.summary.value
+    [task_id] = submit(old.launcher, "long_task", 0.5)  # ...then clicks the old one anyway
+    assert old.board.updating and not new.board.updating
+    wait_for(board_row(old.board, task_id, "SUCCESS"), what="the old board to follow its task")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import math
 import re
+import time
 import uuid
 
 import redis
@@ -14,6 +16,7 @@ from werkzeug.exceptions import HTTPException
 from . import heartbeat, records
 from .celery_app import QUEUE, make_celery
 from .settings import Settings
+from .tasks import int_to_decimal
 from .validation import InvalidInput, NumberField, parse_body, validate_fields
 
 TASK_NAMES = {
@@ -85,6 +88,20 @@ def create_app(settings: Settings | None = None) -> Flask:
         """POST /factorial {"n": n}: the class activity's task."""
         body = parse_body(request.get_data(), '{"n": 20}')
         return submit("factorial", validate_fields(body, factorial_n))
+
+    @app.post("/blocking/factorial")
+    def blocking_factorial():
+        """ANTI-PATTERN, kept for lesson 01: n! computed inside the request, answered 200 when done.
+
+        The client waits for the whole computation, and so does every other request that
+        needs the API's Python process meanwhile; /factorial answers 202 at once instead.
+        """
+        body = parse_body(request.get_data(), '{"n": 20}')
+        n = validate_fields(body, factorial_n)["n"]
+        started = time.perf_counter()
+        value = int_to_decimal(math.factorial(n))
+        return jsonify(n=n, digits=len(value), value=value,
+                       seconds=round(time.perf_counter() - started, 4))
 
     @app.get("/status/<task_id>")
     def status(task_id: str):

@@ -340,7 +340,8 @@ def cli_main(args) -> int:
             raise ValueError(f"--tasks must be >= 1, got {args.tasks}")
         json_path = _output_path(args.json, "--json") if args.json else None
         plot_path = _plot_path(args.plot) if args.plot else None
-        cluster = Cluster(workers=counts[0], name="bench", broker_url=args.broker)
+        cluster = Cluster(workers=counts[0], name="bench", broker_url=args.broker,
+                          delivery=getattr(args, "delivery", None))
         for count in counts:  # refuse 1,2,64 before starting anything, not at the third point
             cluster._check_worker_count(count)
     except ValueError as exc:  # bad arguments or LABAPP_* settings

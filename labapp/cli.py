@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from . import __version__, registry
-from .settings import Settings
+from .settings import DELIVERIES, Settings
 
 
 def _positive_int(text: str) -> int:
@@ -198,6 +198,9 @@ def build_parser() -> argparse.ArgumentParser:
                             "lasts about as long)")
     bench.add_argument("--duration", type=int, default=100, metavar="MS", help="work per task in ms (default 100)")
     bench.add_argument("--broker", default=None, metavar="URL", help="benchmark against this Redis instead of an embedded one")
+    bench.add_argument("--delivery", choices=DELIVERIES, default=None,
+                       help="at_least_once (the lab's default: ack after the task, prefetch 1) or "
+                            "early_ack (Celery's defaults: faster, a killed worker's tasks are lost)")
     bench.add_argument("--json", default=None, metavar="FILE", help="write the records as JSON")
     bench.add_argument("--plot", default=None, metavar="FILE.png", help="write the throughput plot as PNG")
     bench.set_defaults(func=cmd_bench)

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import redis
 
+from . import flower as flower_monitor
 from . import heartbeat, procs, registry
 from .broker import BrokerError, BrokerServer, free_port, port_is_open
 from .celery_app import QUEUE, make_celery
@@ -109,6 +110,7 @@ class Cluster:
         self.broker_url = self.settings.broker_url or ""
         self.api: Child | None = None
         self.workers: dict[str, Child] = {}
+        self.extras: dict[str, Child] = {}  # optional components, e.g. "flower"
         self.celery = None
         self.redis = None
         self.client: LabClient | None = None
@@ -202,6 +204,8 @@ class Cluster:
         with _LOCK:
             # the whole cluster goes: a task still running comes back later (acks_late) if the
             # broker's data outlives it (an external Redis); waiting for it would only delay
+            procs.stop_children([child.proc for child in self.extras.values()], timeout=5)
+            self.extras.clear()
             self._stop_workers(list(self.workers), how="now", timeout=5)
             if self.api is not None:
                 procs.stop_child(self.api.proc, timeout=5)
@@ -257,10 +261,10 @@ class Cluster:
         env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
         return env
 
-    def _spawn(self, component: str, args: list[str]) -> Child:
+    def _spawn(self, component: str, args: list[str], env: dict | None = None) -> Child:
         log = self.dir / f"{component}.log"
         log.write_bytes(b"")
-        proc = procs.spawn(args, log, env=self._child_env())
+        proc = procs.spawn(args, log, env={**self._child_env(), **(env or {})})
         return Child(component, proc, log, registry.process_identity(proc.pid))
 
     def _spawn_worker(self) -> Child:
@@ -329,7 +333,8 @@ class Cluster:
                             whole_group=how != "finish")
 
     def _write_registry(self) -> None:
-        children = [c for c in [self.api, *self.workers.values()] if c is not None]
+        children = [c for c in [self.api, *self.workers.values(), *self.extras.values()]
+                    if c is not None]
         if self.broker is not None and self.broker.proc is not None:
             children.insert(0, Child("broker", self.broker.proc, self.broker.log_path,
                                      registry.process_identity(self.broker.proc.pid)))
@@ -394,6 +399,34 @@ class Cluster:
         self._stop_workers([n for n, c in self.workers.items() if not c.alive],
                            how="kill", timeout=1)
 
+    def flower(self, port: int | None = None, timeout: float = START_TIMEOUT) -> str:
+        """Start Flower (the standard Celery monitor) on loopback, once; return its URL.
+
+        It reads the broker URL from its environment, never from its command line,
+        and stops with the cluster.
+        """
+        with _LOCK:
+            self._require_running()
+            running = self.extras.get("flower")
+            if running is not None and running.alive:
+                return self.flower_url
+            port = port or free_port()
+            child = self._spawn("flower", flower_monitor.command(self.WORKER_APP, port),
+                                env=flower_monitor.FLOWER_ENV)
+            self.extras["flower"] = child
+            self.flower_url = f"http://127.0.0.1:{port}"
+            self._write_registry()
+
+            def ready():
+                if not child.alive:
+                    raise self._failure(child, f"exited with code {child.proc.returncode} at start")
+                return flower_monitor.answers(self.flower_url)
+            try:
+                procs.wait_until(ready, timeout, interval=0.1, what="Flower")
+            except TimeoutError:
+                raise self._failure(child, f"did not answer within {timeout:.0f} s") from None
+            return self.flower_url
+
     def restart_broker(self) -> None:
         """Stop and restart the embedded broker with its data: queued tasks survive (AOF)."""
         with _LOCK:
@@ -425,6 +458,10 @@ class Cluster:
             child = self.workers[name]
             rows.append({"component": name, "pid": child.proc.pid, "alive": child.alive,
                          "address": self.node_name(name), "log": child.log})
+        if "flower" in self.extras:
+            child = self.extras["flower"]
+            rows.append({"component": "flower", "pid": child.proc.pid, "alive": child.alive,
+                         "address": self.flower_url, "log": child.log})
         return rows
 
     def logs(self, component: str, tail: int = 20) -> str:

@@ -18,6 +18,11 @@ def _parse_bool(raw: str) -> bool:
     raise ValueError(raw)
 
 
+# the delivery guarantee (lesson 06 measures both):
+# at_least_once: ack after the task ran, prefetch 1; a killed worker's task runs again elsewhere
+# early_ack: Celery's defaults, ack on receipt, prefetch 4; faster, and a killed worker's tasks are lost
+DELIVERIES = ("at_least_once", "early_ack")
+
 # settings that must be above zero (the other numbers may be zero, none may be negative)
 POSITIVE = {"visibility_timeout", "max_body_bytes", "result_expires", "broker_timeout"}
 
@@ -43,6 +48,7 @@ class Settings:
     # Task events feed monitors (lesson 07 turns them on at run time with
     # control.enable_events()); off by default, they cost tiny tasks ~30% throughput.
     task_events: bool = False
+    delivery: str = "at_least_once"  # or "early_ack" (Celery's defaults): see DELIVERIES
 
     @classmethod
     def from_env(cls, environ: dict | None = None, **overrides) -> "Settings":
@@ -75,6 +81,9 @@ class Settings:
                 low = 1 if field.name in POSITIVE else 0
                 if value < low:
                     raise ValueError(f"{ENV_PREFIX}{field.name.upper()} must be >= {low}, got {value}")
+        if self.delivery not in DELIVERIES:
+            raise ValueError(f"{ENV_PREFIX}DELIVERY must be one of {', '.join(DELIVERIES)}, "
+                             f"got {self.delivery!r}")
         if self.visibility_timeout <= self.longtask_max_x:
             raise ValueError(
                 f"visibility_timeout ({self.visibility_timeout} s) must exceed "

@@ -140,8 +140,12 @@ def cmd_lab(args) -> int:
     notebooks = root / "notebooks"
     env = dict(os.environ)
     env.setdefault("LABAPP_RUNTIME_DIR", str(root / ".labapp"))
+    first = sorted(notebooks.glob("00_*.ipynb"))
+    # lesson 00 open, and with it the file browser in notebooks/
+    start_at = (f"/lab/tree/notebooks/{first[0].name}" if first else
+                "/lab/tree/notebooks" if notebooks.exists() else "/lab")
     command = [sys.executable, "-m", "jupyterlab", f"--notebook-dir={root}",
-               "--LabApp.default_url=/lab/tree/notebooks" if notebooks.exists() else "--LabApp.default_url=/lab"]
+               f"--LabApp.default_url={start_at}"]
     if os.geteuid() == 0:
         command.append("--allow-root")
     headless = sys.platform.startswith("linux") and not (env.get("DISPLAY") or env.get("WAYLAND_DISPLAY"))

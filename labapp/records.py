@@ -1,4 +1,4 @@
-"""What the API keeps in Redis beside Celery: submit records and cancel flags."""
+"""What the lab keeps in Redis beside Celery: submit records, cancel flags, run counts."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import time
 
 SUBMIT_PREFIX = "labapp:submitted:"
 CANCEL_PREFIX = "labapp:cancel:"
+RUNS_PREFIX = "labapp:runs:"
+RUNS_EXPIRE_S = 3600
 
 
 def save_submission(client, task_id: str, name: str, args: dict, expires: int) -> None:
@@ -34,3 +36,11 @@ def request_cancel(client, task_id: str, expires: int) -> None:
 def cancel_requested(client, task_id: str) -> bool:
     """True once someone asked to cancel task_id."""
     return bool(client.exists(CANCEL_PREFIX + task_id))
+
+
+def count_run(client, task_id: str) -> int:
+    """Count one more start of task_id and return the count (2 means it was delivered again)."""
+    with client.pipeline() as pipe:
+        pipe.incr(RUNS_PREFIX + task_id)
+        pipe.expire(RUNS_PREFIX + task_id, RUNS_EXPIRE_S)
+        return pipe.execute()[0]

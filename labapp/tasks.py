@@ -39,13 +39,22 @@ def _worker_stamp(task) -> dict:
 def long_task(self, x: float) -> dict:
     """Simulate x seconds of work in steps, reporting PROGRESS; cancellable between steps."""
     started = time.time()
+    run = _count_run(self)
     total = max(1, math.ceil(x / STEP_SECONDS))
     for current in range(total):
         _stop_if_cancelled(self)
         _report_progress(self, current, total)
         time.sleep(x / total)
-    return {"x": x, "steps": total, "message": f"worked {x} s in {total} steps",
+    return {"x": x, "steps": total, "message": f"worked {x} s in {total} steps", "run": run,
             "started": started, "finished": time.time(), **_worker_stamp(self)}
+
+
+def _count_run(task) -> int | None:
+    """Which start of this task this is (2 after a redelivery); None if the broker is away."""
+    try:
+        return records.count_run(task.backend.client, task.request.id)
+    except RedisError:
+        return None
 
 
 def _report_progress(task, current: int, total: int) -> None:

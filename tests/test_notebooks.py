@@ -1,0 +1,45 @@
+"""The lessons are executed with committed outputs (strict nbval compares them); see notebooks/."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+LESSONS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+
+def code_cells(path: Path) -> list[dict]:
+    """The non-empty code cells of a notebook."""
+    cells = json.loads(path.read_text())["cells"]
+    return [c for c in cells if c["cell_type"] == "code" and "".join(c["source"]).strip()]
+
+
+def test_the_lessons_are_there_in_order():
+    numbers = [int(path.name[:2]) for path in LESSONS]
+    assert numbers == list(range(len(numbers))) and len(numbers) >= 8, f"lessons found: {[p.name for p in LESSONS]}"
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.name)
+def test_every_code_cell_has_a_committed_execution(path):
+    unexecuted = [i for i, cell in enumerate(code_cells(path)) if cell.get("execution_count") is None]
+    assert not unexecuted, (f"{path.name}: code cells {unexecuted} have no committed execution; strict nbval "
+                            "would compare nothing there. Run the notebook in the project's kernel and save it.")
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.name)
+def test_every_lesson_starts_and_stops_the_same_way(path):
+    cells = ["".join(cell["source"]) for cell in code_cells(path)]
+    start = next((c for c in cells if "Cluster(" in c), "")
+    assert "from labapp import Cluster" in start and ".start()" in start, f"{path.name}: no start cell"
+    assert "safe to run twice" in start, f"{path.name}: the start cell does not say it is safe to run twice"
+    assert cells[-1].strip().endswith("cluster.stop()"), f"{path.name}: the last cell is not the stop cell"
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.name)
+def test_every_lesson_has_a_goal_and_a_summary(path):
+    text = "".join("".join(c["source"]) for c in json.loads(path.read_text())["cells"]
+                   if c["cell_type"] == "markdown")
+    assert "**Goal:**" in text and "## What you saw" in text, f"{path.name}: goal or 'What you saw' missing"

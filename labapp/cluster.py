@@ -19,7 +19,7 @@ from pathlib import Path
 import redis
 
 from . import flower as flower_monitor
-from . import heartbeat, procs, registry
+from . import heartbeat, procs, registry, student_code
 from .broker import BrokerError, BrokerServer, free_port, port_is_open
 from .celery_app import QUEUE, make_celery
 from .client import ApiError, LabClient
@@ -111,6 +111,8 @@ class Cluster:
         self.api: Child | None = None
         self.workers: dict[str, Child] = {}
         self.extras: dict[str, Child] = {}  # optional components, e.g. "flower"
+        self.student_tasks: dict[str, Path] = {}  # module name -> the copy workers import
+        self.student_routes: dict[str, Path] = {}  # module name -> the copy the API imports
         self.celery = None
         self.redis = None
         self.client: LabClient | None = None
@@ -255,6 +257,8 @@ class Cluster:
         env.update(self.settings.with_(broker_url=self.broker_url).to_env())
         env[CLUSTER_ENV] = str(self.dir)
         env[procs.OWNER_ENV] = str(os.getpid())
+        env[student_code.TASKS_ENV] = student_code.env_value(self.student_tasks.values())
+        env[student_code.ROUTES_ENV] = student_code.env_value(self.student_routes.values())
         if self.broker is not None and self.broker.proc is not None:
             env[BROKER_PID_ENV] = str(self.broker.proc.pid)
         package_root = str(Path(__file__).resolve().parent.parent)
@@ -398,6 +402,51 @@ class Cluster:
     def _reap_dead_workers(self) -> None:
         self._stop_workers([n for n, c in self.workers.items() if not c.alive],
                            how="kill", timeout=1)
+
+    def add_tasks(self, path, timeout: float = START_TIMEOUT) -> dict[str, str]:
+        """Load a file of Celery tasks into every worker; return {task name: signature} once all have it.
+
+        The file is imported in a separate process first, so a mistake comes back as
+        a StudentCodeError naming the file, the line and the error; then a copy goes
+        into the cluster's folder and the workers restart with it (running tasks finish first).
+        """
+        found = student_code.check_tasks(path)
+        with _LOCK:
+            self._require_running()
+            copy = student_code.install(Path(path), self.dir / "student")
+            self.student_tasks[copy.stem] = copy
+            names = list(self.workers)
+            self._stop_workers(names, how="finish", timeout=self.settings.longtask_max_x + 10)
+            new = [self._spawn_worker() for _ in names]
+            self._write_registry()
+            self._wait_workers_ready(new, timeout)
+            self._check_loaded(copy.stem, new)
+        return found
+
+    def _check_loaded(self, module: str, children: list[Child]) -> None:
+        """Every new worker imported the module at start (its heartbeat says so), or raise naming its log."""
+        beats = {w["name"]: w for w in heartbeat.live_workers(self.redis)}
+        for child in children:
+            if module not in beats.get(self.node_name(child.component), {}).get("student_modules", []):
+                raise self._failure(child, f"could not import {module}")
+
+    def add_routes(self, path, timeout: float = START_TIMEOUT) -> list[str]:
+        """Load a file with a Flask blueprint into the API; return its routes, once the API serves them.
+
+        Checked in a separate process first (a route that clashes with the lab's is refused);
+        only the API restarts, on the same port.
+        """
+        routes = student_code.check_routes(path)
+        with _LOCK:
+            self._require_running()
+            copy = student_code.install(Path(path), self.dir / "student")
+            self.student_routes[copy.stem] = copy
+            port = int(self.api_url.rsplit(":", 1)[1])
+            procs.stop_child(self.api.proc, timeout=5)
+            self.api = self._spawn("api", [sys.executable, "-m", "labapp.serve", "--port", str(port)])
+            self._write_registry()
+            self._wait_api_ready(timeout)
+        return routes
 
     def flower(self, port: int | None = None, timeout: float = START_TIMEOUT) -> str:
         """Start Flower (the standard Celery monitor) on loopback, once; return its URL.

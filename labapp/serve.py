@@ -11,6 +11,7 @@ from waitress import serve
 
 from . import procs, registry
 from .api import create_app
+from .student_code import register_student_routes
 
 BROKER_PID_ENV = "LABAPP_BROKER_PID"  # the embedded broker of this API's cluster
 
@@ -42,7 +43,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     procs.watch_parent(parent=procs.owner_pid(), on_orphan=embedded_broker_stopper())
-    serve(create_app(), host=args.host, port=args.port, threads=args.threads,
+    app = create_app()
+    register_student_routes(app)  # the blueprints a student added with cluster.add_routes()
+    serve(app, host=args.host, port=args.port, threads=args.threads,
           ident="labapp", clear_untrusted_proxy_headers=True)
 
 

@@ -24,6 +24,9 @@ app.set_current()
 app.set_default()
 
 from . import tasks  # noqa: E402,F401  (registers the tasks on this app)
+from .student_code import load_student_tasks  # noqa: E402
+
+STUDENT_MODULES = load_student_tasks()  # the modules a student added with cluster.add_tasks()
 
 STARTED_AT = time.time()
 
@@ -58,7 +61,8 @@ class WorkerBeat:
         pool_pids = list(getattr(self.pool, "info", {}).get("processes", []))
         # total_count counts a task when it is accepted; finished = accepted - still running
         finished = sum(worker_state.total_count.values()) - len(worker_state.active_requests)
-        return heartbeat.own_pid_info(active, max(0, finished), STARTED_AT, pool_pids)
+        info = heartbeat.own_pid_info(active, max(0, finished), STARTED_AT, pool_pids)
+        return {**info, "student_modules": STUDENT_MODULES}
 
     def on_received(self, request) -> None:
         """Beat at once when an idle worker takes a task; a busy one waits for its next beat."""

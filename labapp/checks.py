@@ -253,3 +253,123 @@ def check_ex03(throughput: dict, plateau_workers, cores: int) -> None:
     tie = ("= the cores this notebook may use" if measured == cores else
            f"while this notebook may use {cores} cores")
     _passed("ex03", f"your factorials stopped scaling at {where} ({tie}).")
+
+
+# --------------------------------------------------------------- exercise 04
+def check_ex04(split, factorial_in_parts) -> None:
+    """ex04: split() covers 1..n exactly, and the chord of partial products gives n!."""
+    sys.set_int_max_str_digits(0)
+    for n, parts in ((10, 3), (7, 7), (3, 5), (0, 2), (random.randint(100, 999), 4)):
+        try:
+            ranges = [tuple(r) for r in split(n, parts)]
+        except NotImplementedError:
+            _fail("ex04", "split(n, parts) still raises NotImplementedError: replace the stub with your code.")
+        covered = [i for lo, hi in ranges for i in range(lo, hi)]
+        if sorted(covered) != list(range(1, n + 1)):
+            missing = sorted(set(range(1, n + 1)) - set(covered))
+            doubled = sorted({i for i in covered if covered.count(i) > 1})
+            _fail("ex04", f"expected split({n}, {parts}) to cover 1..{n} once, found {ranges}"
+                          + (f": {missing[:5]} missing" if missing else "")
+                          + (f": {doubled[:5]} twice" if doubled else "")
+                          + ". range(lo, hi) stops before hi: off by one?")
+        if len(ranges) > parts:
+            _fail("ex04", f"expected at most {parts} ranges from split({n}, {parts}), found {len(ranges)}")
+    n = random.randint(1500, 3000)
+    try:
+        result = factorial_in_parts(n, 4)
+    except NotImplementedError:
+        _fail("ex04", "factorial_in_parts still raises NotImplementedError: replace the stub with your code.")
+    if not hasattr(result, "get"):
+        _fail("ex04", f"expected factorial_in_parts to return the chord's AsyncResult, found "
+                      f"{type(result).__name__}: return chord(header)(body) without .get()")
+    try:
+        value = result.get(timeout=TASK_TIMEOUT)
+    except Exception as exc:  # noqa: BLE001  (the student's tasks may raise anything)
+        _fail("ex04", f"the chord for n={n} failed: {type(exc).__name__}: {exc}")
+    value = value.get("value") if isinstance(value, dict) else value
+    if str(value) != str(math.factorial(n)):
+        _fail("ex04", f"expected the chord to give {n}! = {_short(str(math.factorial(n)))}, "
+                      f"found {_short(str(value))}")
+    _passed("ex04", "split() covered 1..n exactly in 5 cases, and a chord of 4 partial products gave n! "
+                    "for a random n.")
+
+
+# --------------------------------------------------------------- exercise 05
+def check_ex05(cluster, route, crunches: int = 8) -> None:
+    """ex05: CPU and I/O tasks go to separate queues with dedicated workers, so I/O stays fast."""
+    try:
+        queues = {name: route(name) for name in ("ex05_tasks.crunch", "ex05_tasks.fetch")}
+    except NotImplementedError:
+        _fail("ex05", "route() still raises NotImplementedError: replace the stub with your code.")
+    if queues["ex05_tasks.crunch"] == queues["ex05_tasks.fetch"]:
+        _fail("ex05", f"expected crunch and fetch on two different queues, found both on {queues['ex05_tasks.fetch']!r}")
+    active = cluster.celery.control.inspect(timeout=1.0, limit=len(cluster.workers)).active_queues() or {}
+    serving = {queue: sorted(node for node, listed in active.items() if queue in {q["name"] for q in listed})
+               for queue in queues.values()}
+    for queue, nodes in serving.items():
+        if not nodes:
+            _fail("ex05", f"expected a worker consuming from the {queue!r} queue, found none: tasks sent there "
+                          "would wait forever. Use control.add_consumer(queue, destination=[...]).")
+    shared = set(serving[queues["ex05_tasks.crunch"]]) & set(serving[queues["ex05_tasks.fetch"]])
+    if shared:
+        _fail("ex05", f"expected dedicated workers, found {', '.join(shared)} consuming from both queues: a "
+                      "crunch task there still delays a fetch. cancel_consumer the other queue on it.")
+    app = cluster.celery
+    busy = [app.send_task("ex05_tasks.crunch", kwargs={"ms": 300}, queue=queues["ex05_tasks.crunch"])
+            for _ in range(crunches)]
+    time.sleep(0.2)
+    sent = time.monotonic()
+    quick = app.send_task("ex05_tasks.fetch", kwargs={"ms": 50}, queue=queues["ex05_tasks.fetch"])
+    try:
+        fetched = quick.get(timeout=TASK_TIMEOUT)
+    except Exception as exc:  # noqa: BLE001
+        _fail("ex05", f"the fetch task did not finish: {type(exc).__name__}: {exc}")
+    waited = time.monotonic() - sent
+    done = [r.get(timeout=60) for r in busy]
+    if fetched["worker"] not in serving[queues["ex05_tasks.fetch"]]:
+        _fail("ex05", f"expected the fetch task on an I/O worker, found it on {fetched['worker']}")
+    backlog = crunches * 0.3 / max(1, len(serving[queues["ex05_tasks.crunch"]]))
+    if waited > backlog / 2:
+        _fail("ex05", f"expected the fetch task to finish long before the {backlog:.1f} s of queued crunching, "
+                      f"found it took {waited:.2f} s: did it wait behind the CPU tasks?")
+    _passed("ex05", f"with {len(done)} CPU tasks queued, an I/O task still finished in {waited * 1000:.0f} ms "
+                    f"on its own worker.")
+
+
+# --------------------------------------------------------------- exercise 06
+def check_ex06(cluster, item: str | None = None, seconds: float = 3.0) -> None:
+    """ex06: the record task appends its item once, even when its worker is killed mid-task."""
+    store = cluster.redis
+    item = item or f"item-{uuid.uuid4().hex[:8]}"
+    result = cluster.celery.send_task("ex06_tasks.record", kwargs={"item": item, "seconds": seconds})
+    deadline = time.monotonic() + TASK_TIMEOUT
+    while result.state not in ("STARTED", "SUCCESS", "FAILURE") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if result.state == "FAILURE":
+        error = f"{type(result.result).__name__}: {result.result}"
+        if "NotImplementedError" in error:
+            _fail("ex06", "record() still raises NotImplementedError: replace the stub with your code.")
+        _fail("ex06", f"record() failed: {error}")
+    if result.state != "STARTED":
+        _fail("ex06", f"expected record() to start within {TASK_TIMEOUT:g} s, found {result.state}: "
+                      "did cluster.add_tasks('work/ex06_tasks.py') succeed?")
+    time.sleep(0.5)  # it appended by now, and sleeps
+    worker = result.info.get("hostname", "").split("@")[0]
+    if worker not in cluster.workers:
+        _fail("ex06", f"could not find the worker running the task ({result.info})")
+    cluster.kill_worker(worker)
+    cluster.scale(len(cluster.workers) + 1)  # a replacement, so the redelivered task has somewhere to go
+    wait = cluster.settings.visibility_timeout + seconds + 15
+    try:
+        result.get(timeout=wait)
+    except Exception as exc:  # noqa: BLE001
+        _fail("ex06", f"after the crash the task did not end well within {wait:g} s: {type(exc).__name__}: {exc}")
+    count = store.lrange("ex06:log", 0, -1).count(item)
+    if count == 0:
+        _fail("ex06", f"expected {item!r} once in the list ex06:log, found it never: does record() append it?")
+    if count > 1:
+        _fail("ex06", f"expected {item!r} once in ex06:log, found it {count} times: the task ran again after "
+                      "its worker died (at-least-once delivery) and appended again. Mark the effect as done "
+                      "under the task's id (self.request.id) with SET NX, and append only if you set it.")
+    _passed("ex06", "the worker running record(...) was killed mid-task; the task ran again and its item is "
+                    "in ex06:log exactly once.")

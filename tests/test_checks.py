@@ -6,7 +6,7 @@ import textwrap
 
 import pytest
 
-from labapp.checks import CheckFailed, check_ex01, check_ex02, check_ex03
+from labapp.checks import CheckFailed, check_ex01, check_ex02, check_ex03, check_ex04, check_ex05, check_ex06
 
 TASK_HEAD = """
 import math
@@ -139,3 +139,44 @@ def test_ex03_names_a_wrong_plateau(throughput, answer, expected):
 def test_ex03_passes_a_consistent_answer(capsys):
     check_ex03({1: 10, 2: 19, 4: 19.5}, 2, cores=2)
     assert "stopped scaling at 2 workers (= the cores" in capsys.readouterr().out
+
+
+def test_ex04_names_an_off_by_one_split_and_a_blocking_chord():
+    def split_short(n, parts):
+        return [(1, n)]  # range(1, n) misses n
+
+    with pytest.raises(CheckFailed, match=r"\[10\] missing.*off by one"):
+        check_ex04(split_short, None)
+
+    def split_right(n, parts):
+        return [(1, n + 1)]
+
+    with pytest.raises(CheckFailed, match="return the chord's AsyncResult"):
+        check_ex04(split_right, lambda n, parts: 42)  # waited with .get() and returned the value
+
+
+def test_ex05_wants_two_queues_each_with_its_own_workers(ex_cluster):
+    with pytest.raises(CheckFailed, match="two different queues"):
+        check_ex05(ex_cluster, lambda name: "celery")
+    with pytest.raises(CheckFailed, match="expected a worker consuming from the 'cpu' queue, found none"):
+        check_ex05(ex_cluster, lambda name: "cpu" if name.endswith("crunch") else "io")
+
+
+RECORD = """
+import time
+from celery import shared_task
+
+@shared_task(bind=True)
+def record(self, item, seconds=3):
+    self.backend.client.rpush("ex06:log", item)  # not idempotent: every run appends
+    time.sleep(seconds)
+    return item
+"""
+
+
+def test_ex06_catches_an_effect_that_happens_twice(ex_cluster, tmp_path):
+    path = tmp_path / "ex06_tasks.py"
+    path.write_text(RECORD)
+    ex_cluster.add_tasks(path)
+    with pytest.raises(CheckFailed, match="found it 2 times: the task ran again"):
+        check_ex06(ex_cluster, seconds=2)

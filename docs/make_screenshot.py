@@ -16,7 +16,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -25,8 +24,10 @@ import urllib.request
 from pathlib import Path
 
 import nbformat
-import psutil
 from playwright.sync_api import TimeoutError as PlaywrightTimeout, sync_playwright
+
+from labapp import procs
+from labapp.broker import free_port
 
 REPO = Path(__file__).resolve().parent.parent
 OUTPUT = REPO / "docs" / "dashboard.png"
@@ -52,13 +53,6 @@ CELLS = [
     "cluster.stop()  # the stop cell\n"
     "print('stopped')",
 ]
-
-
-def free_port() -> int:
-    """A free TCP port on the loopback interface."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def write_notebook(folder: Path) -> Path:
@@ -109,16 +103,15 @@ def api(port: int, token: str, path: str, method: str = "GET"):
 
 def wait_for_lab(lab: subprocess.Popen, port: int, token: str, timeout: float = 60) -> None:
     """Return when the server answers; fail if it exits first."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def answers() -> bool:
         if lab.poll() is not None:
             raise RuntimeError(f"JupyterLab exited with code {lab.returncode}")
         try:
-            api(port, token, "/api/status")
-            return
+            return api(port, token, "/api/status") is not None
         except OSError:
-            time.sleep(0.3)
-    raise TimeoutError("JupyterLab did not answer")
+            return False
+
+    procs.wait_until(answers, timeout, interval=0.3, what="JupyterLab to answer")
 
 
 def take_screenshot(port: int, token: str, folder: Path) -> None:
@@ -158,14 +151,12 @@ def wait_for_kernel(port: int, token: str, timeout: float = 60) -> None:
     JupyterLab may start a second kernel while it opens a notebook and shut
     the first one down; a cell run in that moment is lost.
     """
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def settled() -> bool:
         kernels = api(port, token, "/api/kernels")
-        if len(kernels) == 1 and kernels[0]["execution_state"] == "idle" \
-                and kernels[0]["connections"] > 0:
-            return
-        time.sleep(0.5)
-    raise TimeoutError("the notebook's kernel did not settle")
+        return (len(kernels) == 1 and kernels[0]["execution_state"] == "idle"
+                and kernels[0]["connections"] > 0)
+
+    procs.wait_until(settled, timeout, interval=0.5, what="the notebook's kernel to settle")
 
 
 def run_cell(page, cell, expect, tries: int = 3) -> None:
@@ -196,19 +187,6 @@ def stop_lab(lab: subprocess.Popen, port: int, token: str) -> None:
         lab.wait()
 
 
-def leftovers(folder: Path) -> list[psutil.Process]:
-    """Processes started for this run (they carry folder in their environment) still alive."""
-    found = []
-    for proc in psutil.process_iter(["pid", "status"]):
-        try:
-            if proc.pid != os.getpid() and proc.info["status"] != psutil.STATUS_ZOMBIE and \
-                    proc.environ().get("LABAPP_RUNTIME_DIR", "").startswith(str(folder)):
-                found.append(proc)
-        except psutil.Error:
-            continue
-    return found
-
-
 def main() -> int:
     """Make the screenshot; return a process exit code."""
     folder = Path(tempfile.mkdtemp(prefix="labapp-screenshot-"))
@@ -226,7 +204,7 @@ def main() -> int:
         raise
     finally:
         stop_lab(lab, port, token)
-        left = leftovers(folder)
+        left = procs.processes_marked(folder)  # what this run started (JupyterLab, kernel, cluster)
         for proc in left:
             print(f"left behind, killing: {proc.pid} {' '.join(proc.cmdline())}", file=sys.stderr)
             proc.kill()

@@ -11,19 +11,19 @@ Definitions (what the records and plots report):
 
 from __future__ import annotations
 
-import json
-import math
 import os
-import platform
 import sys
 import time
 from pathlib import Path
 
 from celery.result import ResultSet
 
+# BenchRecords, COLUMNS and usable_cores live apart so that plots need not import this
+# module; they stay importable from here (labapp.bench.BenchRecords)
+from .bench_records import COLUMNS, TASKS, BenchRecords  # noqa: F401
 from .heartbeat import natural_key
+from .host import in_notebook, usable_cores  # noqa: F401
 
-TASKS = {"sleep": "labapp.tasks.sleep_ms", "cpu": "labapp.tasks.cpu_ms"}
 KIND_LABELS = {"sleep": "sleep (waiting, I/O-bound)", "cpu": "cpu (computing, CPU-bound)"}
 TARGET_POINT_S = 1.5  # the default batch keeps every worker busy this long at each point
 MIN_ROUNDS, MAX_ROUNDS = 3, 200
@@ -33,21 +33,6 @@ PROGRESS_INTERVAL_S = 0.1
 
 
 # ------------------------------------------------------------------ arithmetic
-def usable_cores() -> int:
-    """CPU cores this process may use (affinity mask and cgroup quota), at least 1."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # macOS
-        cores = os.cpu_count() or 1
-    try:
-        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
-        if quota != "max":
-            cores = min(cores, max(1, math.floor(int(quota) / int(period))))
-    except (OSError, ValueError):
-        pass
-    return max(1, cores)
-
-
 def default_rounds(duration_ms: float) -> int:
     """Tasks per worker so that each point lasts about TARGET_POINT_S."""
     per_task = max(duration_ms / 1000, SMALLEST_TASK_S)
@@ -91,16 +76,6 @@ def parse_workers(text: str) -> list[int]:
 
 
 # -------------------------------------------------------------------- progress
-def in_notebook() -> bool:
-    """True when running inside a Jupyter kernel (where widgets can be shown)."""
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return False
-    shell = get_ipython()
-    return shell is not None and "IPKernelApp" in getattr(shell, "config", {})
-
-
 class Progress:
     """A progress bar over all tasks of a run: a widget in a notebook, tqdm in a terminal.
 
@@ -259,70 +234,6 @@ def run_scaling(cluster, workers=(1, 2, 4, 8), kind: str = "sleep", tasks: int |
     finally:
         bar.close(ok=completed)
     return BenchRecords(summarize(raw), kind=kind, duration_ms=duration_ms, cores=usable_cores())
-
-
-# --------------------------------------------------------------------- records
-COLUMNS = (("workers", "workers", "{:d}"), ("tasks", "tasks", "{:d}"), ("wall_s", "wall s", "{:.2f}"),
-           ("throughput", "tasks/s", "{:.1f}"), ("speedup", "speedup", "{:.2f}"),
-           ("efficiency", "efficiency", "{:.0%}"))
-
-
-class BenchRecords(list):
-    """The points of one scaling run (dicts), with what was measured; prints as a table."""
-
-    def __init__(self, points=(), *, kind: str | None = None, duration_ms: float | None = None,
-                 cores: int | None = None):
-        super().__init__(points)
-        self.kind = kind
-        self.duration_ms = duration_ms
-        self.cores = cores or usable_cores()
-
-    @property
-    def title(self) -> str:
-        """What was measured, in one line."""
-        what = f"{self.kind} tasks" if self.kind else "tasks"
-        if self.duration_ms is not None:
-            what += f" of {self.duration_ms:g} ms"
-        return f"{what} on {self.cores} CPU cores"
-
-    def table(self) -> str:
-        """The records as a plain-text table."""
-        rows = [[label for _, label, _ in COLUMNS]]
-        rows += [[fmt.format(p[key]) for key, _, fmt in COLUMNS] for p in self]
-        widths = [max(len(r[i]) for r in rows) for i in range(len(COLUMNS))]
-        lines = ["  ".join(cell.rjust(w) for cell, w in zip(r, widths)) for r in rows]
-        return "\n".join([f"Scaling benchmark: {self.title}", *lines])
-
-    __str__ = __repr__ = table
-
-    def _repr_html_(self) -> str:
-        head = "".join(f"<th>{label}</th>" for _, label, _ in COLUMNS)
-        body = "".join("<tr>" + "".join(f"<td>{fmt.format(p[key])}</td>" for key, _, fmt in COLUMNS)
-                       + "</tr>" for p in self)
-        return f"<p><b>Scaling benchmark</b>: {self.title}</p><table><tr>{head}</tr>{body}</table>"
-
-    def to_dict(self) -> dict:
-        """Everything, JSON-ready: what was measured, where, and the points."""
-        import celery
-
-        return {"kind": self.kind, "task": TASKS.get(self.kind), "duration_ms": self.duration_ms,
-                "cores": self.cores, "python": platform.python_version(),
-                "celery": celery.__version__, "platform": platform.platform(),
-                "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                "points": list(self)}
-
-    def save_json(self, path) -> Path:
-        """Write to_dict() as JSON; return the path."""
-        path = Path(path)
-        path.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
-        return path
-
-    @classmethod
-    def load_json(cls, path) -> "BenchRecords":
-        """Read records written by save_json."""
-        data = json.loads(Path(path).read_text())
-        return cls(data["points"], kind=data["kind"], duration_ms=data["duration_ms"],
-                   cores=data.get("cores"))
 
 
 # ------------------------------------------------------------------------- CLI

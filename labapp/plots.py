@@ -12,20 +12,21 @@ from pathlib import Path
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
 
+from .bench_records import BenchRecords
 from .heartbeat import natural_key
+from .host import in_notebook, usable_cores
 
 MEASURED = "#1f5fa8"
 IDEAL = "#8a8a8a"
 CORES = "#c0392b"
 TASK_COLORS = ("#1f5fa8", "#e08a1e", "#2e8b57", "#8e44ad", "#c0392b", "#17a2b8", "#7f6a00", "#d35f8d")
+LABEL_BOX = dict(boxstyle="round,pad=0.15", facecolor="white", edgecolor="none", alpha=0.8)
 KIND_TEXT = {"sleep": "sleep tasks (waiting: I/O-bound)", "cpu": "CPU tasks (computing: CPU-bound)"}
 
 
 def _meta(records) -> tuple[str | None, float | None, int]:
     """kind, duration and cores of the records; a plain list of points says no kind or duration
     (nothing is invented), and its cores are this machine's."""
-    from .bench import usable_cores
-
     return (getattr(records, "kind", None), getattr(records, "duration_ms", None),
             getattr(records, "cores", None) or usable_cores())
 
@@ -48,8 +49,6 @@ def _batch_text(records) -> str:
 
 def _notebook_display() -> None:
     """In a Jupyter kernel, make returned figures show as images, not as '<Figure ...>' text."""
-    from .bench import in_notebook
-
     if not in_notebook():
         return
     from IPython import get_ipython
@@ -86,13 +85,17 @@ def _worker_axis(ax, records, cores: int) -> None:
     ax.grid(True, alpha=0.3)
 
 
-def throughput_plot(records, ax=None, *, title: str | None = None) -> Figure:
-    """Throughput (tasks/s) against workers, with the ideal linear line and the core count."""
+def _worker_series(records, ax):
+    """The figure and axes to draw on, the core count, and the points sorted by workers."""
     fig, ax = _new_axes(ax)
     _, _, cores = _meta(records)
-    points = sorted(records, key=lambda p: p["workers"])
-    xs = [p["workers"] for p in points]
-    ys = [p["throughput"] for p in points]
+    return fig, ax, cores, sorted(records, key=lambda p: p["workers"])
+
+
+def throughput_plot(records, ax=None, *, title: str | None = None) -> Figure:
+    """Throughput (tasks/s) against workers, with the ideal linear line and the core count."""
+    fig, ax, cores, points = _worker_series(records, ax)
+    xs, ys = [p["workers"] for p in points], [p["throughput"] for p in points]
     per_worker = ys[0] / xs[0]
     top = max(xs + [cores]) * 1.08 + 0.2
     ax.plot([0, top], [0, per_worker * top], color=IDEAL, linestyle="--", linewidth=1.4,
@@ -100,8 +103,7 @@ def throughput_plot(records, ax=None, *, title: str | None = None) -> Figure:
     ax.plot(xs, ys, "o-", color=MEASURED, linewidth=2.2, markersize=7, label="measured", zorder=3)
     for x, y, p in zip(xs, ys, points):
         ax.annotate(f"{y:.1f}/s\n({p['efficiency']:.0%})", (x, y), textcoords="offset points",
-                    xytext=(0, 9), ha="center", fontsize=8.5, color=MEASURED,
-                    bbox=dict(boxstyle="round,pad=0.15", facecolor="white", edgecolor="none", alpha=0.8))
+                    xytext=(0, 9), ha="center", fontsize=8.5, color=MEASURED, bbox=LABEL_BOX)
     _worker_axis(ax, points, cores)
     ax.set_ylim(0, max(max(ys), per_worker * max(xs)) * 1.22)
     ax.set_ylabel("throughput (tasks per second)")
@@ -113,17 +115,13 @@ def throughput_plot(records, ax=None, *, title: str | None = None) -> Figure:
 
 def efficiency_plot(records, ax=None, *, title: str | None = None) -> Figure:
     """Efficiency (speedup / workers) against workers; 100% means every worker added its full share."""
-    fig, ax = _new_axes(ax)
-    _, _, cores = _meta(records)
-    points = sorted(records, key=lambda p: p["workers"])
-    xs = [p["workers"] for p in points]
-    ys = [p["efficiency"] for p in points]
+    fig, ax, cores, points = _worker_series(records, ax)
+    xs, ys = [p["workers"] for p in points], [p["efficiency"] for p in points]
     ax.axhline(1.0, color=IDEAL, linestyle="--", linewidth=1.4, label="ideal: 100%")
     ax.plot(xs, ys, "o-", color=MEASURED, linewidth=2.2, markersize=7, label="measured", zorder=3)
     for x, y in zip(xs, ys):
         ax.annotate(f"{y:.0%}", (x, y), textcoords="offset points", xytext=(0, -17),
-                    ha="center", fontsize=8.5, color=MEASURED,
-                    bbox=dict(boxstyle="round,pad=0.15", facecolor="white", edgecolor="none", alpha=0.8))
+                    ha="center", fontsize=8.5, color=MEASURED, bbox=LABEL_BOX)
     _worker_axis(ax, points, cores)
     ax.set_ylim(0, max(1.15, max(ys) * 1.1))
     ax.yaxis.set_major_formatter(PercentFormatter(1.0))
@@ -205,8 +203,6 @@ def points_with_meta(records):
     """The records themselves if they carry kind/duration/cores, else wrapped with defaults."""
     if hasattr(records, "kind"):
         return records
-    from .bench import BenchRecords
-
     return BenchRecords(records)
 
 

@@ -125,17 +125,63 @@ def stop_child(proc: subprocess.Popen, timeout: float = 5.0,
     stop_children([proc], timeout, sig)
 
 
+class WaitTimeout(TimeoutError):
+    """wait_until gave up (told apart from a TimeoutError raised by the predicate itself)."""
+
+
 def wait_until(predicate, timeout: float, interval: float = 0.05,
-               what: str = "condition"):
-    """Poll predicate until it returns a truthy value; raise TimeoutError after timeout."""
+               what="condition"):
+    """Poll predicate until it returns a truthy value; raise WaitTimeout after timeout.
+
+    what names the condition in the error; a function is called at the timeout, so
+    that the message can show the last value seen.
+    """
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
         if value:
             return value
         if time.monotonic() >= deadline:
-            raise TimeoutError(f"timed out after {timeout:.1f} s waiting for {what}")
+            raise WaitTimeout(f"timed out after {timeout:.1f} s waiting for "
+                              f"{what() if callable(what) else what}")
         time.sleep(interval)
+
+
+MARKING_ENV = ("LABAPP_RUNTIME_DIR", "LABAPP_CLUSTER_DIR")  # set for every child of a cluster
+
+
+def processes_marked(folder) -> list:
+    """Live processes (psutil.Process objects, never this one) that run for what lives in folder:
+    an argument, the working folder or a LABAPP_RUNTIME_DIR / LABAPP_CLUSTER_DIR is in it.
+
+    valkey-server rewrites its command line and environment, but runs in its data folder;
+    a kernel or JupyterLab runs in its notebook folder.
+    """
+    import psutil  # only tests and tools look for processes: the children never load it
+
+    folder = str(folder)
+    found = []
+    for proc in psutil.process_iter(["pid", "cmdline", "status"]):
+        try:
+            if proc.info["status"] == psutil.STATUS_ZOMBIE or proc.pid == os.getpid():
+                continue
+            try:
+                places = [proc.cwd()]
+            except psutil.Error:  # not ours to read: its other marks may still tell
+                places = []
+            places += [arg.split("=", 1)[-1] for arg in proc.info["cmdline"] or []]
+            if not any(_inside(place, folder) for place in places):
+                env = proc.environ()
+                places = [env.get(name, "") for name in MARKING_ENV]
+            if any(_inside(place, folder) for place in places):
+                found.append(proc)
+        except psutil.Error:
+            continue
+    return found
+
+
+def _inside(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
 
 
 OWNER_ENV = "LABAPP_OWNER_PID"  # the process that started a cluster's children (a kernel, `labapp up`)

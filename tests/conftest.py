@@ -2,84 +2,92 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import tempfile
-import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import psutil
 import pytest
 
-# Every cluster a test starts lives in these folders, never in the user's.
-_SANDBOX = Path(os.environ.get("LABAPP_TEST_SANDBOX") or tempfile.mkdtemp(prefix="labapp-tests-"))
+from labapp import procs
+
+# Every cluster a test starts lives in this folder, never in the user's, and so do the
+# temporary files of the tests and of every process they start; it goes at the end.
+_GIVEN_SANDBOX = os.environ.get("LABAPP_TEST_SANDBOX")  # then it is the caller's to remove
+_SANDBOX = Path(_GIVEN_SANDBOX or tempfile.mkdtemp(prefix="labapp-tests-"))
+(_SANDBOX / "tmp").mkdir(parents=True, exist_ok=True)
+tempfile.tempdir = os.environ["TMPDIR"] = str(_SANDBOX / "tmp")
 os.environ["LABAPP_RUNTIME_DIR"] = str(_SANDBOX / "runtime")
 os.environ["LABAPP_REGISTRY_DIR"] = str(_SANDBOX / "registry")
 
-# Short enough that a killed worker's task comes back within seconds;
-# long tasks in tests stay under it so none runs twice.
+# Short enough that a killed worker's task comes back within seconds; long tasks in tests
+# stay under it so none runs twice. In the environment, so that clusters started in other
+# processes (a kernel, `labapp up`) get them too.
 TEST_SETTINGS = dict(visibility_timeout=6, longtask_max_x=5)
+os.environ.update({f"LABAPP_{key.upper()}": str(value) for key, value in TEST_SETTINGS.items()})
 
 
 def leftover_processes() -> list[psutil.Process]:
     """Processes started for this test session that are still alive."""
-    marker = str(_SANDBOX)
-    found = []
-    for proc in psutil.process_iter(["pid", "cmdline", "status"]):
-        try:
-            if proc.info["status"] == psutil.STATUS_ZOMBIE or proc.pid == os.getpid():
-                continue
-            cmdline = " ".join(proc.info["cmdline"] or [])
-            # valkey-server rewrites its argv and environ, but runs in its data dir
-            if (marker in cmdline or marker in _cwd(proc)
-                    or proc.environ().get("LABAPP_RUNTIME_DIR", "").startswith(marker)):
-                found.append(proc)
-        except psutil.Error:
-            continue
-    return found
-
-
-def _cwd(proc: psutil.Process) -> str:
-    try:
-        return proc.cwd()
-    except psutil.Error:
-        return ""
+    return procs.processes_marked(_SANDBOX)
 
 
 def processes_of(cluster) -> list[psutil.Process]:
     """Live processes (pool children and broker included) that belong to this cluster."""
-    mine = []
-    for proc in leftover_processes():
-        try:
-            if (proc.environ().get("LABAPP_CLUSTER_DIR") == str(cluster.dir)
-                    or _cwd(proc).startswith(str(cluster.dir) + "/")):
-                mine.append(proc)
-        except psutil.Error:
-            continue
-    return mine
+    return procs.processes_marked(cluster.dir)
 
 
-def wait_for(predicate, timeout: float = 20.0, interval: float = 0.1, what: str = "condition"):
+def wait_for(predicate, timeout: float = 20.0, interval: float = 0.1, what="condition"):
     """Poll until predicate() is truthy and return its value; fail the test after timeout."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(interval)
+    try:
+        return procs.wait_until(predicate, timeout, interval, what)
+    except procs.WaitTimeout as exc:
+        message = str(exc)
+    pytest.fail(message)
 
 
 def wait_state(client, task_id: str, states=("SUCCESS", "FAILURE", "REVOKED"), timeout: float = 30.0) -> dict:
     """Poll GET /status until the task reaches one of states; return the last answer."""
-    deadline = time.monotonic() + timeout
-    while True:
-        last = client.status(task_id)
-        if last["state"] in states:
-            return last
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout} s waiting for task {task_id} to reach {states}; last: {last}")
-        time.sleep(0.1)
+    last = [None]
+
+    def reached():
+        last[0] = client.status(task_id)
+        return last[0] if last[0]["state"] in states else None
+
+    return wait_for(reached, timeout, what=lambda: f"task {task_id} to reach {states}; last: {last[0]}")
+
+
+def raw_request(base_url: str, method: str, path: str, body: bytes | None = None,
+                content_type: str | None = "application/json"):
+    """Send raw bytes over HTTP; return (status, parsed JSON body, headers), whatever the status."""
+    request = urllib.request.Request(base_url + path, data=body, method=method,
+                                     headers={"Content-Type": content_type} if content_type else {})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as resp:
+            return resp.status, json.loads(resp.read()), resp.headers
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read()), exc.headers
+
+
+def stop_leftovers(folder, grace: float = 5.0) -> list[str]:
+    """Kill what still runs for folder after grace seconds (exiting now is fine); describe it."""
+    try:
+        procs.wait_until(lambda: not procs.processes_marked(folder), grace, interval=0.2)
+        return []
+    except procs.WaitTimeout:
+        pass
+    described = []
+    for proc in procs.processes_marked(folder):
+        try:
+            described.append(f"pid {proc.pid} {' '.join(proc.cmdline())}")
+            proc.kill()
+        except psutil.Error:
+            pass
+    return described
 
 
 @pytest.fixture(scope="session")
@@ -88,13 +96,17 @@ def sandbox() -> Path:
     return _SANDBOX
 
 
+def _running(name: str, workers: int):
+    from labapp import Cluster
+
+    with Cluster(workers=workers, name=name) as running:
+        yield running
+
+
 @pytest.fixture(scope="session")
 def cluster():
     """One cluster with two workers, shared by the tests that do not change its shape."""
-    from labapp import Cluster
-
-    with Cluster(workers=2, name="shared", **TEST_SETTINGS) as running:
-        yield running
+    yield from _running("shared", workers=2)
 
 
 @pytest.fixture
@@ -103,39 +115,54 @@ def client(cluster):
     return cluster.client
 
 
+@pytest.fixture(scope="session")
+def idle_cluster():
+    """A cluster with no workers: what the API accepts stays in the queue, where a test can count it."""
+    yield from _running("idle", workers=0)
+
+
 @pytest.fixture
-def make_cluster():
-    """Factory for a private cluster that a test may scale, kill or break; always stopped after."""
+def make_cluster(tmp_path):
+    """Factory for private clusters that a test may scale, kill or break, in a folder of the
+    test's own; all are stopped after it, and a process they leave fails this test."""
     from labapp import Cluster
 
+    folder = tmp_path / "clusters"
     made = []
 
     def make(workers: int = 1, **kwargs):
-        name = kwargs.pop("name", f"private{len(made)}-{os.getpid()}")
-        options = {**TEST_SETTINGS, **kwargs}
-        cluster = Cluster(workers=workers, name=name, **options)
+        kwargs.setdefault("name", f"private{len(made)}")
+        cluster = Cluster(workers=workers, runtime_dir=str(folder), **kwargs)
         made.append(cluster)
         return cluster
 
     yield make
     for cluster in made:
         cluster.stop()
+    left = stop_leftovers(folder)
+    if left:
+        pytest.fail("processes left behind by this test's clusters (killed now):\n" + "\n".join(left))
 
 
+def pytest_terminal_summary(terminalreporter, config):
+    """Say the order's seed last, even with -q: a failure that depends on the order can be rerun."""
+    if config.pluginmanager.hasplugin("randomly"):
+        seed = config.getoption("randomly_seed")
+        terminalreporter.write_line(f"tests ran in random order; the same order: -p randomly --randomly-seed={seed}")
+
+
+@pytest.hookimpl(trylast=True)  # after pytest's own tmp_path clean-up, which is inside the sandbox
 def pytest_sessionfinish(session, exitstatus):
-    """Fail the run if any process started by the tests outlived them."""
-    left = leftover_processes()
+    """Fail the run if a process started by the tests outlived them; then remove the sandbox
+    (kept, with the clusters' logs, when a test failed)."""
+    left = stop_leftovers(_SANDBOX)
+    for line in left:
+        print(f"\nERROR: process left behind by the tests (killed now): {line}")
     if left:
-        deadline = time.monotonic() + 5  # children that are exiting right now
-        while left and time.monotonic() < deadline:
-            time.sleep(0.2)
-            left = leftover_processes()
-    if left:
-        for proc in left:
-            try:
-                print(f"\nERROR: process left behind by the tests (killed now): "
-                      f"pid {proc.pid} {' '.join(proc.cmdline())}")
-                proc.kill()
-            except psutil.Error:
-                pass
         session.exitstatus = 1
+    if _GIVEN_SANDBOX:
+        return
+    if session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
+        shutil.rmtree(_SANDBOX, ignore_errors=True)
+    else:
+        print(f"\nthe test clusters' folders and logs are kept in {_SANDBOX}")

@@ -1,24 +1,12 @@
 """The HTTP API over real HTTP, on a real cluster (broker server, worker processes)."""
 
 import json
-import urllib.request
 
 import pytest
 
 from labapp import records
 from labapp.client import ApiError
-from conftest import wait_for, wait_state
-
-
-def raw_request(base_url, method, path, body: bytes | None = None, content_type="application/json"):
-    """Send raw bytes; return (status, parsed JSON body, headers)."""
-    req = urllib.request.Request(base_url + path, data=body, method=method,
-                                 headers={"Content-Type": content_type} if content_type else {})
-    try:
-        with urllib.request.urlopen(req, timeout=10) as resp:
-            return resp.status, json.loads(resp.read()), resp.headers
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read()), exc.headers
+from conftest import raw_request, wait_for, wait_state
 
 
 def test_longtask_runs_with_progress_to_success(cluster, client):
@@ -100,10 +88,21 @@ def test_bad_input_is_400_with_a_clear_message(cluster, path, body, fragment):
     assert fragment in answer["error"]
 
 
-def test_bad_input_queues_nothing(cluster):
-    before = cluster.queue_length()
-    raw_request(cluster.api_url, "POST", "/longtask", b'{"x": -1}')
-    assert cluster.queue_length() == before
+def submitted(cluster) -> int:
+    """How many submit records the cluster's API has written."""
+    return len(list(cluster.redis.scan_iter(match=records.SUBMIT_PREFIX + "*")))
+
+
+def test_bad_input_queues_nothing(idle_cluster):
+    # no worker takes anything from this queue: a task published by mistake stays in it
+    queued, recorded = idle_cluster.queue_length(), submitted(idle_cluster)
+    for path, body in (("/longtask", b'{"x": -1}'), ("/factorial", b'{"n": true}')):
+        status, answer, _ = raw_request(idle_cluster.api_url, "POST", path, body)
+        assert status == 400, answer
+    assert (idle_cluster.queue_length(), submitted(idle_cluster)) == (queued, recorded)
+    status, _, _ = raw_request(idle_cluster.api_url, "POST", "/longtask", b'{"x": 1}')
+    assert status == 202  # and the counts do see an accepted task:
+    assert (idle_cluster.queue_length(), submitted(idle_cluster)) == (queued + 1, recorded + 1)
 
 
 def test_body_without_json_content_type_is_accepted(cluster):

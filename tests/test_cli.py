@@ -1,6 +1,5 @@
 """The `labapp` command as a user runs it: up, submit with curl-like calls, Ctrl-C."""
 
-import json
 import os
 import pty
 import re
@@ -9,7 +8,7 @@ import subprocess
 import sys
 import urllib.request
 
-from conftest import wait_for
+from conftest import raw_request, wait_for
 from labapp.broker import free_port
 
 
@@ -40,20 +39,16 @@ def test_up_serves_the_class_calls_and_ctrl_c_stops_everything():
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                           start_new_session=True)
     try:
-        lines = []
-        api_url = wait_for(lambda: _read_api_url(up, lines), 60, what="`labapp up` to print the API URL")
+        api_url = read_until(up, r"API:\s+(http://\S+)", "`labapp up` to print the API URL")
         broker_line = up.stdout.readline()
         assert "broker:" in broker_line and ":***@127.0.0.1:" in broker_line  # password masked
 
-        request = urllib.request.Request(api_url + "/longtask", data=b'{"x": 2}', method="POST",
-                                         headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=10) as resp:
-            assert resp.status == 202
-            task_id = json.loads(resp.read())["task_id"]
+        status, answer, _ = raw_request(api_url, "POST", "/longtask", b'{"x": 2}')
+        assert status == 202
+        task_id = answer["task_id"]
 
         def finished():
-            with urllib.request.urlopen(f"{api_url}/status/{task_id}", timeout=10) as resp:
-                answer = json.loads(resp.read())
+            answer = raw_request(api_url, "GET", f"/status/{task_id}")[1]
             return answer if answer["state"] == "SUCCESS" else None
 
         assert wait_for(finished, 30, what="the task to complete")["result"]["x"] == 2
@@ -71,13 +66,19 @@ def test_up_serves_the_class_calls_and_ctrl_c_stops_everything():
     assert not any(line.startswith("cli in ") for line in listed)  # its registry entry is gone
 
 
-def _read_api_url(proc, lines):
-    line = proc.stdout.readline()
-    if not line:
-        raise AssertionError("labapp up exited early:\n" + "".join(lines))
-    lines.append(line)
-    match = re.search(r"API:\s+(http://\S+)", line)
-    return match.group(1) if match else None
+def read_until(proc, pattern: str, what: str, timeout: float = 60) -> str:
+    """Read proc's output line by line until one matches pattern; return the match's group 1."""
+    lines: list[str] = []
+
+    def match():
+        line = proc.stdout.readline()
+        if not line:
+            raise AssertionError(f"{what}: the process exited early:\n" + "".join(lines))
+        lines.append(line)
+        found = re.search(pattern, line)
+        return found.group(1) if found else None
+
+    return wait_for(match, timeout, what=what)
 
 
 def test_lab_serves_jupyterlab_headless_and_one_ctrl_c_stops_it(tmp_path):
@@ -91,17 +92,8 @@ def test_lab_serves_jupyterlab_headless_and_one_ctrl_c_stops_it(tmp_path):
                            stdin=terminal_side, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                            text=True, env=env, start_new_session=True)
     os.close(terminal_side)
-    lines: list[str] = []
     try:
-        def url_printed():
-            line = lab.stdout.readline()
-            if not line:
-                raise AssertionError("labapp lab exited early:\n" + "".join(lines))
-            lines.append(line)
-            match = re.search(rf"(http://127\.0\.0\.1:{port}/lab\?token=\w+)", line)
-            return match.group(1) if match else None
-
-        url = wait_for(url_printed, 60, what="`labapp lab` to print its URL")
+        url = read_until(lab, rf"(http://127\.0\.0\.1:{port}/lab\?token=\w+)", "`labapp lab` to print its URL")
         with urllib.request.urlopen(url, timeout=10) as resp:
             assert resp.status == 200 and "JupyterLab" in resp.read().decode()
         assert lab.poll() is None  # headless: it keeps running
@@ -111,8 +103,8 @@ def test_lab_serves_jupyterlab_headless_and_one_ctrl_c_stops_it(tmp_path):
             rest, _ = lab.communicate(timeout=30)
         except subprocess.TimeoutExpired:
             os.killpg(lab.pid, signal.SIGKILL)
-            lab.communicate()
-            raise AssertionError("one Ctrl-C did not stop `labapp lab`:\n" + "".join(lines)) from None
+            rest, _ = lab.communicate()
+            raise AssertionError("one Ctrl-C did not stop `labapp lab`:\n" + rest) from None
         finally:
             os.close(terminal)
     assert "Shut down this Jupyter server" not in rest  # no y/n question for a beginner to miss

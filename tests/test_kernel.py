@@ -13,7 +13,8 @@ WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
 @pytest.fixture
 def kernel():
-    """A real IPython kernel (the sandbox's LABAPP_* variables are inherited); shut down after."""
+    """A real IPython kernel (the sandbox's LABAPP_* variables and test settings are inherited);
+    shut down after."""
     manager, client = start_new_kernel(kernel_name="python3", startup_timeout=60)
     try:
         yield manager, client
@@ -45,7 +46,7 @@ def test_bench_in_a_notebook_shows_a_progress_widget_not_text(kernel):
     messages = run_cell(client, """
         from labapp import Cluster
         from labapp.bench import run_scaling
-        with Cluster(workers=1, name="kernel-bench", visibility_timeout=6, longtask_max_x=5) as cluster:
+        with Cluster(workers=1, name="kernel-bench") as cluster:
             records = run_scaling(cluster, [1, 2], kind="sleep", tasks=6, duration_ms=20)
         print("points:", len(records))
     """)
@@ -64,7 +65,7 @@ def test_interrupting_a_cell_spares_the_cluster_and_shutdown_stops_it(kernel):
     manager, client = kernel
     messages = run_cell(client, """
         from labapp import Cluster
-        cluster = Cluster(workers=1, name="kernel-owned", visibility_timeout=6, longtask_max_x=5).start()
+        cluster = Cluster(workers=1, name="kernel-owned").start()
         pids = [row["pid"] for row in cluster.status()]
         print(pids)
     """)
@@ -110,7 +111,7 @@ def test_dashboard_updates_reach_the_front_end_while_another_cell_runs(kernel):
     messages = run_cell(client, """
         from labapp import Cluster
         from labapp.widgets import Dashboard
-        cluster = Cluster(workers=1, name="kernel-dash", visibility_timeout=6, longtask_max_x=5).start()
+        cluster = Cluster(workers=1, name="kernel-dash").start()
         dash = Dashboard(cluster)
         display(dash)
         dash.launcher.x.value = 1

@@ -144,6 +144,34 @@ def make_cluster(tmp_path):
         pytest.fail("processes left behind by this test's clusters (killed now):\n" + "\n".join(left))
 
 
+def _is_notebook_cell(item) -> bool:
+    return type(item).__name__ == "IPyNbCell"  # nbval's items: one per notebook cell
+
+
+@pytest.hookimpl(trylast=True)  # after pytest-randomly has shuffled
+def pytest_collection_modifyitems(session, config, items):
+    """Notebook cells run in their own order (a notebook is a script), after the other tests; the
+    leftover check runs last, so that it also covers the notebooks' kernels and clusters."""
+    cells = sorted((item for item in items if _is_notebook_cell(item)),
+                   key=lambda item: (str(item.path), item.cell_num))
+    last = [item for item in items if item.path.name == "test_no_leftovers.py"]
+    rest = [item for item in items if not _is_notebook_cell(item) and item not in last]
+    items[:] = rest + cells + last
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_setup(item):
+    """A notebook's kernel starts with the student's defaults, not the tests' short timeouts."""
+    if not _is_notebook_cell(item):
+        yield
+        return
+    saved = {f"LABAPP_{key.upper()}": os.environ.pop(f"LABAPP_{key.upper()}", None) for key in TEST_SETTINGS}
+    try:
+        yield
+    finally:
+        os.environ.update({key: value for key, value in saved.items() if value is not None})
+
+
 def pytest_terminal_summary(terminalreporter, config):
     """Say the order's seed last, even with -q: a failure that depends on the order can be rerun."""
     if config.pluginmanager.hasplugin("randomly"):

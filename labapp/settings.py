@@ -38,6 +38,9 @@ class Settings:
     # transport), so it must stay above longtask_max_x.
     visibility_timeout: int = 30
     max_body_bytes: int = 16 * 1024
+    # Host names the API answers to besides 127.0.0.1, localhost and [::1] (comma-separated):
+    # empty on a student's machine, so a hostile page cannot reach it by DNS rebinding.
+    allowed_hosts: str = ""
     max_workers: int = 16  # each worker is ~100 MB of memory: a guard for laptops
     broker_timeout: float = 2.0  # seconds for one broker operation from the API
     # Task events feed monitors (lesson 07 turns them on at run time with

@@ -33,11 +33,18 @@ def embedded_broker_stopper():
     return stop
 
 
+def _port(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= 65535:  # waitress would bind value % 65536 and serve elsewhere
+        raise argparse.ArgumentTypeError(f"a TCP port is from 1 to 65535, got {value}")
+    return value
+
+
 def main(argv: list[str] | None = None) -> None:
     """Serve the API on host:port until terminated."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--port", type=_port, required=True)
     parser.add_argument("--threads", type=int, default=8)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")

@@ -14,9 +14,10 @@ import textwrap
 import time
 from collections import Counter
 
+import psutil
 import pytest
 
-from labapp import Cluster, ClusterError
+from labapp import Cluster, ClusterError, Settings
 from labapp.client import ApiError
 from conftest import leftover_processes, processes_of, wait_for, wait_state
 
@@ -267,3 +268,13 @@ def test_a_laptop_sleep_longer_than_the_visibility_timeout_loses_nothing(make_cl
     runs = runs_per_task(cluster)
     print(f"\nlaptop sleep: lost 0, run twice {sum(runs[i] > 1 for i in (task_id, queued))}")
     assert runs[task_id] <= 2 and runs[queued] == 1
+
+
+def test_workers_yield_the_cpu_to_the_api_and_broker(cluster):
+    # benchmarks/api_latency.py measures why: busy workers at nice 0 slow every API answer
+    api = psutil.Process(cluster.api.proc.pid)
+    for child in cluster.workers.values():
+        worker = psutil.Process(child.proc.pid)
+        assert [p.nice() for p in [worker, *worker.children()]] == [api.nice() + 10] * (1 + len(worker.children()))
+    with pytest.raises(ValueError, match="WORKER_NICE must be from 0 to 19"):
+        Settings(worker_nice=20).validate()

@@ -67,6 +67,11 @@ def test_a_broker_crash_loses_no_accepted_task_and_start_brings_it_back(make_clu
     queued += [cluster.client.submit_factorial(n) for n in range(5)]
     assert cluster.queue_length() >= 8
     crash_broker(cluster)
+    began = time.monotonic()
+    with pytest.raises(ApiError) as refused:
+        cluster.client.submit_longtask(1)
+    unavailable_ms = (time.monotonic() - began) * 1000
+    assert refused.value.status == 503 and "unavailable" in str(refused.value)
 
     # what the student sees: status() and the error of any call say what to do
     notes = "\n".join(cluster.status().notes)
@@ -88,10 +93,12 @@ def test_a_broker_crash_loses_no_accepted_task_and_start_brings_it_back(make_clu
     wait_for(healthy, 30, interval=0.05, what="the API and the worker to see the broker again")
     recovered = time.monotonic() - began
     ids = [running, *queued]
+    began = time.monotonic()
     states = final_states(cluster, ids)
     runs = runs_per_task(cluster)
     print(f"\nbroker crash: {len(ids)} tasks, lost {sum(s != 'SUCCESS' for s in states.values())}, "
-          f"run twice {sum(runs[i] > 1 for i in ids)}, recovered in {recovered:.2f} s")
+          f"run twice {sum(runs[i] > 1 for i in ids)}, 503 in {unavailable_ms:.0f} ms, "
+          f"back in {recovered:.2f} s, every task done {time.monotonic() - began:.1f} s later")
     assert set(states.values()) == {"SUCCESS"}, states
     assert all(runs[i] >= 1 for i in ids)
 

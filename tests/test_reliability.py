@@ -126,7 +126,7 @@ def test_a_new_cluster_in_the_folder_keeps_the_unfinished_tasks_and_says_so(make
 def test_a_broker_outage_longer_than_celerys_retries_ends_in_success(make_cluster):
     # visibility timeout above the outage: the promise is SUCCESS for any outage up to it
     cluster = make_cluster(workers=1, visibility_timeout=60, longtask_max_x=5).start()
-    task_id = cluster.client.submit_longtask(2)
+    task_id = cluster.client.submit_longtask(4)
     wait_state(cluster.client, task_id, states=("PROGRESS",))
     crash_broker(cluster)
     log = cluster.dir / "w1.log"
@@ -145,7 +145,8 @@ def test_a_broker_outage_longer_than_celerys_retries_ends_in_success(make_cluste
 
 def test_a_killed_worker_loses_nothing_and_its_log_is_kept(make_cluster):
     cluster = make_cluster(workers=2).start()
-    ids = [cluster.client.submit_longtask(1) for _ in range(4)]
+    # the first one long enough to be killed mid-run even on a loaded machine
+    ids = [cluster.client.submit_longtask(3)] + [cluster.client.submit_longtask(1) for _ in range(3)]
     victim_task = wait_state(cluster.client, ids[0], states=("PROGRESS",))
     victim = victim_task["worker"].split("@")[0]
     old_pid = cluster.workers[victim].proc.pid
@@ -213,7 +214,7 @@ def test_two_starters_in_one_folder_one_runs_the_other_is_refused_at_once(tmp_pa
 
 def test_a_killed_pool_process_gives_its_task_back(make_cluster):
     cluster = make_cluster(workers=1).start()
-    task_id = cluster.client.submit_longtask(1)
+    task_id = cluster.client.submit_longtask(3)
     wait_state(cluster.client, task_id, states=("PROGRESS",))
     pool_pids = wait_for(lambda: cluster.client.workers()[0]["pool_pids"], what="the pool's pid")
     os.kill(pool_pids[0], signal.SIGKILL)  # the process running the task, not the worker

@@ -286,3 +286,31 @@ def test_workers_yield_the_cpu_to_the_api_and_broker(cluster):
         assert [p.nice() for p in [worker, *worker.children()]] == [api.nice() + 10] * (1 + len(worker.children()))
     with pytest.raises(ValueError, match="WORKER_NICE must be from 0 to 19"):
         Settings(worker_nice=20).validate()
+
+
+RESTARTER = textwrap.dedent("""
+    import json, sys, threading
+    from labapp import Cluster
+    cluster = Cluster(workers=0, name="restarted-off-main", visibility_timeout=6, longtask_max_x=5)
+    # off the main thread, as on macOS: no child gets a parent-death signal
+    for step in (cluster.start, cluster.restart_broker):
+        thread = threading.Thread(target=step); thread.start(); thread.join()
+    print(json.dumps([row["pid"] for row in cluster.status()]), flush=True)
+    sys.stdin.read()
+""")
+
+
+def test_a_restarted_broker_still_goes_with_its_owner():
+    owner = subprocess.Popen([sys.executable, "-c", RESTARTER], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, text=True)
+    try:
+        pids = json.loads(owner.stdout.readline())
+    finally:
+        owner.kill()
+        owner.wait()
+
+    def all_gone():
+        return not any(psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE
+                       for p in pids)
+
+    wait_for(all_gone, 15, what="the restarted broker to go with its owner (the API stops it)")

@@ -20,13 +20,12 @@ import redis
 from . import claim, heartbeat, logfiles, procs, registry
 from .broker import BrokerError, BrokerServer, free_port, port_is_open
 from .celery_app import QUEUE, make_celery
-
-UNACKED = "unacked"  # kombu's hash of tasks taken by a worker and not yet acknowledged
 from .client import ApiError, LabClient
 from .serve import BROKER_PID_ENV
 from .settings import Settings
 
 START_TIMEOUT = 30.0
+UNACKED = "unacked"  # kombu's hash of tasks taken by a worker and not yet acknowledged
 CLUSTER_ENV = "LABAPP_CLUSTER_DIR"  # marks every process of a cluster, for tests and `ps e`
 _RUNNING: "weakref.WeakValueDictionary[Path, Cluster]" = weakref.WeakValueDictionary()
 _LOCK = threading.RLock()
@@ -478,7 +477,7 @@ class Cluster:
             rows.notes.append("the broker is dead: cluster.restart_broker() brings it back with its "
                               "queued tasks (nothing is lost)")
         elif self._started and not self.running:
-            rows.notes.append("the API is dead: cluster.start() starts the cluster again "
+            rows.notes.append("the cluster is down: cluster.start() starts it again "
                               "(queued tasks are kept)")
         dead = [name for name, child in self.workers.items() if not child.alive]
         if dead and self.running:

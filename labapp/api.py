@@ -13,7 +13,7 @@ from flask import Flask, jsonify, request, url_for
 from kombu.exceptions import OperationalError
 from werkzeug.exceptions import HTTPException
 
-from . import heartbeat, records
+from . import guard, heartbeat, openapi, records
 from .celery_app import QUEUE, make_celery
 from .settings import Settings
 from .tasks import int_to_decimal
@@ -53,6 +53,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         socket_connect_timeout=settings.broker_timeout, retry=None, decode_responses=True,
     )
     app.extensions["labapp"] = {"settings": settings, "celery": celery, "redis": store}
+    guard.install(app, settings.allowed_hosts)
 
     longtask_x = NumberField("x", "seconds of simulated work", settings.longtask_max_x)
     factorial_n = NumberField("n", "the number whose factorial to compute",
@@ -142,6 +143,11 @@ def create_app(settings: Settings | None = None) -> Flask:
         return jsonify(status=state, broker="ok", workers=len(names), worker_names=names,
                        queued=queued)
 
+    @app.get("/openapi.json")
+    def openapi_document():
+        """GET /openapi.json: this API described in OpenAPI 3.1."""
+        return jsonify(openapi.document(settings))
+
     def _known_task(task_id: str) -> dict:
         submission = records.load_submission(store, task_id) if TASK_ID.match(task_id) else None
         if submission is None:
@@ -198,7 +204,12 @@ def create_app(settings: Settings | None = None) -> Flask:
             405: f"{request.method} is not allowed on {request.path}",
             413: f"request body too large (limit {settings.max_body_bytes} bytes)",
         }
-        return jsonify(error=messages.get(exc.code, exc.description)), exc.code
+        response = jsonify(error=messages.get(exc.code, exc.description))
+        response.status_code = exc.code
+        for name, value in exc.get_headers():  # e.g. Allow on a 405
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return response
 
     @app.errorhandler(Exception)
     def unexpected(exc):

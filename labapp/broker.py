@@ -12,7 +12,7 @@ from pathlib import Path
 
 import redis
 
-from . import procs
+from . import logfiles, procs
 
 
 class BrokerError(RuntimeError):
@@ -77,7 +77,8 @@ class BrokerServer:
 
     def write_config(self) -> None:
         """Write the server config (mode 0600, so the password is not in `ps`)."""
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(self.data_dir, 0o700)  # the AOF holds every task's arguments and results
         lines = [
             f"bind {self.host}",
             f"port {self.port}",
@@ -107,6 +108,7 @@ class BrokerServer:
         if not self.password:
             self.password = secrets.token_urlsafe(24)
         self.write_config()
+        logfiles.open_for_new_process(self.log_path, "broker")
         try:
             self.proc = procs.spawn([str(binary), str(self.config_path)], self.log_path,
                                     env=self.env)

@@ -66,7 +66,10 @@ def celery_config(settings: Settings, broker_url: str) -> dict:
         redis_socket_timeout=5,
         redis_socket_connect_timeout=settings.broker_timeout,
         result_backend_always_retry=True,
-        result_backend_max_retries=10,
+        # Retries back off to ~5 s each: past the 10th, one retry per second of visibility
+        # timeout outlasts any broker outage shorter than it (10 retries gave up after ~16 s:
+        # a task that ended during a longer outage stored FAILURE once the broker was back).
+        result_backend_max_retries=10 + settings.visibility_timeout,
         broker_connection_retry_on_startup=True,
         broker_connection_timeout=settings.broker_timeout,
         worker_send_task_events=settings.task_events,

@@ -21,6 +21,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 1 <= value <= 65535:  # the OS would silently take the value modulo 65536
+        raise argparse.ArgumentTypeError(f"a TCP port is from 1 to 65535, got {value}")
+    return value
+
+
 def _stop_on_sigterm(*_):
     raise KeyboardInterrupt  # `kill PID` stops the cluster as cleanly as Ctrl-C
 
@@ -174,7 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
                         description="Start the broker, the API and N workers; print the URLs; "
                                     "Ctrl-C stops everything.")
     up.add_argument("--workers", type=_positive_int, default=2, help="number of worker processes (default 2)")
-    up.add_argument("--api-port", type=int, default=None, help="API port (default: a free port)")
+    up.add_argument("--api-port", type=_port, default=None, help="API port (default: a free port)")
     up.add_argument("--broker", default=None, metavar="URL",
                     help="use this Redis (redis://:password@host:port/0) instead of starting one")
     up.add_argument("--name", default="default", help="cluster name, for several in one folder")

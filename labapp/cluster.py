@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import atexit
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -18,8 +17,8 @@ from pathlib import Path
 
 import redis
 
+from . import claim, heartbeat, logfiles, procs, registry, student_code
 from . import flower as flower_monitor
-from . import heartbeat, procs, registry, student_code
 from .broker import BrokerError, BrokerServer, free_port, port_is_open
 from .celery_app import QUEUE, make_celery
 from .client import ApiError, LabClient
@@ -27,6 +26,7 @@ from .serve import BROKER_PID_ENV
 from .settings import Settings
 
 START_TIMEOUT = 30.0
+UNACKED = "unacked"  # kombu's hash of tasks taken by a worker and not yet acknowledged
 CLUSTER_ENV = "LABAPP_CLUSTER_DIR"  # marks every process of a cluster, for tests and `ps e`
 _RUNNING: "weakref.WeakValueDictionary[Path, Cluster]" = weakref.WeakValueDictionary()
 _LOCK = threading.RLock()
@@ -56,10 +56,15 @@ class ProcessTable(list):
 
     COLUMNS = ("component", "pid", "alive", "address", "log")
 
+    def __init__(self, rows=()):
+        super().__init__(rows)
+        self.notes: list[str] = []  # what to do about a dead component, shown under the table
+
     def __str__(self) -> str:
         rows = [self.COLUMNS] + [tuple(str(row.get(col, "")) for col in self.COLUMNS) for row in self]
         widths = [max(len(r[i]) for r in rows) for i in range(len(self.COLUMNS))]
-        return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() for r in rows)
+        lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() for r in rows]
+        return "\n".join(lines + self.notes)
 
     __repr__ = __str__
 
@@ -67,7 +72,8 @@ class ProcessTable(list):
         head = "".join(f"<th>{col}</th>" for col in self.COLUMNS)
         body = "".join("<tr>" + "".join(f"<td>{row.get(col, '')}</td>" for col in self.COLUMNS)
                        + "</tr>" for row in self)
-        return f"<table><tr>{head}</tr>{body}</table>"
+        notes = "".join(f"<p>{note}</p>" for note in self.notes)
+        return f"<table><tr>{head}</tr>{body}</table>{notes}"
 
 
 def read_tail(path: Path, lines: int = 20) -> str:
@@ -102,6 +108,9 @@ class Cluster:
         self.settings = base.with_(**changes) if changes else base
         self.settings.validate()
         self._check_worker_count(workers)
+        if api_port is not None and (isinstance(api_port, bool) or not isinstance(api_port, int)
+                                     or not 1 <= api_port <= 65535):
+            raise ValueError(f"api_port must be a TCP port from 1 to 65535, got {api_port!r}")
         self.requested_workers = workers
         self.name = name
         self.dir = self.settings.runtime_path / name
@@ -119,6 +128,8 @@ class Cluster:
         self._registry_file = registry.entry_path(self.settings.registry_path, self.dir)
         self._started = False
         self._registered = False  # our entry is in the registry (only we may remove it)
+        self._claim = claim.FolderClaim(self.dir)  # held from before the first spawn until stop()
+        self._ended: dict[str, str] = {}  # how the last process of each worker name ended
 
     def _check_worker_count(self, workers: int) -> None:
         limit = self.settings.max_workers
@@ -138,12 +149,16 @@ class Cluster:
                                   stacklevel=2)
                 existing.scale(self.requested_workers)
                 return existing
+            if existing is not None and existing._only_broker_died():
+                existing.restart_broker()  # with its data: the queued tasks come back too
+                existing.scale(self.requested_workers)
+                return existing
             if existing is not None:
                 # a component of it died: clear what is left (processes, registry entry,
                 # stale URLs) before starting afresh, so one start() call is enough
                 existing.stop()
-            self._refuse_if_owned_elsewhere()
             try:
+                self._claim_folder()
                 self._start(timeout)
             except BaseException:
                 self.stop()
@@ -153,11 +168,10 @@ class Cluster:
             return self
 
     def _start(self, timeout: float) -> None:
-        self.dir.mkdir(parents=True, exist_ok=True)
         self._started = True
         if not self.broker_url:
+            # the data of the cluster before (AOF) is kept: tasks it accepted are not lost
             data_dir = self.dir / "broker-data"
-            shutil.rmtree(data_dir, ignore_errors=True)  # a new cluster starts with empty queues
             self.broker = BrokerServer(data_dir=data_dir, log_path=self.dir / "broker.log",
                                        env={**os.environ, CLUSTER_ENV: str(self.dir)})
             try:
@@ -169,6 +183,7 @@ class Cluster:
         self.redis = redis.Redis.from_url(self.broker_url, decode_responses=True,
                                           socket_timeout=5, socket_connect_timeout=2)
         self._check_broker_reachable()
+        self._warn_about_kept_tasks()
         port = self.api_port or free_port()
         if port_is_open(port):
             raise ClusterError(f"API port {port} is already in use: choose another with api_port=")
@@ -180,18 +195,34 @@ class Cluster:
         self._wait_api_ready(timeout)
         self._wait_workers_ready(new, timeout)
 
-    def _refuse_if_owned_elsewhere(self) -> None:
-        path = self._registry_file
-        for entry_file, entry in registry.read_entries(path.parent):
-            if entry_file != path:
-                continue
-            if registry.owner_alive(entry) and entry["owner"]["pid"] != os.getpid():
-                raise ClusterError(
-                    f"a cluster is already running in {self.dir}, started by process "
-                    f"{entry['owner']['pid']} (another notebook or `labapp up`?). Stop it there, "
-                    "or run `labapp down --all`, or give this one another name: Cluster(name=...)"
-                )
-            registry.stop_entry(entry_file, entry)  # left over by a process that died
+    def _claim_folder(self) -> None:
+        """Lock the runtime folder before anything is spawned: one owner per folder, atomically."""
+        try:
+            self._claim.acquire()
+        except claim.FolderTaken:
+            owner = "another process"
+            for entry_file, entry in registry.read_entries(self._registry_file.parent):
+                if entry_file == self._registry_file and registry.owner_alive(entry):
+                    owner = f"process {entry['owner']['pid']}"
+            raise ClusterError(
+                f"a cluster is already running in {self.dir}, started by {owner} (another "
+                "notebook or `labapp up`?). Stop it there, or run `labapp down --all`, or give "
+                "this one another name: Cluster(name=...)"
+            ) from None
+        # we hold the lock, so an entry for this folder was left by an owner that died
+        for entry_file, entry in registry.read_entries(self._registry_file.parent):
+            if entry_file == self._registry_file:
+                registry.stop_entry(entry_file, entry)
+
+    def _warn_about_kept_tasks(self) -> None:
+        if self.broker is None:
+            return
+        waiting = self.redis.llen(QUEUE) + self.redis.hlen(UNACKED)
+        if waiting:
+            warnings.warn(
+                f"the broker kept {waiting} unfinished task(s) from before (its data in "
+                f"{self.broker.data_dir}): they run once workers start. To drop them instead: "
+                "cluster.celery.control.purge()", stacklevel=4)
 
     def _check_broker_reachable(self) -> None:
         try:
@@ -225,6 +256,7 @@ class Cluster:
             if self._registered:  # never another cluster's entry for the same folder
                 self._registry_file.unlink(missing_ok=True)
                 self._registered = False
+            self._claim.release()  # last: nothing of ours runs in the folder any more
             atexit.unregister(self.stop)
             if _RUNNING.get(self.dir) is self:
                 del _RUNNING[self.dir]
@@ -267,7 +299,7 @@ class Cluster:
 
     def _spawn(self, component: str, args: list[str], env: dict | None = None) -> Child:
         log = self.dir / f"{component}.log"
-        log.write_bytes(b"")
+        logfiles.open_for_new_process(log, component, self._ended.pop(component, ""))
         proc = procs.spawn(args, log, env={**self._child_env(), **(env or {})})
         return Child(component, proc, log, registry.process_identity(proc.pid))
 
@@ -335,6 +367,9 @@ class Cluster:
         sig = signal.SIGKILL if how == "kill" else signal.SIGTERM
         procs.stop_children([child.proc for child in children], timeout=timeout, sig=sig,
                             whole_group=how != "finish")
+        for child in children:
+            self._ended[child.component] = (f"(pid {child.proc.pid}) "
+                                            f"{logfiles.describe_exit(child.proc.returncode)}")
 
     def _write_registry(self) -> None:
         children = [c for c in [self.api, *self.workers.values(), *self.extras.values()]
@@ -354,8 +389,17 @@ class Cluster:
 
     # ----------------------------------------------------------------- operations
     def _require_running(self) -> None:
+        if self._only_broker_died():
+            raise ClusterError(f"the broker died (see {self.broker.log_path}): call "
+                               "cluster.restart_broker() to bring it back with its queued tasks")
         if not self.running:
             raise ClusterError("the cluster is not running: call start() first")
+
+    def _only_broker_died(self) -> bool:
+        """True when the embedded broker is dead and the API still runs: restart_broker() heals it."""
+        broker, api = self.broker, self.api
+        return (self._started and broker is not None and not broker.running
+                and api is not None and api.alive)
 
     def scale(self, workers: int, timeout: float | None = None) -> "Cluster":
         """Add or remove worker processes until there are ``workers``; removal lets idle ones go first."""
@@ -477,12 +521,16 @@ class Cluster:
             return self.flower_url
 
     def restart_broker(self) -> None:
-        """Stop and restart the embedded broker with its data: queued tasks survive (AOF)."""
+        """Restart the embedded broker with its data (also after it crashed): queued tasks survive (AOF)."""
         with _LOCK:
-            self._require_running()
-            if self.broker is None:
+            if self.broker is None and self.running:
                 raise ClusterError("the broker is external: restart it where it runs")
-            self.broker.restart()
+            if not self._only_broker_died():
+                self._require_running()
+            try:
+                self.broker.restart()
+            except BrokerError as exc:
+                raise ClusterError(f"the broker did not come back: {exc}") from None
             self._write_registry()
 
     def queue_length(self) -> int:
@@ -511,6 +559,16 @@ class Cluster:
             child = self.extras["flower"]
             rows.append({"component": "flower", "pid": child.proc.pid, "alive": child.alive,
                          "address": self.flower_url, "log": child.log})
+        if self._only_broker_died():
+            rows.notes.append("the broker is dead: cluster.restart_broker() brings it back with its "
+                              "queued tasks (nothing is lost)")
+        elif self._started and not self.running:
+            rows.notes.append("the cluster is down: cluster.start() starts it again "
+                              "(queued tasks are kept)")
+        dead = [name for name, child in self.workers.items() if not child.alive]
+        if dead and self.running:
+            rows.notes.append(f"dead worker(s) {', '.join(dead)}: cluster.scale({len(self.workers)}) "
+                              "replaces them; their tasks come back after the visibility timeout")
         return rows
 
     def logs(self, component: str, tail: int = 20) -> str:

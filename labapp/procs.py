@@ -37,7 +37,7 @@ def spawn(args: list[str], log_path: Path, env: dict[str, str] | None = None,
           cwd: str | None = None) -> subprocess.Popen:
     """Start a child in its own session, logging to a file, tied to our life.
 
-    Its own session keeps a notebook's "interrupt kernel" (which signals the
+    Files the child creates are private (umask 077). Its own session keeps a notebook's "interrupt kernel" (which signals the
     kernel's whole process group) away from the cluster. The parent-death
     signal follows the *thread* that forks, so it is only set from the main
     thread; elsewhere the atexit stop and ``labapp down`` still clean up.
@@ -46,7 +46,8 @@ def spawn(args: list[str], log_path: Path, env: dict[str, str] | None = None,
     child_env = dict(os.environ if env is None else env)
     child_env.setdefault("PYTHONUNBUFFERED", "1")
     on_main_thread = threading.current_thread() is threading.main_thread()
-    with open(log_path, "ab") as log:
+    # private from the start: task arguments and results pass through logs and broker files
+    with os.fdopen(os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab") as log:
         return subprocess.Popen(
             args,
             stdin=subprocess.DEVNULL,
@@ -55,6 +56,7 @@ def spawn(args: list[str], log_path: Path, env: dict[str, str] | None = None,
             env=child_env,
             cwd=cwd,
             start_new_session=True,
+            umask=0o077,  # whatever the child creates (logs, AOF files) is readable by us only
             # no preexec_fn where there is no prctl (macOS): it would only force the slow,
             # thread-unsafe fork path for nothing
             preexec_fn=_set_parent_death_signal if on_main_thread and _PRCTL is not None else None,

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import signal
+from pathlib import Path
 
 from waitress import serve
 
 from . import procs, registry
 from .api import create_app
 from .student_code import register_student_routes
+from .settings import Settings
 
 BROKER_PID_ENV = "LABAPP_BROKER_PID"  # the embedded broker of this API's cluster
 
@@ -26,19 +29,38 @@ def embedded_broker_stopper():
     if not pid.isdigit():
         return None
     identity = registry.process_identity(int(pid))  # so that a reused pid is never hit
+    cluster_dir = os.environ.get("LABAPP_CLUSTER_DIR", "")  # cluster.CLUSTER_ENV
+    entry = registry.entry_path(Settings.from_env().registry_path, Path(cluster_dir)) if cluster_dir else None
 
     def stop() -> None:
-        if registry.is_same_process(identity):
-            os.kill(identity["pid"], signal.SIGTERM)  # SIGTERM: it flushes its append-only file
+        # the broker may have been restarted since (restart_broker()): the registry names it
+        for broker in [identity, *_registered_brokers(entry)]:
+            if registry.is_same_process(broker):
+                os.kill(broker["pid"], signal.SIGTERM)  # SIGTERM: it flushes its append-only file
 
     return stop
+
+
+def _registered_brokers(entry: Path | None) -> list[dict]:
+    try:
+        children = json.loads(entry.read_text())["children"]
+    except (AttributeError, OSError, ValueError, KeyError):
+        return []
+    return [child for child in children if child.get("component") == "broker"]
+
+
+def _port(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= 65535:  # waitress would bind value % 65536 and serve elsewhere
+        raise argparse.ArgumentTypeError(f"a TCP port is from 1 to 65535, got {value}")
+    return value
 
 
 def main(argv: list[str] | None = None) -> None:
     """Serve the API on host:port until terminated."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--port", type=_port, required=True)
     parser.add_argument("--threads", type=int, default=8)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")

@@ -43,7 +43,13 @@ class Settings:
     # transport), so it must stay above longtask_max_x.
     visibility_timeout: int = 30
     max_body_bytes: int = 16 * 1024
+    # Host names the API answers to besides 127.0.0.1, localhost and [::1] (comma-separated):
+    # empty on a student's machine, so a hostile page cannot reach it by DNS rebinding.
+    allowed_hosts: str = ""
     max_workers: int = 16  # each worker is ~100 MB of memory: a guard for laptops
+    # CPU priority of worker processes (nice, 0-19): busy workers yield the cores to the API
+    # and the broker, whose answers are what a user waits for (benchmarks/api_latency.py)
+    worker_nice: int = 10
     broker_timeout: float = 2.0  # seconds for one broker operation from the API
     # Task events feed monitors (lesson 07 turns them on at run time with
     # control.enable_events()); off by default, they cost tiny tasks ~30% throughput.
@@ -84,6 +90,8 @@ class Settings:
         if self.delivery not in DELIVERIES:
             raise ValueError(f"{ENV_PREFIX}DELIVERY must be one of {', '.join(DELIVERIES)}, "
                              f"got {self.delivery!r}")
+        if self.worker_nice > 19:
+            raise ValueError(f"{ENV_PREFIX}WORKER_NICE must be from 0 to 19, got {self.worker_nice}")
         if self.visibility_timeout <= self.longtask_max_x:
             raise ValueError(
                 f"visibility_timeout ({self.visibility_timeout} s) must exceed "

@@ -8,11 +8,13 @@ import sys
 import time
 
 from celery import shared_task
-from celery.exceptions import Ignore
+from celery.exceptions import BackendError, Ignore
+from celery.utils.log import get_task_logger
 from redis import RedisError
 
 from . import records
 
+logger = get_task_logger(__name__)
 STEP_SECONDS = 0.25  # long_task reports progress and checks for cancel this often
 
 
@@ -62,8 +64,11 @@ def _report_progress(task, current: int, total: int) -> None:
     try:
         task.update_state(state="PROGRESS", meta={"current": current, "total": total,
                                                   **_worker_stamp(task)})
-    except RedisError:
-        pass
+    except (RedisError, BackendError) as exc:
+        # Celery gives up after its retries (~16 s without a broker) with BackendStoreError:
+        # the work goes on, the next step reports again
+        logger.warning("progress %s/%s of task %s not stored (broker away): %s",
+                       current, total, task.request.id, exc)
 
 
 def int_to_decimal(value: int) -> str:

@@ -34,6 +34,8 @@ class NumberField:
                 f"field '{self.name}' must be {self.rule} ({self.meaning}), "
                 f"got {_json_kind(value)} {json.dumps(value)}"
             )
+        if self.integer and isinstance(value, float) and value.is_integer():
+            value = int(value)  # JSON has one number type: 20.0 is the integer 20 (as JSON Schema says)
         if self.integer and not isinstance(value, int):
             raise InvalidInput(f"field '{self.name}' must be an integer, got {json.dumps(value)}")
         if isinstance(value, float) and not math.isfinite(value):

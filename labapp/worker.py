@@ -6,6 +6,7 @@ starts the worker (the Cluster), so every worker of a cluster shares it.
 
 from __future__ import annotations
 
+import os
 import time
 
 from celery.signals import (task_received, worker_init, worker_process_init, worker_ready,
@@ -19,6 +20,8 @@ from .settings import Settings
 settings = Settings.from_env()
 if not settings.broker_url:
     raise RuntimeError("LABAPP_BROKER_URL is not set: workers are started by labapp.Cluster or `labapp up`")
+if settings.worker_nice:
+    os.nice(settings.worker_nice)  # before the pool forks: its processes inherit it
 app = make_celery(settings, settings.broker_url)
 app.set_current()
 app.set_default()

@@ -105,10 +105,11 @@ def test_bad_input_queues_nothing(idle_cluster):
     assert (idle_cluster.queue_length(), submitted(idle_cluster)) == (queued + 1, recorded + 1)
 
 
-def test_body_without_json_content_type_is_accepted(cluster):
+def test_body_without_json_content_type_is_refused(cluster):
+    # an HTML form on any web site could post this (CSRF): JSON bodies only, issue 9
     status, answer, _ = raw_request(cluster.api_url, "POST", "/factorial", b'{"n": 5}',
                                     content_type="application/x-www-form-urlencoded")
-    assert status == 202 and answer["task_id"]
+    assert status == 415 and "Content-Type: application/json" in answer["error"]
 
 
 def test_body_over_16_kib_is_413(cluster):

@@ -158,6 +158,13 @@ def cmd_lab(args) -> int:
     os.execve(sys.executable, command, env)
 
 
+def cmd_exercises(args) -> int:
+    """Generate exercises/ from solutions/, or with --check report what is stale."""
+    from . import exercises
+
+    return exercises.cli(Path(args.root), args.check)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``labapp`` command."""
     parser = argparse.ArgumentParser(
@@ -215,6 +222,15 @@ def build_parser() -> argparse.ArgumentParser:
     lab.add_argument("extra", nargs=argparse.REMAINDER,
                      help="more options for jupyter lab, passed on as they are (e.g. --port=8890)")
     lab.set_defaults(func=cmd_lab)
+
+    ex = sub.add_parser("exercises", help="generate exercises/ from solutions/ (--check: only report)",
+                        description="Write exercises/ from solutions/: solution regions become stubs, "
+                                    "hidden checks and outputs go. With --check, write nothing and exit 1 "
+                                    "naming each stale, missing or extra notebook.")
+    ex.add_argument("--check", action="store_true", help="exit 1 if exercises/ is not what generation gives")
+    ex.add_argument("--root", default=".", help="project folder (default: current)")
+    ex.set_defaults(func=cmd_exercises)
+
     return parser
 
 

@@ -165,6 +165,13 @@ def cmd_exercises(args) -> int:
     return exercises.cli(Path(args.root), args.check)
 
 
+def cmd_reveal(args) -> int:
+    """Publish an exercise's solution for students' reveal(), list or withdraw them."""
+    from . import reveal
+
+    return reveal.cli(Path(args.root), args.exercise, args.list, args.hide, args.store)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``labapp`` command."""
     parser = argparse.ArgumentParser(
@@ -230,6 +237,18 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--check", action="store_true", help="exit 1 if exercises/ is not what generation gives")
     ex.add_argument("--root", default=".", help="project folder (default: current)")
     ex.set_defaults(func=cmd_exercises)
+
+    rv = sub.add_parser("reveal", help="instructor: let students' reveal('exNN') show a solution",
+                        description="Publish the solution code of exNN to the reveal store (a folder, "
+                                    "default ~/.cache/labapp/revealed, or a redis:// URL; LABAPP_REVEAL_FROM "
+                                    "or --store), where students' reveal('exNN') reads it.")
+    rv.add_argument("exercise", nargs="?", help="the exercise to reveal, e.g. ex01")
+    rv.add_argument("--list", action="store_true", help="show what is revealed")
+    rv.add_argument("--hide", metavar="EXNN", default=None, help="withdraw a revealed exercise")
+    rv.add_argument("--store", metavar="DIR_OR_URL", default=None,
+                    help="the reveal store (default: LABAPP_REVEAL_FROM, else ~/.cache/labapp/revealed)")
+    rv.add_argument("--root", default=".", help="project folder with solutions/ (default: current)")
+    rv.set_defaults(func=cmd_reveal)
 
     return parser
 

@@ -172,6 +172,13 @@ def cmd_reveal(args) -> int:
     return reveal.cli(Path(args.root), args.exercise, args.list, args.hide, args.store)
 
 
+def cmd_pack(args) -> int:
+    """Write the student pack: the project without solutions/ and without solution text."""
+    from . import pack
+
+    return pack.cli(Path(args.root), Path(args.student))
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``labapp`` command."""
     parser = argparse.ArgumentParser(
@@ -250,6 +257,12 @@ def build_parser() -> argparse.ArgumentParser:
     rv.add_argument("--root", default=".", help="project folder with solutions/ (default: current)")
     rv.set_defaults(func=cmd_reveal)
 
+    pk = sub.add_parser("pack", help="write a copy of the project for students, without solutions",
+                        description="Copy the files git tracks, without solutions/, into a new or empty "
+                                    "folder; refuse (exit 1) if any solution line is found in the copy.")
+    pk.add_argument("--student", required=True, metavar="DIR", help="new or empty folder for the pack")
+    pk.add_argument("--root", default=".", help="project folder (default: current)")
+    pk.set_defaults(func=cmd_pack)
     return parser
 
 

@@ -145,6 +145,8 @@ def test_generation_is_byte_stable_and_leaves_the_solutions_alone(project):
     ("x = 1\n### END SOLUTION\n", "line 2: `### END SOLUTION` without a `### BEGIN SOLUTION`"),
     ("### BEGIN SOLUTION\n### END HIDDEN CHECKS\n", "expected `### END SOLUTION`"),
     ("#### BEGIN SOLUTION\nsecret = 1\n### END SOLUTION\n", "line 1: expected a marker"),
+    ("### BEGIN SOLUTION\n  ### BEGIN HIDDEN CHECKS\n### END HIDDEN CHECKS\n### END SOLUTION\n",
+     "line 2: `### BEGIN HIDDEN CHECKS` inside the `### BEGIN SOLUTION` of line 1"),
 ])
 def test_a_broken_marker_is_an_error_naming_notebook_cell_and_line(project, source, expected, capsys):
     nbformat.write(new_notebook(cells=[code("ok = 1"), code(source)]), project / "solutions" / "ex03_bad.ipynb")
@@ -233,8 +235,11 @@ def test_reveal_puts_the_code_into_a_new_cell_in_a_real_kernel(project):
 
     km, kc = start_new_kernel(kernel_name=CURRENT_ENV_KERNEL_NAME)  # this venv's python, as --nbval-current-env
     try:
-        kc.execute(f"from labapp.reveal import reveal\nreveal('ex02', confirm=True, root={str(project)!r})")
-        reply = kc.get_shell_msg(timeout=60)["content"]
+        msg_id = kc.execute(f"from labapp.reveal import reveal\nreveal('ex02', confirm=True, root={str(project)!r})")
+        reply = kc.get_shell_msg(timeout=60)
+        while reply["parent_header"].get("msg_id") != msg_id:  # a late kernel_info reply from start-up
+            reply = kc.get_shell_msg(timeout=60)
+        reply = reply["content"]
     finally:
         kc.stop_channels()
         km.shutdown_kernel(now=True)

@@ -97,7 +97,11 @@ def _ask(exercise: str) -> bool:
 
 def reveal(exercise: str, confirm: bool = False, part: int | None = None, root: str | Path | None = None):
     """Put the solution code of ``exercise`` (e.g. "ex01") into a new cell below; return it (None if not shown)."""
-    revealstore.check_name(exercise)
+    try:
+        revealstore.check_name(exercise)
+    except ValueError as exc:
+        print(f"Nothing revealed: {exc}.")
+        return None
     root = Path(root) if root is not None else find_root()
     settings = Settings.from_env()
     if instructor_mode(root, settings):
@@ -118,7 +122,11 @@ def reveal(exercise: str, confirm: bool = False, part: int | None = None, root: 
                 print(f"Nothing revealed: the solution of {exercise} stays hidden.")
                 return None
         _confirmed.add(exercise)
-        parts = solution_parts(root, exercise)
+        try:
+            parts = solution_parts(root, exercise)
+        except ValueError as exc:
+            print(f"Nothing revealed: {exc}")
+            return None
     code = _one_cell(exercise, parts, part)
     if code is not None:
         _show(code, exercise)

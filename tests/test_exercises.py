@@ -64,6 +64,7 @@ def test_stubs_fail_every_check(path):
 def test_the_student_pack_of_this_project_holds_no_solution(tmp_path):
     dest = tmp_path / "pack"
     files = pack.pack(ROOT, dest)  # raises PackError naming file:line if a solution line survived
+    assert pack.scan(dest, pack.solution_lines(ROOT)) == []  # the grep, once more, on what was written
     assert not (dest / exercises.SOLUTIONS).exists()
     assert "Makefile" in files and "pyproject.toml" in files and "README.md" in files
     assert sorted(p.name for p in (dest / exercises.EXERCISES).glob("*.ipynb")) == [p.name for p in EXERCISES]

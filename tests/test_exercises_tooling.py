@@ -301,14 +301,21 @@ def test_an_unreachable_redis_store_says_so(tmp_path, monkeypatch, capsys):
     assert "Is that server running" in capsys.readouterr().out
 
 
-def test_reveal_names_a_bad_exercise_name():
-    with pytest.raises(ValueError, match=r"expected an exercise name like 'ex01', found 'ex1'"):
-        reveal.reveal("ex1")
+def test_reveal_names_a_bad_exercise_name_or_a_missing_solution(project, monkeypatch, capsys):
+    monkeypatch.delenv("LABAPP_REVEAL_FROM", raising=False)
+    assert reveal.reveal("ex1", confirm=True, root=project) is None
+    assert "expected an exercise name like 'ex01', found 'ex1'" in capsys.readouterr().out
+    assert reveal.reveal("ex07", confirm=True, root=project) is None
+    out = capsys.readouterr().out
+    assert "expected one notebook solutions/ex07_*.ipynb" in out and "ex01_square.ipynb, ex02_second.ipynb" in out
 
 
-def test_instructor_cli_without_solutions_refuses(tmp_path, capsys):
+def test_instructor_cli_without_solutions_or_exercise_refuses(tmp_path, capsys):
     assert cli.main(["reveal", "ex01", "--root", str(tmp_path), "--store", str(tmp_path / "s")]) == 1
     assert "no solutions/" in capsys.readouterr().err
+    assert cli.main(["reveal", "--store", str(tmp_path / "s")]) == 2
+    assert "name an exercise" in capsys.readouterr().err
+    assert not (tmp_path / "s").exists()
 
 
 # ---- pack --------------------------------------------------------------------------------------

@@ -105,10 +105,10 @@ def reveal(exercise: str, confirm: bool = False, part: int | None = None, root: 
     root = Path(root) if root is not None else find_root()
     settings = Settings.from_env()
     if instructor_mode(root, settings):
-        store = revealstore.open_store(settings.reveal_from)
         try:
+            store = revealstore.open_store(settings.reveal_from)
             entry = store.get(exercise)
-        except revealstore.StoreError as exc:
+        except (ValueError, revealstore.StoreError) as exc:
             print(f"Cannot read what the instructor revealed: {exc}")
             return None
         if entry is None:

@@ -293,12 +293,15 @@ def test_the_folder_is_the_default_store_and_a_redis_url_the_classroom_one(tmp_p
         revealstore.open_store("http://example.org/")
 
 
-def test_an_unreachable_redis_store_says_so(tmp_path, monkeypatch, capsys):
+def test_an_unreachable_or_wrong_store_says_so(tmp_path, monkeypatch, capsys):
     from labapp.broker import free_port
 
     monkeypatch.setenv("LABAPP_REVEAL_FROM", f"redis://127.0.0.1:{free_port()}/0")
     assert reveal.reveal("ex01", root=tmp_path) is None
     assert "Is that server running" in capsys.readouterr().out
+    monkeypatch.setenv("LABAPP_REVEAL_FROM", "https://instructor.example/")
+    assert reveal.reveal("ex01", root=tmp_path) is None
+    assert "expected a folder path or a redis:// URL" in capsys.readouterr().out
 
 
 def test_reveal_names_a_bad_exercise_name_or_a_missing_solution(project, monkeypatch, capsys):

@@ -230,22 +230,38 @@ def test_a_cell_magic_solution_is_revealed_one_cell_at_a_time(project, monkeypat
     assert reveal.reveal("ex01", confirm=True, part=2, root=project) == REVEALED_EX01[1]
 
 
-def test_reveal_puts_the_code_into_a_new_cell_in_a_real_kernel(project):
+def _run_in_kernel(kc, code, answer=None):
+    """Execute code; answer its input() prompt if given; return (reply content, the prompt asked)."""
+    msg_id = kc.execute(code, allow_stdin=answer is not None)
+    prompt = None
+    if answer is not None:
+        request = kc.get_stdin_msg(timeout=60)
+        prompt = request["content"]["prompt"]
+        kc.input(answer)
+    reply = kc.get_shell_msg(timeout=60)
+    while reply["parent_header"].get("msg_id") != msg_id:  # a late kernel_info reply from start-up
+        reply = kc.get_shell_msg(timeout=60)
+    return reply["content"], prompt
+
+
+def test_reveal_asks_then_puts_the_code_into_a_new_cell_in_a_real_kernel(project, monkeypatch):
     from nbval.kernel import CURRENT_ENV_KERNEL_NAME, start_new_kernel
 
+    monkeypatch.delenv("LABAPP_REVEAL_FROM", raising=False)  # the kernel inherits our environment
+
     km, kc = start_new_kernel(kernel_name=CURRENT_ENV_KERNEL_NAME)  # this venv's python, as --nbval-current-env
+    call = f"from labapp.reveal import reveal\nreveal('ex02', root={str(project)!r})"
     try:
-        msg_id = kc.execute(f"from labapp.reveal import reveal\nreveal('ex02', confirm=True, root={str(project)!r})")
-        reply = kc.get_shell_msg(timeout=60)
-        while reply["parent_header"].get("msg_id") != msg_id:  # a late kernel_info reply from start-up
-            reply = kc.get_shell_msg(timeout=60)
-        reply = reply["content"]
+        refused, prompt = _run_in_kernel(kc, call, answer="not now")
+        accepted, _ = _run_in_kernel(kc, call, answer="yes")
     finally:
         kc.stop_channels()
         km.shutdown_kernel(now=True)
-    assert reply["status"] == "ok", reply
-    assert reply["payload"] == [{"source": "set_next_input", "text": "fixture_second = 'ex02 answer text'",
-                                 "replace": False}]
+    assert "Reveal the solution of ex02?" in prompt
+    assert refused["status"] == "ok" and refused["payload"] == [], refused
+    assert accepted["status"] == "ok", accepted
+    assert accepted["payload"] == [{"source": "set_next_input", "text": "fixture_second = 'ex02 answer text'",
+                                    "replace": False}]
 
 
 @pytest.fixture(params=["folder", "redis"])

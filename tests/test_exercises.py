@@ -52,7 +52,11 @@ def test_stubs_fail_every_check(path):
     manager = KernelManager(kernel_name=CURRENT_ENV_KERNEL_NAME, kernel_spec_manager=NbvalKernelspecManager())
     client = NotebookClient(nb, km=manager, timeout=CELL_TIMEOUT, allow_errors=True,
                             resources={"metadata": {"path": str(path.parent)}})
-    client.execute()
+    try:
+        client.execute()
+    finally:  # nbclient leaves a kernel it did not create running; graceful, so atexit stops the cluster
+        if manager.has_kernel:
+            manager.shutdown_kernel(now=False)
     passed = [f"cell {i + 1} ({nb.cells[i].source.strip().splitlines()[0] if nb.cells[i].source.strip() else ''})"
               for i in check_cells(nb)
               if not any(out.output_type == "error" for out in nb.cells[i].outputs)]

@@ -168,6 +168,27 @@ def cmd_lab(args) -> int:
     os.execve(sys.executable, command, env)
 
 
+def cmd_exercises(args) -> int:
+    """Generate exercises/ from solutions/, or with --check report what is stale."""
+    from . import exercises
+
+    return exercises.cli(Path(args.root), args.check)
+
+
+def cmd_reveal(args) -> int:
+    """Publish an exercise's solution for students' reveal(), list or withdraw them."""
+    from . import reveal
+
+    return reveal.cli(Path(args.root), args.exercise, args.list, args.hide, args.store)
+
+
+def cmd_pack(args) -> int:
+    """Write the student pack: the project without solutions/ and without solution text."""
+    from . import pack
+
+    return pack.cli(Path(args.root), Path(args.student))
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``labapp`` command."""
     parser = argparse.ArgumentParser(
@@ -225,6 +246,33 @@ def build_parser() -> argparse.ArgumentParser:
     lab.add_argument("extra", nargs=argparse.REMAINDER,
                      help="more options for jupyter lab, passed on as they are (e.g. --port=8890)")
     lab.set_defaults(func=cmd_lab)
+
+    ex = sub.add_parser("exercises", help="generate exercises/ from solutions/ (--check: only report)",
+                        description="Write exercises/ from solutions/: solution regions become stubs, "
+                                    "hidden checks and outputs go. With --check, write nothing and exit 1 "
+                                    "naming each stale, missing or extra notebook.")
+    ex.add_argument("--check", action="store_true", help="exit 1 if exercises/ is not what generation gives")
+    ex.add_argument("--root", default=".", help="project folder (default: current)")
+    ex.set_defaults(func=cmd_exercises)
+
+    rv = sub.add_parser("reveal", help="instructor: let students' reveal('exNN') show a solution",
+                        description="Publish the solution code of exNN to the reveal store (a folder, "
+                                    "default ~/.cache/labapp/revealed, or a redis:// URL; LABAPP_REVEAL_FROM "
+                                    "or --store), where students' reveal('exNN') reads it.")
+    rv.add_argument("exercise", nargs="?", help="the exercise to reveal, e.g. ex01")
+    rv.add_argument("--list", action="store_true", help="show what is revealed")
+    rv.add_argument("--hide", metavar="EXNN", default=None, help="withdraw a revealed exercise")
+    rv.add_argument("--store", metavar="DIR_OR_URL", default=None,
+                    help="the reveal store (default: LABAPP_REVEAL_FROM, else ~/.cache/labapp/revealed)")
+    rv.add_argument("--root", default=".", help="project folder with solutions/ (default: current)")
+    rv.set_defaults(func=cmd_reveal)
+
+    pk = sub.add_parser("pack", help="write a copy of the project for students, without solutions",
+                        description="Copy the files git tracks, without solutions/, into a new or empty "
+                                    "folder; refuse (exit 1) if any solution line is found in the copy.")
+    pk.add_argument("--student", required=True, metavar="DIR", help="new or empty folder for the pack")
+    pk.add_argument("--root", default=".", help="project folder (default: current)")
+    pk.set_defaults(func=cmd_pack)
     return parser
 
 

@@ -55,6 +55,9 @@ class Settings:
     # control.enable_events()); off by default, they cost tiny tasks ~30% throughput.
     task_events: bool = False
     delivery: str = "at_least_once"  # or "early_ack" (Celery's defaults): see DELIVERIES
+    # where reveal() reads solutions the instructor published: a folder or a redis:// URL;
+    # empty: ~/.cache/labapp/revealed (and reveal() asks the student when solutions/ is present)
+    reveal_from: str = ""
 
     @classmethod
     def from_env(cls, environ: dict | None = None, **overrides) -> "Settings":

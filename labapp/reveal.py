@@ -1,0 +1,165 @@
+"""``reveal("ex01")``: put an exercise's solution code into a new notebook cell.
+
+Two modes:
+- own machine (``solutions/`` present, ``LABAPP_REVEAL_FROM`` unset): read the solution
+  notebook, after the student confirms (``confirm=True`` skips the question);
+- instructor mode (no ``solutions/``, as in a student pack, or ``LABAPP_REVEAL_FROM`` set):
+  show only what the instructor published with ``labapp reveal exNN`` (labapp.revealstore).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import nbformat
+
+from . import regions, revealstore
+from .exercises import SOLUTIONS, solution_notebooks
+from .settings import Settings
+
+_confirmed: set[str] = set()  # exercises this kernel already agreed to see
+
+
+def find_root(start: Path | None = None) -> Path:
+    """The project folder: the nearest folder up from ``start`` (default: cwd) with pyproject.toml and labapp/."""
+    start = Path(start or Path.cwd()).resolve()
+    for folder in (start, *start.parents):
+        if (folder / "pyproject.toml").is_file() and (folder / "labapp").is_dir():
+            return folder
+    package_root = Path(__file__).resolve().parent.parent
+    return package_root if (package_root / "pyproject.toml").is_file() else start
+
+
+def solution_parts(root: Path, exercise: str) -> list[str]:
+    """The code of each solution-notebook cell that holds a solution region, markers and hidden checks removed."""
+    revealstore.check_name(exercise)
+    matches = [p for p in solution_notebooks(root) if p.name.startswith(exercise + "_") or p.stem == exercise]
+    if len(matches) != 1:
+        found = ", ".join(p.name for p in solution_notebooks(root)) or "none"
+        raise ValueError(f"expected one notebook {SOLUTIONS}/{exercise}_*.ipynb in {Path(root).resolve()}, "
+                         f"found {len(matches)} (notebooks there: {found})")
+    nb = nbformat.read(matches[0], as_version=4)
+    parts = [regions.solution_text(cell.source) for cell in nb.cells
+             if cell.cell_type == "code" and regions.has_solution(cell.source)]
+    if not parts:
+        raise ValueError(f"{SOLUTIONS}/{matches[0].name} has no `### BEGIN SOLUTION` region in its code cells")
+    return parts
+
+
+def instructor_mode(root: Path, settings: Settings | None = None) -> bool:
+    """True when reveal() must wait for the instructor: no solutions/ here, or LABAPP_REVEAL_FROM set."""
+    settings = settings or Settings.from_env()
+    return bool(settings.reveal_from) or not (Path(root) / SOLUTIONS).is_dir()
+
+
+def _one_cell(exercise: str, parts: list[str], part: int | None) -> str | None:
+    """The text of the new cell: all parts together when they can share a cell, else the chosen one."""
+    if part is None and (len(parts) == 1 or not any(p.startswith("%%") for p in parts)):
+        return "\n\n".join(parts)
+    number = part or 1
+    if not 1 <= number <= len(parts):
+        print(f"{exercise}'s solution has {len(parts)} cell(s): expected part between 1 and {len(parts)}, "
+              f"found {part}")
+        return None
+    print(f"{exercise}'s solution has {len(parts)} cells (a cell magic such as %%writefile must start its "
+          f"own cell); this is cell {number} of {len(parts)}."
+          + (f" Run reveal({exercise!r}, part={number + 1}) for the next." if number < len(parts) else ""))
+    return parts[number - 1]
+
+
+def _show(code: str, exercise: str) -> None:
+    """A new cell below in IPython; printed elsewhere."""
+    try:
+        from IPython import get_ipython
+
+        shell = get_ipython()
+    except ImportError:
+        shell = None
+    if shell is None:
+        print(code)
+        return
+    shell.set_next_input(code, replace=False)
+    print(f"The solution of {exercise} is in a new cell below: read it, then run it.")
+
+
+def _ask(exercise: str) -> bool:
+    """Ask the student; True only for 'yes'."""
+    question = (f"Reveal the solution of {exercise}? It will appear in a new cell below, "
+                "so try the exercise first. Type yes to reveal: ")
+    try:
+        answer = input(question)
+    except Exception:  # a front end without input (nbval, a script with no stdin)
+        print(f"Cannot ask for confirmation here: call reveal({exercise!r}, confirm=True) to reveal.")
+        return False
+    return answer.strip().lower() == "yes"
+
+
+def reveal(exercise: str, confirm: bool = False, part: int | None = None, root: str | Path | None = None):
+    """Put the solution code of ``exercise`` (e.g. "ex01") into a new cell below; return it (None if not shown)."""
+    try:
+        revealstore.check_name(exercise)
+    except ValueError as exc:
+        print(f"Nothing revealed: {exc}.")
+        return None
+    root = Path(root) if root is not None else find_root()
+    settings = Settings.from_env()
+    if instructor_mode(root, settings):
+        try:
+            store = revealstore.open_store(settings.reveal_from)
+            entry = store.get(exercise)
+        except (ValueError, revealstore.StoreError) as exc:
+            print(f"Cannot read what the instructor revealed: {exc}")
+            return None
+        if entry is None:
+            print(f"The instructor has not revealed {exercise} yet (nothing for it in the {store}). "
+                  "Keep trying, or ask them.")
+            return None
+        parts = entry["parts"]
+    else:
+        if not confirm and exercise not in _confirmed:
+            if not _ask(exercise):
+                print(f"Nothing revealed: the solution of {exercise} stays hidden.")
+                return None
+        _confirmed.add(exercise)
+        try:
+            parts = solution_parts(root, exercise)
+        except ValueError as exc:
+            print(f"Nothing revealed: {exc}")
+            return None
+    code = _one_cell(exercise, parts, part)
+    if code is not None:
+        _show(code, exercise)
+    return code
+
+
+def cli(root: Path, exercise: str | None, show_list: bool, hide: str | None, store_at: str | None) -> int:
+    """``labapp reveal exNN | --list | --hide exNN``: publish, list or withdraw; the exit code."""
+    try:
+        location = store_at if store_at is not None else Settings.from_env().reveal_from
+        store = revealstore.open_store(location)
+        if show_list:
+            names = store.names()
+            if not names:
+                print(f"nothing revealed yet in the {store}")
+            for name in names:
+                entry = store.get(name) or {}
+                print(f"{name}  revealed {entry.get('revealed_at', '?')}  ({len(entry.get('parts', []))} cell(s))")
+            return 0
+        if hide:
+            done = store.hide(revealstore.check_name(hide))
+            print(f"{hide} hidden again in the {store}" if done else f"{hide} was not revealed in the {store}")
+            return 0
+        if not exercise:
+            print("error: name an exercise (labapp reveal ex01), or use --list or --hide ex01", file=sys.stderr)
+            return 2
+        if not (Path(root) / SOLUTIONS).is_dir():
+            print(f"error: no {SOLUTIONS}/ in {Path(root).resolve()}: run `labapp reveal` in the instructor's "
+                  "copy of the project (or pass --root)", file=sys.stderr)
+            return 1
+        store.publish(revealstore.record(exercise, solution_parts(root, exercise)))
+        print(f"revealed {exercise} in the {store}: a student's reveal({exercise!r}) now shows it")
+        return 0
+    except (ValueError, revealstore.StoreError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1

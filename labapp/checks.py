@@ -242,13 +242,15 @@ def check_ex03(throughput: dict, plateau_workers, cores: int) -> None:
         _fail("ex03", "expected your answer in plateau_workers (a number of workers), found nothing yet")
     if measured is None:
         if plateau_workers not in (4, None):
-            _fail("ex03", f"your numbers kept growing up to 4 workers (no plateau), so expected "
-                          f"plateau_workers = 4, found {plateau_workers}")
+            _fail("ex03", f"your numbers kept growing up to 4 workers (only 4 reached 90% of the best), so "
+                          f"expected plateau_workers = 4, found {plateau_workers}")
     elif plateau_workers != measured:
-        more = ("each added worker still added at least 15% up to there; " if plateau_workers < measured
-                else "past that, added workers added less than 15%; ")
-        _fail("ex03", f"your measurements stop growing at {measured} workers, found plateau_workers = "
-                      f"{plateau_workers} ({more}look at the ratios)")
+        top = max(throughput.values())
+        _fail("ex03", f"your measurements stop growing at {measured} workers (the fewest that reached 90% of "
+                      f"your best, {top:.1f} tasks/s), found plateau_workers = {plateau_workers} "
+                      f"({throughput[plateau_workers] / top:.0%} of the best)" if plateau_workers in throughput
+                      else f"your measurements stop growing at {measured} workers, found plateau_workers = "
+                           f"{plateau_workers}, which is not one of the counts you measured")
     where = f"{measured} workers" if measured else "more than 4 workers"
     tie = ("= the cores this notebook may use" if measured == cores else
            f"while this notebook may use {cores} cores")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 
@@ -41,13 +42,25 @@ def follow(client, task_id: str, timeout: float = 60.0, interval: float = 0.05,
         time.sleep(interval)
 
 
-def plateau(records, gain: float = 1.15) -> int | None:
-    """The worker count after which adding workers stopped paying (< ``gain``× the throughput); None if it never did."""
+def plateau(records, share: float = 0.9) -> int | None:
+    """The fewest workers that reached ``share`` of the best throughput; None if only the last point did."""
     points = sorted(records, key=lambda p: p["workers"])
-    for here, there in zip(points, points[1:]):
-        if there["throughput"] < gain * here["throughput"]:
-            return here["workers"]
-    return None
+    best = max(p["throughput"] for p in points)
+    first = next(p["workers"] for p in points if p["throughput"] >= share * best)
+    return None if first == points[-1]["workers"] else first
+
+
+def busy_machine_warning(cores: int) -> str | None:
+    """A warning when other programs keep the CPU busy (measurements would be noisy), else None."""
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):  # not on every system
+        return None
+    if load <= max(1.0, 0.75 * cores):
+        return None
+    return (f"this machine is busy: {load:.1f} processes were waiting for the CPU on average over the last "
+            f"minute, for {cores} core{'s' if cores != 1 else ''}. Other programs will take their share, and "
+            "the numbers below will be noisy: close what you can, and run again for a cleaner picture.")
 
 
 def scaling_conclusions(sleep_records, cpu_records, cores: int) -> list[str]:
@@ -64,9 +77,9 @@ def scaling_conclusions(sleep_records, cpu_records, cores: int) -> list[str]:
         lines.append(f"cpu tasks kept scaling up to {cpu[-1]['workers']} workers "
                      f"({cpu[-1]['speedup']:.1f}×): your {cores} cores left room for every worker.")
         return lines
-    lines.append(f"cpu tasks stopped scaling at {stop} worker{'s' if stop != 1 else ''} "
-                 f"(best: {best['throughput']:.1f} tasks/s, {best['speedup']:.1f}×); "
-                 f"more workers only took turns on the same cores.")
+    lines.append(f"cpu tasks stopped scaling at {stop} worker{'s' if stop != 1 else ''}: "
+                 f"{stop} already reached 90% of the best throughput ({best['throughput']:.1f} tasks/s at "
+                 f"{best['workers']} workers); more workers only took turns on the same cores.")
     if stop == cores:
         lines.append(f"That is the {cores} core{'s' if cores != 1 else ''} this notebook may use: "
                      "one computing task per core is all a machine can run at once.")
@@ -74,8 +87,9 @@ def scaling_conclusions(sleep_records, cpu_records, cores: int) -> list[str]:
         lines.append(f"That is fewer than the {cores} cores this notebook may use: other programs "
                      "(the API, the broker, your browser) took their share of the CPU.")
     else:
-        lines.append(f"That is more than the {cores} cores this notebook may use: the tasks also "
-                     "waited on something besides the CPU, which overlapped.")
+        lines.append(f"That is more than the {cores} cores this notebook may use: at fewer workers, other "
+                     "programs were taking CPU time that more workers then claimed for themselves. Close "
+                     "other programs and run again for a cleaner picture.")
     return lines
 
 
@@ -133,8 +147,10 @@ class LiveThroughput:
             start = next_sample = time.monotonic()
             while (now := time.monotonic()) - start < self.seconds:
                 for at in [at for at in pending if now - start >= at]:
-                    self.cluster.scale(pending.pop(at))
-                self._feed()
+                    workers = pending.pop(at)
+                    self._feed(workers)  # enough queued for the new workers while scale() waits for them
+                    self.cluster.scale(workers)
+                self._feed(len(self.cluster.workers))
                 if now >= next_sample:
                     done = sum(1 for t in events.succeeded_at if now - 1.0 <= t < now)
                     self.samples.append((now - start, float(done), len(self.cluster.workers)))
@@ -147,9 +163,11 @@ class LiveThroughput:
             return
         view.value = _png(self.figure())
 
-    def _feed(self) -> None:
+    def _feed(self, workers: int) -> None:
+        """Top the queue up to a few seconds of work for ``workers``, so no worker ever waits for a task."""
         waiting = self.cluster.queue_length()
-        for _ in range(max(0, 2 * len(self.cluster.workers) + 4 - waiting)):
+        enough = int(workers * 3000 / max(self.task_ms, 1)) + 4
+        for _ in range(max(0, enough - waiting)):
             self.cluster.celery.send_task(self.TASK, kwargs={"ms": self.task_ms}, ignore_result=True)
 
     def _drain(self) -> None:

@@ -63,6 +63,15 @@ def document(settings: Settings) -> dict:
             "/factorial": {"post": _submit(
                 "n! as a decimal string", "n",
                 {"type": "integer", "minimum": 0, "maximum": settings.factorial_max_n}, 20)},
+            "/blocking/factorial": {"post": {
+                "summary": "ANTI-PATTERN kept for lesson 01: n! computed inside the request, 200 when done",
+                "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["n"], "additionalProperties": False,
+                    "properties": {"n": {"type": "integer", "minimum": 0,
+                                         "maximum": settings.factorial_max_n}}},
+                    "example": {"n": 20}}}},
+                "responses": {"200": _json("Factorial", "n!, computed while the client waited"),
+                              **COMMON, **BODY_ERRORS}}},
             "/status/{task_id}": {"get": {
                 "summary": "a task's state, progress, result or error",
                 "parameters": [_task_id_parameter()],
@@ -108,6 +117,9 @@ def _schemas() -> dict:
                 "worker_alive": {"type": "boolean"}, "cancel_requested": {"type": "boolean"},
             },
         },
+        "Factorial": {
+            "type": "object", "required": ["n", "digits", "value", "seconds"], "additionalProperties": False,
+            "properties": {"n": integer, "digits": integer, "value": string, "seconds": {"type": "number"}}},
         "CancelRequested": {
             "type": "object", "required": ["task_id", "state", "cancel_requested", "status_url"],
             "properties": {"task_id": string, "state": {"enum": STATES},

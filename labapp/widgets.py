@@ -167,6 +167,10 @@ class _Live:
     def stop(self) -> None:
         """Stop live updates (the widget keeps showing its last state, and says it stopped)."""
         self._poller.stop()
+        try:
+            self.refresh()  # the last state shown is the real one, not the one of the last poll
+        except Exception:  # the cluster may be gone already
+            pass
         self._show_stopped()
 
     def _show_stopped(self) -> None:
@@ -609,6 +613,10 @@ class Dashboard(w.VBox):
     def updating(self) -> bool:
         """True while any part still polls."""
         return self.board.updating or self.panel.updating
+
+    def __repr__(self) -> str:
+        # what a notebook shows where the widget cannot be drawn (a saved notebook not yet run)
+        return "Dashboard (run the cell to see the live dashboard)"
 
     def stop(self) -> None:
         """Stop all live updates."""

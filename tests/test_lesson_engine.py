@@ -23,7 +23,7 @@ SLEEP = points(10, 20, 40, 78)
 
 @pytest.mark.parametrize("cores, cpu, expected", [
     (2, points(10, 19, 19.5, 19.2), "stopped scaling at 2 workers"),
-    (1, points(10, 10.2, 10.1, 10.0), "stopped scaling at 1 worker "),
+    (1, points(10, 10.2, 10.1, 10.0), "stopped scaling at 1 worker:"),
     (16, points(10, 20, 39, 77), "kept scaling up to 8 workers"),
 ])
 def test_scaling_sentences_follow_the_numbers_and_the_cores(cores, cpu, expected):

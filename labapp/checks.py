@@ -7,6 +7,7 @@ prints what passed.
 
 from __future__ import annotations
 
+import functools
 import math
 import random
 import sys
@@ -24,6 +25,19 @@ class CheckFailed(Exception):
     def _render_traceback_(self) -> list[str]:
         """What IPython shows instead of a traceback: the message alone."""
         return [f"\u2717 {self}"]
+
+
+def _any_digits(check):
+    """Run a check with Python's 4300-digit guard lifted (big factorials), and put it back after."""
+    @functools.wraps(check)
+    def run(*args, **kwargs):
+        before = sys.get_int_max_str_digits()
+        sys.set_int_max_str_digits(0)
+        try:
+            return check(*args, **kwargs)
+        finally:
+            sys.set_int_max_str_digits(before)
+    return run
 
 
 def _fail(exercise: str, text: str) -> None:
@@ -125,9 +139,9 @@ def _fresh_inputs() -> list[int]:
 
 
 # --------------------------------------------------------------- exercise 01
+@_any_digits
 def check_ex01(cluster) -> None:
     """ex01: work/ex01_tasks.py's factorial task, loaded into the workers, computes n! as a string."""
-    sys.set_int_max_str_digits(0)
     _require_module(cluster, "ex01", "ex01_tasks")
     name = "ex01_tasks.factorial"
     for n in _fresh_inputs():
@@ -142,9 +156,9 @@ def check_ex01(cluster) -> None:
 
 
 # --------------------------------------------------------------- exercise 02
+@_any_digits
 def check_ex02(cluster, start: str = "/ex02/factorial", status: str = "/ex02/status") -> None:
     """ex02: the student's endpoints start the task (202 at once), report state and result, refuse bad input."""
-    sys.set_int_max_str_digits(0)
     _require_module(cluster, "ex02", "ex02_routes", kind="routes")
     api = cluster.api_url
     headers = {"Content-Type": "application/json"}
@@ -161,8 +175,11 @@ def check_ex02(cluster, start: str = "/ex02/factorial", status: str = "/ex02/sta
         _fail("ex02", f"expected POST {start} to exist, found 404: is the route on your blueprint "
                       f"(@bp.post('{start}')) and did cluster.add_routes load it?")
     if answer.status_code >= 500:
-        _fail("ex02", f"expected 202 from POST {start}, found {answer.status_code}: your endpoint raised. "
-                      f"The API's log says:\n{cluster.logs('api', tail=8)}")
+        log = cluster.logs("api", tail=30)
+        if "NotImplementedError" in log:
+            _fail("ex02", f"POST {start} still raises NotImplementedError: replace the stub with your code.")
+        _fail("ex02", f"expected 202 from POST {start}, found {answer.status_code}: your endpoint raised "
+                      f"{_student_error(cluster, log)}")
     body = _json(answer)
     if answer.status_code == 200 and "task_id" not in body:
         _fail("ex02", f"expected 202 with a task id, found 200 with {str(body)[:80]}: does the endpoint wait "
@@ -183,14 +200,20 @@ def check_ex02(cluster, start: str = "/ex02/factorial", status: str = "/ex02/sta
         time.sleep(0.1)
     result = _json(got).get("result")
     value = result.get("value") if isinstance(result, dict) else result
+    if state == "FAILURE" and unregistered(cluster, "ex02_tasks.factorial"):
+        _fail("ex02", "the task failed with NotRegistered: the workers do not know ex02_tasks.factorial. "
+                      "Run cluster.add_tasks('work/ex02_tasks.py') again (after a restart, the workers "
+                      "start without it).")
     if state != "SUCCESS" or str(value) != str(math.factorial(n)):
+        error = _json(got).get("error")
         _fail("ex02", f"expected state SUCCESS and the value of {n}! from GET {status}/<id>, "
-                      f"found state {state!r} and result {str(result)[:80]}")
+                      f"found state {state!r}" + (f" ({error})" if error else f" and result {str(result)[:80]}"))
 
     unknown = requests.get(f"{api}{status}/{uuid.uuid4()}", timeout=5)
     if unknown.status_code != 404:
-        _fail("ex02", f"expected 404 for an id your API never issued, found {unknown.status_code} "
-                      f"{unknown.text[:60].strip()}. Celery says PENDING for any id it has never seen; keep "
+        said = _json(unknown).get("state")
+        _fail("ex02", f"expected 404 for an id your API never issued, found {unknown.status_code}"
+                      f"{f' with state {said!r}' if said else ''}. Celery says PENDING for any id it has never seen; keep "
                       "a record of the ids you issue (a Redis key per id) and answer 404 for the others.")
 
     for bad in ('{"n": -1}', '{"n": "20"}', '{"n": true}', '{"n": 2.5}', "{}", '{"n": 20, "x": 1}', "not json"):
@@ -218,6 +241,15 @@ def check_ex02(cluster, start: str = "/ex02/factorial", status: str = "/ex02/sta
                     "SUCCESS with the right value, an unknown id got 404, and 7 bad bodies got 400.")
 
 
+def _student_error(cluster, log: str) -> str:
+    """The last error of an API log, with the student's file named as they know it."""
+    lines = [line for line in log.splitlines() if line.strip()]
+    student = str(cluster.dir / "student") + "/"
+    where = [line.strip().replace(student, "work/") for line in lines if student in line]
+    last = lines[-1].strip() if lines else "an error"
+    return f"{last}" + (f" ({where[-1]})" if where else "")
+
+
 def _json(response) -> dict:
     try:
         body = response.json()
@@ -229,11 +261,19 @@ def _json(response) -> dict:
 # --------------------------------------------------------------- exercise 03
 def check_ex03(throughput: dict, plateau_workers, cores: int) -> None:
     """ex03: throughput measured at 1, 2, 4 workers, and the plateau named and explained by the cores."""
+    if isinstance(throughput, dict) and not throughput:
+        _fail("ex03", "expected throughput measured at 1, 2 and 4 workers, found none: did the measuring "
+                      "cell finish? (measure() may still raise NotImplementedError)")
     if not isinstance(throughput, dict) or not {1, 2, 4} <= set(throughput):
         _fail("ex03", f"expected throughput measured at 1, 2 and 4 workers, found keys "
                       f"{sorted(throughput) if isinstance(throughput, dict) else type(throughput).__name__}")
     if not all(isinstance(v, (int, float)) and v > 0 for v in throughput.values()):
         _fail("ex03", f"expected positive tasks-per-second figures, found {throughput}")
+    for workers in (2, 4):
+        if throughput[workers] > 1.3 * workers * throughput[1]:
+            _fail("ex03", f"{workers} workers measured {throughput[workers] / throughput[1]:.1f}× one worker, "
+                          f"which more workers cannot give: does measure() wait for every result before it "
+                          "stops the clock?")
     from .lesson import plateau
 
     points = [{"workers": n, "throughput": throughput[n]} for n in sorted(throughput)]
@@ -258,9 +298,9 @@ def check_ex03(throughput: dict, plateau_workers, cores: int) -> None:
 
 
 # --------------------------------------------------------------- exercise 04
+@_any_digits
 def check_ex04(split, factorial_in_parts) -> None:
     """ex04: split() covers 1..n exactly, and the chord of partial products gives n!."""
-    sys.set_int_max_str_digits(0)
     for n, parts in ((10, 3), (7, 7), (3, 5), (0, 2), (random.randint(100, 999), 4)):
         try:
             ranges = [tuple(r) for r in split(n, parts)]

@@ -189,6 +189,17 @@ def cmd_pack(args) -> int:
     return pack.cli(Path(args.root), Path(args.student))
 
 
+def _command(sub, name: str, func, help: str, description: str | None = None):
+    """A subcommand's parser, wired to the function that runs it."""
+    parser = sub.add_parser(name, help=help, description=description or help)
+    parser.set_defaults(func=func)
+    return parser
+
+
+def _root_option(parser) -> None:
+    parser.add_argument("--root", default=".", help="the project's folder (default: the current one)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``labapp`` command."""
     parser = argparse.ArgumentParser(
@@ -241,38 +252,35 @@ def build_parser() -> argparse.ArgumentParser:
     bench.set_defaults(func=cmd_bench)
 
     lab = sub.add_parser("lab", help="open JupyterLab on the lessons")
-    lab.add_argument("--root", default=".", help="project folder (default: current)")
+    _root_option(lab)
     lab.add_argument("--no-browser", action="store_true", help="do not open a browser; print the URL")
     lab.add_argument("extra", nargs=argparse.REMAINDER,
                      help="more options for jupyter lab, passed on as they are (e.g. --port=8890)")
     lab.set_defaults(func=cmd_lab)
 
-    ex = sub.add_parser("exercises", help="generate exercises/ from solutions/ (--check: only report)",
-                        description="Write exercises/ from solutions/: solution regions become stubs, "
-                                    "hidden checks and outputs go. With --check, write nothing and exit 1 "
-                                    "naming each stale, missing or extra notebook.")
+    ex = _command(sub, "exercises", cmd_exercises, "generate exercises/ from solutions/ (--check: only report)",
+                  "Write exercises/ from solutions/: solution regions become stubs, hidden checks and "
+                  "outputs go. With --check, write nothing and exit 1 naming each stale, missing or "
+                  "extra notebook.")
     ex.add_argument("--check", action="store_true", help="exit 1 if exercises/ is not what generation gives")
-    ex.add_argument("--root", default=".", help="project folder (default: current)")
-    ex.set_defaults(func=cmd_exercises)
+    _root_option(ex)
 
-    rv = sub.add_parser("reveal", help="instructor: let students' reveal('exNN') show a solution",
-                        description="Publish the solution code of exNN to the reveal store (a folder, "
-                                    "default ~/.cache/labapp/revealed, or a redis:// URL; LABAPP_REVEAL_FROM "
-                                    "or --store), where students' reveal('exNN') reads it.")
+    rv = _command(sub, "reveal", cmd_reveal, "instructor: let students' reveal('exNN') show a solution",
+                  "Publish the solution code of exNN to the reveal store (a folder, default "
+                  "~/.cache/labapp/revealed, or a redis:// URL; LABAPP_REVEAL_FROM or --store), where "
+                  "students' reveal('exNN') reads it.")
     rv.add_argument("exercise", nargs="?", help="the exercise to reveal, e.g. ex01")
     rv.add_argument("--list", action="store_true", help="show what is revealed")
     rv.add_argument("--hide", metavar="EXNN", default=None, help="withdraw a revealed exercise")
     rv.add_argument("--store", metavar="DIR_OR_URL", default=None,
                     help="the reveal store (default: LABAPP_REVEAL_FROM, else ~/.cache/labapp/revealed)")
-    rv.add_argument("--root", default=".", help="project folder with solutions/ (default: current)")
-    rv.set_defaults(func=cmd_reveal)
+    _root_option(rv)
 
-    pk = sub.add_parser("pack", help="write a copy of the project for students, without solutions",
-                        description="Copy the files git tracks, without solutions/, into a new or empty "
-                                    "folder; refuse (exit 1) if any solution line is found in the copy.")
+    pk = _command(sub, "pack", cmd_pack, "write a copy of the project for students, without solutions",
+                  "Copy the files git tracks, without solutions/, into a new or empty folder; refuse "
+                  "(exit 1) if any solution line is found in the copy.")
     pk.add_argument("--student", required=True, metavar="DIR", help="new or empty folder for the pack")
-    pk.add_argument("--root", default=".", help="project folder (default: current)")
-    pk.set_defaults(func=cmd_pack)
+    _root_option(pk)
     return parser
 
 

@@ -35,6 +35,10 @@ _LOCK = threading.RLock()
 class ClusterError(RuntimeError):
     """A component of the cluster failed; the message names it and its log file."""
 
+    def _render_traceback_(self) -> list[str]:
+        """What a notebook shows: the message, not a traceback into the lab's code."""
+        return [f"ClusterError: {self}"]
+
 
 @dataclass
 class Child:
@@ -122,6 +126,7 @@ class Cluster:
         self.extras: dict[str, Child] = {}  # optional components, e.g. "flower"
         self.student_tasks: dict[str, Path] = {}  # module name -> the copy workers import
         self.student_routes: dict[str, Path] = {}  # module name -> the copy the API imports
+        self._sources: dict[str, str] = {}  # module name -> the path the student gave
         self.celery = None
         self.redis = None
         self.client: LabClient | None = None
@@ -393,7 +398,13 @@ class Cluster:
             raise ClusterError(f"the broker died (see {self.broker.log_path}): call "
                                "cluster.restart_broker() to bring it back with its queued tasks")
         if not self.running:
-            raise ClusterError("the cluster is not running: call start() first")
+            reload = ""
+            if self.student_tasks or self.student_routes:
+                calls = [f"cluster.add_tasks('{self._sources[m]}')" for m in self.student_tasks]
+                calls += [f"cluster.add_routes('{self._sources[m]}')" for m in self.student_routes]
+                reload = f", then load your code again: {', '.join(calls)}"
+            raise ClusterError(f"the cluster is not running: run the start cell again (Cluster(...).start())"
+                               f"{reload}")
 
     def _only_broker_died(self) -> bool:
         """True when the embedded broker is dead and the API still runs: restart_broker() heals it."""
@@ -459,6 +470,7 @@ class Cluster:
             self._require_running()
             copy = student_code.install(Path(path), self.dir / "student")
             self.student_tasks[copy.stem] = copy
+            self._sources[copy.stem] = str(path)
             names = list(self.workers)
             self._stop_workers(names, how="finish", timeout=self.settings.longtask_max_x + 10)
             new = [self._spawn_worker() for _ in names]
@@ -485,6 +497,7 @@ class Cluster:
             self._require_running()
             copy = student_code.install(Path(path), self.dir / "student")
             self.student_routes[copy.stem] = copy
+            self._sources[copy.stem] = str(path)
             port = int(self.api_url.rsplit(":", 1)[1])
             procs.stop_child(self.api.proc, timeout=5)
             self.api = self._spawn("api", [sys.executable, "-m", "labapp.serve", "--port", str(port)])

@@ -27,6 +27,10 @@ UNUSED_BROKER = "redis://:unused@127.0.0.1:1/0"  # checks import code, they neve
 class StudentCodeError(RuntimeError):
     """A student's module cannot be loaded; the message names the file, the line and the error."""
 
+    def _render_traceback_(self) -> list[str]:
+        """What a notebook shows: the message about the student's file, not the lab's traceback."""
+        return [f"StudentCodeError: {self}"]
+
 
 # ----------------------------------------------------------- in the notebook
 def check_tasks(path: Path) -> dict[str, str]:

@@ -47,6 +47,8 @@ def expected_status(path: str, body: bytes, limits) -> int:
     if not isinstance(value, dict) or set(value) != {field}:
         return 400
     number = value[field]
+    if integer and isinstance(number, float) and number.is_integer():
+        number = int(number)  # JSON has one number type: 20000.0 is the integer 20000 (JSON Schema agrees)
     if isinstance(number, bool) or not isinstance(number, int if integer else (int, float)):
         return 400
     return 202 if 0 <= number <= maximum else 400  # an infinity fails this too

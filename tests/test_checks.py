@@ -49,9 +49,10 @@ def load_ex01(cluster, tmp_path, body: str, function: str = "factorial"):
     cluster.add_tasks(path)
 
 
-def test_a_task_the_workers_never_loaded_is_explained(ex_cluster):
+def test_a_task_the_workers_never_loaded_is_explained(make_cluster):
+    cluster = make_cluster(workers=0).start()  # nothing added to it, whatever other tests did
     with pytest.raises(CheckFailed, match=r"loaded with cluster.add_tasks\('work/ex01_tasks.py'\)"):
-        check_ex01(ex_cluster)  # e.g. the task was defined in the notebook, or the file had a syntax error
+        check_ex01(cluster)  # e.g. the task was defined in the notebook, or the file had a syntax error
 
 
 @pytest.mark.parametrize("mistake", list(EXPECTED))
@@ -180,3 +181,12 @@ def test_ex06_catches_an_effect_that_happens_twice(ex_cluster, tmp_path):
     ex_cluster.add_tasks(path)
     with pytest.raises(CheckFailed, match="found it 2 times: the task ran again"):
         check_ex06(ex_cluster, seconds=2)
+
+
+def test_a_task_with_the_wrong_signature_is_named(ex_cluster, tmp_path):
+    path = tmp_path / "ex01_tasks.py"
+    path.write_text(textwrap.dedent(TASK_HEAD).replace("def factorial(n):", "def factorial(self, n):")
+                    + EX01["right"] + "\n")  # self without bind=True: Celery passes n only
+    assert ex_cluster.add_tasks(path) == {"ex01_tasks.factorial": "(self, n)"}
+    with pytest.raises(CheckFailed, match="Expected a task that takes exactly one argument, n"):
+        check_ex01(ex_cluster)

@@ -121,9 +121,9 @@ def test_markdown_regions_in_html_comments_become_a_prompt(project):
 def test_outputs_cleared_metadata_kept_and_tags_added(project):
     nb = generated(project)
     tags = {c.id: c.metadata.get("tags", []) for c in nb.cells}
-    assert tags == {"fixture-0": [], "fixture-1": ["raises-exception"], "fixture-3": ["teach", "raises-exception"],
-                    "fixture-4": ["check", "raises-exception"],
-                    "fixture-5": ["raises-in-exercise", "raises-exception"], "fixture-6": []}
+    assert tags == {"fixture-0": [], "fixture-1": ["fails-until-solved"], "fixture-3": ["teach", "fails-until-solved"],
+                    "fixture-4": ["check", "fails-until-solved"],
+                    "fixture-5": ["raises-in-exercise", "fails-until-solved"], "fixture-6": []}
     for cell in nb.cells[1:]:
         assert cell.outputs == [] and cell.execution_count is None
         assert cell.metadata["scrolled"] is True and "execution" not in cell.metadata

@@ -246,7 +246,7 @@ def test_tasks_accepted_before_the_kernel_died_run_in_the_next_cluster(make_clus
     folder = sandbox / "runtime" / "orphaned"
     wait_for(lambda: not [p for p in leftover_processes() if _cluster_dir(p) == str(folder)], 10,
              what="the dead kernel's cluster to go")
-    successor = make_cluster(workers=1, name="orphaned")
+    successor = make_cluster(workers=1, name="orphaned", runtime_dir=str(sandbox / "runtime"))
     with pytest.warns(UserWarning, match=r"kept 3 unfinished task\(s\)"):
         successor.start()  # the folder's lock died with its owner: no "already running"
     assert [wait_state(successor.client, i)["result"]["n"] for i in ids] == [3, 4, 5]

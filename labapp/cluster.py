@@ -467,10 +467,7 @@ class Cluster:
         """
         found = student_code.check_tasks(path)
         with _LOCK:
-            self._require_running()
-            copy = student_code.install(Path(path), self.dir / "student")
-            self.student_tasks[copy.stem] = copy
-            self._sources[copy.stem] = str(path)
+            copy = self._take_student_file(path, self.student_tasks)
             names = list(self.workers)
             self._stop_workers(names, how="finish", timeout=self.settings.longtask_max_x + 10)
             new = [self._spawn_worker() for _ in names]
@@ -478,6 +475,14 @@ class Cluster:
             self._wait_workers_ready(new, timeout)
             self._check_loaded(copy.stem, new)
         return found
+
+    def _take_student_file(self, path, loaded: dict) -> Path:
+        """Copy a checked student file into the cluster's folder and remember it; return the copy."""
+        self._require_running()
+        copy = student_code.install(Path(path), self.dir / "student")
+        loaded[copy.stem] = copy
+        self._sources[copy.stem] = str(path)
+        return copy
 
     def _check_loaded(self, module: str, children: list[Child]) -> None:
         """Every new worker imported the module at start (its heartbeat says so), or raise naming its log."""
@@ -494,10 +499,7 @@ class Cluster:
         """
         routes = student_code.check_routes(path)
         with _LOCK:
-            self._require_running()
-            copy = student_code.install(Path(path), self.dir / "student")
-            self.student_routes[copy.stem] = copy
-            self._sources[copy.stem] = str(path)
+            self._take_student_file(path, self.student_routes)
             port = int(self.api_url.rsplit(":", 1)[1])
             procs.stop_child(self.api.proc, timeout=5)
             self.api = self._spawn("api", [sys.executable, "-m", "labapp.serve", "--port", str(port)])

@@ -27,3 +27,16 @@ def test_a_test_session_leaves_no_process_and_no_file(tmp_path):
     assert "2 passed" in run.stdout
     assert procs.processes_marked(tmp_path) == []
     assert list(temp.iterdir()) == []  # the sandbox and what the workers made in it went
+
+
+def test_the_notebooks_left_no_kernel_and_no_cluster(sandbox):
+    """Runs after every lesson, exercise and solution (tests/conftest.py orders it last)."""
+    import psutil
+
+    runtime = sandbox / "runtime"
+    clusters = [folder for folder in runtime.glob("*") if folder.name.startswith(("lesson", "ex0"))]
+    left = [proc for folder in clusters for proc in procs.processes_marked(folder)]
+    kernels = [child for child in psutil.Process().children(recursive=True)
+               if "ipykernel" in " ".join(child.cmdline())]
+    assert not left and not kernels, (
+        "left behind by the notebooks: " + "; ".join(f"{p.pid} {' '.join(p.cmdline())[:80]}" for p in left + kernels))

@@ -291,10 +291,9 @@ def check_ex03(throughput: dict, plateau_workers, cores: int) -> None:
                       f"({throughput[plateau_workers] / top:.0%} of the best)" if plateau_workers in throughput
                       else f"your measurements stop growing at {measured} workers, found plateau_workers = "
                            f"{plateau_workers}, which is not one of the counts you measured")
-    where = f"{measured} workers" if measured else "more than 4 workers"
-    tie = ("= the cores this notebook may use" if measured == cores else
-           f"while this notebook may use {cores} cores")
-    _passed("ex03", f"your factorials stopped scaling at {where} ({tie}).")
+    # the same words on every machine (the notebook's committed output is compared); the numbers
+    # and the cores are in the student's own table above
+    _passed("ex03", "plateau_workers matches where your own measurements stopped growing.")
 
 
 # --------------------------------------------------------------- exercise 04

@@ -167,19 +167,6 @@ def pytest_collection_modifyitems(session, config, items):
     return result
 
 
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_setup(item):
-    """A notebook's kernel starts with the student's defaults, not the tests' short timeouts."""
-    if not _is_notebook_cell(item):
-        yield
-        return
-    saved = {f"LABAPP_{key.upper()}": os.environ.pop(f"LABAPP_{key.upper()}", None) for key in TEST_SETTINGS}
-    try:
-        yield
-    finally:
-        os.environ.update({key: value for key, value in saved.items() if value is not None})
-
-
 def pytest_terminal_summary(terminalreporter, config):
     """Say the order's seed last, even with -q: a failure that depends on the order can be rerun."""
     if config.pluginmanager.hasplugin("randomly"):

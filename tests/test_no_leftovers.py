@@ -34,7 +34,8 @@ def test_the_notebooks_left_no_kernel_and_no_cluster(sandbox):
     import psutil
 
     runtime = sandbox / "runtime"
-    clusters = [folder for folder in runtime.glob("*") if folder.name.startswith(("lesson", "ex0"))]
+    clusters = [folder for folder in [*runtime.glob("*"), *runtime.glob("*/*")]
+                if folder.name.startswith(("lesson", "ex0"))]
     left = [proc for folder in clusters for proc in procs.processes_marked(folder)]
     kernels = [child for child in psutil.Process().children(recursive=True)
                if "ipykernel" in " ".join(child.cmdline())]

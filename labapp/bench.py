@@ -85,6 +85,8 @@ class Progress:
     def __init__(self, total: int, enabled: bool = True):
         self._bar = self._widget = self._label = None
         self._count = 0
+        self._total = total
+        self._text = ""
         self._shown_at = 0.0
         if not enabled:
             return
@@ -92,6 +94,8 @@ class Progress:
             import ipywidgets
             from IPython.display import display
 
+            # ipywidgets draws IntProgress as plain divs that a screen reader does not see:
+            # the label next to it says the same in text ("12/40 tasks done").
             self._widget = ipywidgets.IntProgress(value=0, min=0, max=total, description="bench")
             self._label = ipywidgets.Label(value="")
             display(ipywidgets.HBox([self._widget, self._label]))
@@ -106,8 +110,13 @@ class Progress:
         """Show what is being measured now."""
         if self._bar is not None:
             self._bar.set_description(text)
+        self._text = text
+        self._show_label()
+
+    def _show_label(self, suffix: str = "") -> None:
         if self._label is not None:
-            self._label.value = text
+            done = f"{self._count}/{self._total} tasks done"
+            self._label.value = (f"{self._text} · {done}" if self._text else done) + suffix
 
     def advance(self, count: int = 1) -> None:
         """Count finished tasks (the widget is redrawn at most every PROGRESS_INTERVAL_S)."""
@@ -118,6 +127,7 @@ class Progress:
             now = time.monotonic()
             if now - self._shown_at >= PROGRESS_INTERVAL_S or self._count >= self._widget.max:
                 self._widget.value = self._count
+                self._show_label()
                 self._shown_at = now
 
     def close(self, ok: bool = True) -> None:
@@ -127,8 +137,7 @@ class Progress:
         if self._widget is not None:
             self._widget.value = self._count
             self._widget.bar_style = "success" if ok else "danger"
-            if not ok and self._label is not None:
-                self._label.value += " (stopped)"
+            self._show_label("" if ok else " (stopped)")
 
 
 # ----------------------------------------------------------------- measurement

@@ -14,10 +14,14 @@ from . import __version__, registry
 from .settings import DELIVERIES, Settings
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
+def _count(text: str) -> int:
+    """A whole number >= 0 (a worker count); argparse shows the message, never this name."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a whole number from 0 up is needed, got {text!r}") from None
     if value < 0:
-        raise argparse.ArgumentTypeError("must be >= 0")
+        raise argparse.ArgumentTypeError(f"a whole number from 0 up is needed, got {value}")
     return value
 
 
@@ -215,7 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
     up = sub.add_parser("up", help="start a cluster in the foreground (Ctrl-C stops it)",
                         description="Start the broker, the API and N workers; print the URLs; "
                                     "Ctrl-C stops everything.")
-    up.add_argument("--workers", type=_positive_int, default=2, help="number of worker processes (default 2)")
+    up.add_argument("--workers", type=_count, default=2, help="number of worker processes (default 2)")
     up.add_argument("--api-port", type=_port, default=None, help="API port (default: a free port)")
     up.add_argument("--broker", default=None, metavar="URL",
                     help="use this Redis (redis://:password@host:port/0) instead of starting one")
@@ -230,8 +234,10 @@ def build_parser() -> argparse.ArgumentParser:
                       help="also stop clusters whose starting process is still running")
     down.set_defaults(func=cmd_down)
 
-    status = sub.add_parser("status", help="list running clusters and their processes")
-    status.set_defaults(func=cmd_status)
+    _command(sub, "status", cmd_status, "list running clusters and their processes",
+             "List the clusters this machine's registry knows (started by notebooks, `labapp up` "
+             "or tests): who started each, whether that process is still alive, the API and "
+             "broker URLs, and whether each of their processes still runs.")
 
     bench = sub.add_parser("bench", help="measure throughput against the number of workers",
                            description="Run the same batch of tasks at each worker count and report "
@@ -251,7 +257,10 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--plot", default=None, metavar="FILE.png", help="write the throughput plot as PNG")
     bench.set_defaults(func=cmd_bench)
 
-    lab = sub.add_parser("lab", help="open JupyterLab on the lessons")
+    lab = _command(sub, "lab", cmd_lab, "open JupyterLab on the lessons",
+                   "Start JupyterLab on the project with lesson 00 open and the clusters' runtime "
+                   "folder in .labapp/; Ctrl-C stops it, its kernels and their clusters. Options "
+                   "it does not know go to `jupyter lab` as they are.")
     _root_option(lab)
     lab.add_argument("--no-browser", action="store_true", help="do not open a browser; print the URL")
     lab.add_argument("extra", nargs=argparse.REMAINDER,

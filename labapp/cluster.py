@@ -22,7 +22,6 @@ from . import flower as flower_monitor
 from .broker import BrokerError, BrokerServer, free_port, port_is_open
 from .celery_app import QUEUE, make_celery
 from .client import ApiError, LabClient
-from .serve import BROKER_PID_ENV
 from .settings import Settings
 
 START_TIMEOUT = 30.0
@@ -297,7 +296,7 @@ class Cluster:
         env[student_code.TASKS_ENV] = student_code.env_value(self.student_tasks.values())
         env[student_code.ROUTES_ENV] = student_code.env_value(self.student_routes.values())
         if self.broker is not None and self.broker.proc is not None:
-            env[BROKER_PID_ENV] = str(self.broker.proc.pid)
+            env[procs.BROKER_PID_ENV] = str(self.broker.proc.pid)
         package_root = str(Path(__file__).resolve().parent.parent)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
         return env

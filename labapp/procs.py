@@ -186,6 +186,7 @@ def _inside(path: str, folder: str) -> bool:
     return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
 
 
+BROKER_PID_ENV = "LABAPP_BROKER_PID"  # the embedded broker of a cluster, for its API process
 OWNER_ENV = "LABAPP_OWNER_PID"  # the process that started a cluster's children (a kernel, `labapp up`)
 
 

@@ -1,4 +1,8 @@
-"""Entry point of the API process: ``python -m labapp.serve --port P`` (waitress, never debug)."""
+"""Entry point of the API process: ``python -m labapp.serve --port P`` (waitress, never debug).
+
+No module that ``import labapp`` loads may import this one: ``-m`` would then find it in
+sys.modules already and print a RuntimeWarning at the top of every api.log.
+"""
 
 from __future__ import annotations
 
@@ -16,8 +20,6 @@ from .api import create_app
 from .student_code import register_student_routes
 from .settings import Settings
 
-BROKER_PID_ENV = "LABAPP_BROKER_PID"  # the embedded broker of this API's cluster
-
 
 def embedded_broker_stopper():
     """A callable that stops this cluster's embedded broker (None without one).
@@ -25,7 +27,7 @@ def embedded_broker_stopper():
     The broker is a server binary that cannot watch its starter; where no parent-death
     signal exists (macOS, or a cluster started off the main thread), the API does it.
     """
-    pid = os.environ.get(BROKER_PID_ENV, "")
+    pid = os.environ.get(procs.BROKER_PID_ENV, "")
     if not pid.isdigit():
         return None
     identity = registry.process_identity(int(pid))  # so that a reused pid is never hit

@@ -371,10 +371,15 @@ class TaskLauncher(w.VBox):
             "long_task": f"x: seconds of simulated work, from 0 to {settings.longtask_max_x:g}",
             "factorial": f"n: an integer from 0 to {settings.factorial_max_n}",
         }
-        self.submit_button = w.Button(description="Submit", button_style="primary", icon="play")
+        # No icon= on any button: ipywidgets 8 draws it as a Font Awesome <i> whose glyph (a
+        # private-use character) lands in the button's accessible name ("\uf04b Submit"), so a
+        # screen reader reads junk and get_by_role("button", name="Submit") finds nothing.
+        self.submit_button = w.Button(description="Submit", button_style="primary",
+                                      tooltip="submit the task once")
         self.count = w.BoundedIntText(value=many, min=1, max=MAX_ROWS, description="how many",
                                       layout=w.Layout(width="160px"))
-        self.submit_many_button = w.Button(description=f"Submit {self.count.value}", icon="forward")
+        self.submit_many_button = w.Button(description=f"Submit {self.count.value}",
+                                           tooltip="submit the task 'how many' times at once")
         self.status = w.HTML()
         self.task.observe(self._on_task, names="value")
         self.count.observe(self._on_count, names="value")
@@ -454,12 +459,17 @@ class WorkerPanel(_Live, w.VBox):
         self.table = w.HTML()
         start = len(getattr(cluster, "workers", {}) or {})
         limit = getattr(getattr(cluster, "settings", None), "max_workers", MAX_SCALE)
-        self.size = w.IntSlider(value=start, min=0, max=max(min(MAX_SCALE, limit), start),
-                                description="workers", continuous_update=False)
-        self._shown_count = start  # the worker count the slider last showed
-        self.scale_button = w.Button(description="Scale", icon="sliders")
+        # A number box, not an IntSlider: ipywidgets' slider (noUiSlider) gives its handle
+        # role=slider and no accessible name, and no option sets one; the box's <label for>
+        # names it "workers", and arrow keys step it as they would a slider. No icons (see
+        # TaskLauncher).
+        self.size = w.BoundedIntText(value=start, min=0, max=max(min(MAX_SCALE, limit), start),
+                                     description="workers", layout=w.Layout(width="150px"))
+        self._shown_count = start  # the worker count the box last showed
+        self.scale_button = w.Button(description="Scale",
+                                     tooltip="start or stop workers until there are that many")
         self.kill_button = w.Button(description="Kill a worker", button_style="danger",
-                                    icon="bolt", tooltip="SIGKILL a busy worker (or any)")
+                                    tooltip="SIGKILL a busy worker (or any)")
         self.action = w.HTML()
         self.scale_button.on_click(lambda _: self.scale(self.size.value))
         self.kill_button.on_click(lambda _: self.kill())
@@ -543,7 +553,7 @@ class WorkerPanel(_Live, w.VBox):
                                   "No live worker: queued tasks wait until one starts.")
 
     def _follow_cluster_size(self) -> None:
-        """Move the slider when the cluster's size changed elsewhere (a bench, scale() in a cell),
+        """Move the workers box when the cluster's size changed elsewhere (a bench, scale() in a cell),
         never while the student is choosing a new value."""
         count = len(self.cluster.workers)
         if count != self._shown_count and self.size.value == self._shown_count:

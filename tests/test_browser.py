@@ -29,6 +29,9 @@ from labapp.broker import free_port
 
 from conftest import TEST_SETTINGS, wait_for
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "docs"))
+from make_screenshot import api as _api  # noqa: E402  (the screenshot script's call to Jupyter's REST API)
+
 REPO = Path(__file__).resolve().parent.parent
 SHOTS = REPO / "tests" / "output" / "browser"
 CHROMIUM = "/usr/bin/chromium"
@@ -47,15 +50,6 @@ def _need_chromium() -> None:
     if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
         pytest.fail(f"{message} (CI never skips the browser test)")
     pytest.skip(message)
-
-
-def _api(port: int, token: str, path: str, method: str = "GET"):
-    """Call the Jupyter server's REST API; the parsed JSON answer."""
-    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", method=method,
-                                     headers={"Authorization": f"token {token}"})
-    with urllib.request.urlopen(request, timeout=5) as resp:
-        body = resp.read()
-    return json.loads(body) if body else None
 
 
 class Lab:

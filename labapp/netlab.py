@@ -404,3 +404,73 @@ class Netlab:
         if self._old_sigterm is not None and threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGTERM, self._old_sigterm)
             self._old_sigterm = None
+
+
+class Lines:
+    """The lines a child prints, read by a thread (and copied to a log file), waited for by content."""
+
+    def __init__(self, stream, log_path=None):
+        """Start reading stream (a text pipe) until it ends."""
+        self.lines: list[str] = []
+        self.log_path = log_path
+        self._ended = False
+        self._cursor = 0
+        self._changed = threading.Condition()
+        threading.Thread(target=self._read, args=(stream,), name="netlab-lines", daemon=True).start()
+
+    def _read(self, stream) -> None:
+        log = open(self.log_path, "a") if self.log_path else None
+        try:
+            for line in stream:
+                if log:
+                    log.write(line)
+                    log.flush()
+                with self._changed:
+                    self.lines.append(line.rstrip("\n"))
+                    self._changed.notify_all()
+        finally:
+            if log:
+                log.close()
+            with self._changed:
+                self._ended = True
+                self._changed.notify_all()
+
+    def _wait(self, find, timeout: float, what: str):
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while True:
+                found = find()
+                if found is not None:
+                    return found
+                if self._ended:
+                    raise NetlabError(f"the output ended before {what}; last lines:\n{self.tail()}")
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise NetlabError(f"no {what} after {timeout:.0f} s; last lines:\n{self.tail()}")
+                self._changed.wait(left)
+
+    def wait_for(self, match, timeout: float = 60.0) -> str:
+        """The first line (from the start) that starts with match, or for which match(line) is true."""
+        test = match if callable(match) else (lambda line: line.startswith(match))
+
+        def find():
+            return next((line for line in self.lines if test(line)), None)
+
+        return self._wait(find, timeout, f"line {match!r}" if not callable(match) else "matching line")
+
+    def next_line(self, timeout: float = 60.0) -> str | None:
+        """The next line not returned by next_line yet; None once the output has ended."""
+        ended = object()
+
+        def find():
+            if self._cursor < len(self.lines):
+                self._cursor += 1
+                return self.lines[self._cursor - 1]
+            return ended if self._ended else None
+
+        line = self._wait(find, timeout, "next line")
+        return None if line is ended else line
+
+    def tail(self, count: int = 15) -> str:
+        """The last lines, for an error message."""
+        return "\n".join(self.lines[-count:])

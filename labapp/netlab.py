@@ -93,7 +93,7 @@ def _owner_alive(pid: int, started: str | None) -> bool:
     return now is not None and (started is None or now == started)
 
 
-def _live_states() -> list[dict]:
+def _states() -> list[dict]:
     states = []
     for path in STATE_DIR.glob("*.json"):
         try:
@@ -150,7 +150,7 @@ def _kill_everything_in(names: list[str], grace: float) -> None:
 def cleanup_stale() -> list[str]:
     """Remove the namespaces, routes and state files of earlier runs whose process is dead; say what."""
     removed = []
-    states = _live_states()
+    states = _states()
     live_owners = set()
     for state in states:
         if _owner_alive(state["pid"], state.get("started")):

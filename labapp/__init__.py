@@ -1,8 +1,10 @@
 """Flask + Celery Cluster Lab: an embedded cluster for learning distributed task processing."""
 
-from .client import ApiError, LabClient
-from .cluster import Cluster, ClusterError
-from .settings import Settings
-
+# first: the modules below read it (a classroom refuses workers of another version)
 __version__ = "0.1.0"
+
+from .client import ApiError, LabClient  # noqa: E402
+from .cluster import Cluster, ClusterError  # noqa: E402
+from .settings import Settings  # noqa: E402
+
 __all__ = ["ApiError", "Cluster", "ClusterError", "LabClient", "Settings", "__version__"]

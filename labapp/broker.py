@@ -15,6 +15,17 @@ import redis
 from . import logfiles, procs
 
 
+# What a classroom's worker user may do: every data, list, hash and pub/sub command Celery's
+# workers use (checked against the broker's ACL LOG), and nothing that reconfigures, wipes,
+# stops or spies on the server (CONFIG, FLUSHALL, SHUTDOWN, MONITOR, ACL, DEBUG, KEYS...).
+WORKER_ACL = "~* &* +@all -@dangerous -@admin"
+
+
+def _reachable(bind: str) -> str:
+    """An address to probe a bind address at (0.0.0.0 is probed on loopback)."""
+    return "127.0.0.1" if bind in ("0.0.0.0", "::") else bind
+
+
 class BrokerError(RuntimeError):
     """The broker server could not be found or started."""
 
@@ -63,6 +74,10 @@ class BrokerServer:
     password: str = ""
     host: str = "127.0.0.1"
     env: dict | None = None  # environment of the server process (default: ours)
+    # a classroom broker also listens here (the address students reach), besides host
+    public_bind: str = ""
+    # {user: password} of ACL users that may do only what a Celery worker needs
+    worker_users: dict | None = None
     proc: subprocess.Popen | None = None
 
     @property
@@ -80,10 +95,12 @@ class BrokerServer:
         self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         os.chmod(self.data_dir, 0o700)  # the AOF holds every task's arguments and results
         lines = [
-            f"bind {self.host}",
+            f"bind {self.host} {self.public_bind}".rstrip(),
             f"port {self.port}",
             "protected-mode yes",
             f"requirepass {self.password}",
+            *(f"user {name} on >{secret} {WORKER_ACL}"
+              for name, secret in (self.worker_users or {}).items()),
             f'dir "{self.data_dir}"',
             "appendonly yes",  # queued tasks survive a broker restart
             "appendfsync everysec",
@@ -102,8 +119,9 @@ class BrokerServer:
         """Start the server (same port and password on a restart) and wait until it answers PING."""
         binary = find_server_binary()
         if not self.port:
-            self.port = free_port(self.host)
-        elif port_is_open(self.port, self.host):
+            self.port = free_port(self.public_bind or self.host)
+        elif port_is_open(self.port, self.host) or (
+                self.public_bind and port_is_open(self.port, _reachable(self.public_bind))):
             raise BrokerError(f"broker port {self.port} is already in use; see {self.log_path}")
         if not self.password:
             self.password = secrets.token_urlsafe(24)

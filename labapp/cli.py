@@ -41,17 +41,31 @@ def _stop_on_sigterm(*_):
 
 def cmd_up(args) -> int:
     """Start a cluster in the foreground until Ctrl-C."""
-    from .cluster import Cluster, ClusterError
+    from .cluster import Cluster
 
-    signal.signal(signal.SIGTERM, _stop_on_sigterm)
-    signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started with SIGINT ignored (`cmd &`)
     try:
         cluster = Cluster(workers=args.workers, name=args.name, api_port=args.api_port,
                           broker_url=args.broker)
     except ValueError as exc:  # contradictory LABAPP_* settings
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(f"starting {args.workers} worker(s)...", flush=True)
+    return _run_in_foreground(cluster, args.workers, _describe_up)
+
+
+def _describe_up(cluster) -> list[str]:
+    return [f"  API:     {cluster.api_url}",
+            f"  broker:  {cluster.safe_broker_url}  (full URL: `labapp url --secret --name {cluster.name}`)",
+            f"  logs:    {cluster.dir}",
+            f"  try:     curl -X POST {cluster.api_url}/longtask -H 'Content-Type: application/json' -d '{{\"x\": 2}}'"]
+
+
+def _run_in_foreground(cluster, workers: int, describe) -> int:
+    """Start a cluster, print describe(cluster), keep it running until Ctrl-C or SIGTERM."""
+    from .cluster import ClusterError
+
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started with SIGINT ignored (`cmd &`)
+    print(f"starting {workers} worker(s)...", flush=True)
     started = time.monotonic()
     try:
         cluster.start()
@@ -63,10 +77,8 @@ def cmd_up(args) -> int:
         return 130
     try:  # from here on, Ctrl-C at any moment (even mid-print) stops the cluster
         print(f"cluster ready in {time.monotonic() - started:.1f} s")
-        print(f"  API:     {cluster.api_url}")
-        print(f"  broker:  {cluster.safe_broker_url}")
-        print(f"  logs:    {cluster.dir}")
-        print(f"  try:     curl -X POST {cluster.api_url}/longtask -H 'Content-Type: application/json' -d '{{\"x\": 2}}'")
+        for line in describe(cluster):
+            print(line)
         print("Press Ctrl-C to stop everything.", flush=True)
         while cluster.running:
             time.sleep(0.5)
@@ -77,6 +89,133 @@ def cmd_up(args) -> int:
         return 0
     finally:
         cluster.stop()
+
+
+def _broker_password(args) -> str | None:
+    """The instructor's chosen broker password (file or environment), or None to generate one."""
+    from . import classroom
+
+    if args.password_file:
+        text = Path(args.password_file).read_text().strip()
+        return text.splitlines()[0].strip() if text else ""
+    return os.environ.get(classroom.PASSWORD_ENV) or None
+
+
+def cmd_serve(args) -> int:
+    """Run a classroom cluster that other machines join (the instructor's command)."""
+    from . import classroom
+    from .cluster import LOOPBACK, Cluster
+
+    if args.bind not in LOOPBACK and not args.public:
+        print(f"error: --bind {args.bind} opens the lab to the network: add --public to say you "
+              "mean it", file=sys.stderr)
+        return 2
+    try:
+        password = _broker_password(args)
+    except OSError as exc:
+        print(f"error: cannot read --password-file: {exc}", file=sys.stderr)
+        return 2
+    if password is not None:
+        problem = classroom.password_problem(password)
+        if problem:
+            source = args.password_file or classroom.PASSWORD_ENV
+            print(f"error: the broker password from {source} is too weak: {problem}. Leave it out "
+                  "and a strong one is generated", file=sys.stderr)
+            return 2
+    try:
+        cluster = Cluster(workers=args.workers, name=args.name, api_port=args.api_port,
+                          classroom=True, bind=args.bind, broker_port=args.broker_port,
+                          broker_password=password)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+    def describe(cluster) -> list[str]:
+        join_file = cluster.join_file
+        if args.join_file:
+            join_file = classroom.write_secret_file(Path(args.join_file), cluster.join_file.read_text())
+        ports = f"TCP {cluster.broker.port} (broker) and {cluster.api_url.rsplit(':', 1)[1]} (API)"
+        return [
+            f"  API:       {cluster.public_api_url}  (Host names it answers to: "
+            f"{cluster.settings.allowed_hosts or 'loopback only'})",
+            f"  broker:    redis://{classroom.WORKER_USER}:***@{cluster.bind}:{cluster.broker.port}/0  "
+            "(students' workers log in as user 'worker', which cannot reconfigure or wipe it)",
+            f"  join file: {join_file}  (it holds the password: hand it out privately, never post it)",
+            f"  students:  labapp join {join_file.name} --workers 2 --name THEIR_NAME",
+            f"  firewall:  open {ports} to the class's network only",
+            f"  logs:      {cluster.dir}",
+            f"ready: {cluster.name} at {cluster.public_api_url}, join file {join_file}",
+        ]
+    return _run_in_foreground(cluster, args.workers, describe)
+
+
+def cmd_join(args) -> int:
+    """Join an instructor's class with N workers of this machine (the student's command)."""
+    from . import classroom
+    from .join import Joiner
+
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    if args.source.startswith(("redis://", "rediss://")) and "@" in args.source:
+        print("warning: a password on the command line is visible to every user of this machine "
+              "(`ps`); prefer the join file or LABAPP_BROKER_PASSWORD", file=sys.stderr)
+    try:
+        joiner = Joiner(args.source, workers=args.workers, name=args.name)
+        print(f"joining the class at {classroom.where(joiner.url)} as {joiner.name}...", flush=True)
+        joiner.start()
+    except classroom.JoinError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\ninterrupted while joining; left", file=sys.stderr)
+        return 130
+    try:
+        print(f"joined class {joiner.info.get('name')!r} (API {joiner.info.get('api_url')}) with "
+              f"{', '.join(joiner.node_names)}; logs in {joiner.dir}")
+        print("Press Ctrl-C to leave: running tasks finish first.", flush=True)
+        code = joiner.watch(say=lambda text: print(text, flush=True))
+        joiner.leave()
+        return code
+    except KeyboardInterrupt:
+        print("\nleaving: running tasks finish first (Ctrl-C again to stop now: they go back to the "
+              "queue and run elsewhere)", flush=True)
+        try:
+            joiner.leave()
+        except KeyboardInterrupt:
+            joiner.leave(now=True)
+        print("left the class", flush=True)
+        return 0
+
+
+def cmd_url(args) -> int:
+    """Print a running cluster's broker URL (masked, or whole with --secret) for your own tools."""
+    from . import classroom
+
+    entries = [(path, entry) for path, entry in registry.read_entries(_registry_path())
+               if args.name is None or entry.get("name") == args.name]
+    if not entries:
+        print(f"error: no running cluster{'' if args.name is None else ' named ' + repr(args.name)} "
+              "(see `labapp status`)", file=sys.stderr)
+        return 1
+    if len(entries) > 1:
+        names = ", ".join(sorted(entry.get("name", "?") for _, entry in entries))
+        print(f"error: several clusters run ({names}): choose one with --name", file=sys.stderr)
+        return 1
+    folder = Path(entries[0][1]["dir"])
+    secret = folder / ("join.url" if args.join else "broker.url")
+    try:
+        url = secret.read_text().splitlines()[0].strip()
+    except (OSError, IndexError):
+        print(f"error: {secret} is missing: " + ("this cluster is no classroom (labapp serve)"
+              if args.join else "the cluster uses an external broker, whose URL you gave it"),
+              file=sys.stderr)
+        return 1
+    print(url if args.secret else f"{classroom.mask(url)}   (the whole URL: labapp url --secret; "
+          f"it is in {secret}, readable only by you)")
+    return 0
 
 
 def _registry_path():
@@ -119,7 +258,27 @@ def cmd_status(args) -> int:
         for child in entry["children"]:
             state = "running" if registry.is_same_process(child) else "gone"
             print(f"  {child['component']:<8} pid {child['pid']:<8} {state}")
+        seen = _workers_seen(Path(entry["dir"]), entry["children"])
+        if seen:
+            print(f"  workers the broker sees: {seen}")
     return 0
+
+
+def _workers_seen(folder: Path, children: list[dict]) -> str:
+    """The broker's live workers, those of other machines or commands marked (joined); '' if unknown."""
+    from . import classroom, heartbeat
+
+    try:
+        url = (folder / "broker.url").read_text().splitlines()[0].strip()
+        client = classroom.connect(url, timeout=1)
+        try:
+            names = [worker["name"] for worker in heartbeat.live_workers(client)]
+        finally:
+            client.close()
+    except Exception:  # no embedded broker, or it is down: the table above says enough
+        return ""
+    ours = {child["component"] for child in children}
+    return ", ".join(name if name.split("@", 1)[0] in ours else f"{name} (joined)" for name in names)
 
 
 def cmd_bench(args) -> int:
@@ -211,7 +370,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Flask + Celery Cluster Lab: an embedded Redis broker, a Flask API and "
                     "Celery workers on your machine.",
         epilog="Examples: `labapp up --workers 4`, `labapp bench --workers 1,2,4,8 --kind sleep`, "
-               "`labapp down`. Settings come from LABAPP_* environment variables.",
+               "`labapp down`; a class on a network: `labapp serve --public --bind 192.168.1.20` "
+               "(instructor), `labapp join join.url --workers 2 --name ana` (student). Settings "
+               "come from LABAPP_* environment variables.",
     )
     parser.add_argument("--version", action="version", version=f"labapp {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -256,6 +417,44 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--json", default=None, metavar="FILE", help="write the records as JSON")
     bench.add_argument("--plot", default=None, metavar="FILE.png", help="write the throughput plot as PNG")
     bench.set_defaults(func=cmd_bench)
+
+    sv = _command(sub, "serve", cmd_serve, "instructor: run a classroom cluster that students' machines join",
+                  "Start a cluster whose broker and API other machines reach (with --public and "
+                  "--bind ADDRESS), write the join file that students' `labapp join` reads, and print "
+                  "what to open in the firewall. Ctrl-C ends the class. The broker password is "
+                  "generated, or read from --password-file or LABAPP_BROKER_PASSWORD (at least 16 "
+                  "characters), never from the command line.")
+    sv.add_argument("--public", action="store_true",
+                    help="listen on --bind for other machines (without it, loopback only)")
+    sv.add_argument("--bind", default="127.0.0.1", metavar="ADDRESS",
+                    help="this machine's address on the class's network, e.g. 192.168.1.20")
+    sv.add_argument("--workers", type=_count, default=2, help="workers on this machine (default 2)")
+    sv.add_argument("--api-port", type=_port, default=None, help="API port (default: a free port)")
+    sv.add_argument("--broker-port", type=_port, default=None, help="broker port (default: a free port)")
+    sv.add_argument("--password-file", default=None, metavar="FILE",
+                    help="read the broker password from FILE (default: generate a strong one)")
+    sv.add_argument("--join-file", default=None, metavar="FILE",
+                    help="also write the students' join file here (it is always in the cluster's folder)")
+    sv.add_argument("--name", default="classroom", help="the class's name (default classroom)")
+
+    jn = _command(sub, "join", cmd_join, "student: add this machine's workers to an instructor's class",
+                  "Start N workers here that take tasks from the instructor's broker, named "
+                  "NAME-w1@this-machine...; check first that the password works and that both run "
+                  "the same version of the lab. Ctrl-C leaves: running tasks finish first.")
+    jn.add_argument("source", metavar="FILE_OR_URL",
+                    help="the join file from the instructor, or redis://worker@HOST:PORT/0 with the "
+                         "password in LABAPP_BROKER_PASSWORD")
+    jn.add_argument("--workers", type=_count, default=2, help="worker processes here (default 2)")
+    jn.add_argument("--name", default=None,
+                    help="your name in the class, in your workers' names (default: your login name)")
+
+    ur = _command(sub, "url", cmd_url, "print a cluster's broker URL, for Flower or your own tools",
+                  "Print the broker URL of a running cluster of this machine, masked; --secret prints "
+                  "it whole, e.g. CELERY_BROKER_URL=$(labapp url --secret) celery -A labapp.worker flower. "
+                  "The URL is also in the file this prints, readable only by you.")
+    ur.add_argument("--name", default=None, help="the cluster (default: the only one running)")
+    ur.add_argument("--secret", action="store_true", help="print the URL with its password")
+    ur.add_argument("--join", action="store_true", help="the students' URL of a classroom, not yours")
 
     lab = _command(sub, "lab", cmd_lab, "open JupyterLab on the lessons",
                    "Start JupyterLab on the project with lesson 00 open and the clusters' runtime "

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import redis
 
-from . import claim, heartbeat, logfiles, procs, registry, student_code
+from . import claim, classroom, heartbeat, logfiles, procs, registry, student_code
 from . import flower as flower_monitor
 from .broker import BrokerError, BrokerServer, free_port, port_is_open
 from .celery_app import QUEUE, make_celery
@@ -26,6 +26,9 @@ from .settings import Settings
 
 START_TIMEOUT = 30.0
 UNACKED = "unacked"  # kombu's hash of tasks taken by a worker and not yet acknowledged
+LOOPBACK = ("127.0.0.1", "localhost")
+SECRET_URL_FILE = "broker.url"  # the full broker URL, for the user's own tools (`labapp url --secret`)
+JOIN_FILE = "join.url"  # a classroom's URL for students' workers (`labapp join`)
 CLUSTER_ENV = "LABAPP_CLUSTER_DIR"  # marks every process of a cluster, for tests and `ps e`
 _RUNNING: "weakref.WeakValueDictionary[Path, Cluster]" = weakref.WeakValueDictionary()
 _LOCK = threading.RLock()
@@ -104,8 +107,20 @@ class Cluster:
 
     def __init__(self, workers: int = 2, *, name: str = "default", api_port: int | None = None,
                  broker_url: str | None = None, runtime_dir: str | None = None,
-                 settings: Settings | None = None, **overrides):
+                 settings: Settings | None = None, classroom: bool = False,
+                 bind: str = "127.0.0.1", broker_port: int | None = None,
+                 broker_password: str | None = None, **overrides):
         base = settings or Settings.from_env()
+        # a cluster reachable from other machines is a classroom: its address is an allowed Host
+        if bind in ("0.0.0.0", "::", ""):
+            raise ValueError(f"bind={bind!r} would expose the lab on every network this machine is "
+                             "on: give the one address students reach, e.g. bind='192.168.1.20'")
+        self.public = bind not in LOOPBACK
+        self.classroom = classroom or self.public
+        self.bind = bind
+        if self.public:
+            named = ",".join(h for h in (overrides.get("allowed_hosts") or base.allowed_hosts, bind) if h)
+            overrides["allowed_hosts"] = named
         changes = {k: v for k, v in dict(broker_url=broker_url, runtime_dir=runtime_dir,
                                           **overrides).items() if v is not None}
         self.settings = base.with_(**changes) if changes else base
@@ -118,6 +133,9 @@ class Cluster:
         self.name = name
         self.dir = self.settings.runtime_path / name
         self.api_port = api_port
+        self.broker_port = broker_port
+        self.broker_password = broker_password
+        self.join_file: Path | None = None  # written at start by a classroom cluster
         self.broker: BrokerServer | None = None
         self.broker_url = self.settings.broker_url or ""
         self.api: Child | None = None
@@ -176,28 +194,75 @@ class Cluster:
         if not self.broker_url:
             # the data of the cluster before (AOF) is kept: tasks it accepted are not lost
             data_dir = self.dir / "broker-data"
-            self.broker = BrokerServer(data_dir=data_dir, log_path=self.dir / "broker.log",
-                                       env={**os.environ, CLUSTER_ENV: str(self.dir)})
+            self.broker = BrokerServer(
+                data_dir=data_dir, log_path=self.dir / "broker.log",
+                env={**os.environ, CLUSTER_ENV: str(self.dir)}, port=self.broker_port or 0,
+                password=self.broker_password or "",
+                public_bind=self.bind if self.public else "",
+                worker_users={classroom.WORKER_USER: classroom.generate_password()}
+                if self.classroom else None)
             try:
                 self.broker.start(timeout=min(timeout, 10))
             except BrokerError as exc:
                 raise ClusterError(f"broker failed to start: {exc}") from None
             self.broker_url = self.broker.url
+            classroom.write_secret_file(self.dir / SECRET_URL_FILE, self.broker_url)
         self.celery = make_celery(self.settings, self.broker_url)
         self.redis = redis.Redis.from_url(self.broker_url, decode_responses=True,
                                           socket_timeout=5, socket_connect_timeout=2)
         self._check_broker_reachable()
         self._warn_about_kept_tasks()
-        port = self.api_port or free_port()
-        if port_is_open(port):
+        port = self.api_port or free_port(self.bind if self.public else "127.0.0.1")
+        if port_is_open(port) or (self.public and port_is_open(port, self.bind)):
             raise ClusterError(f"API port {port} is already in use: choose another with api_port=")
-        self.api = self._spawn("api", [sys.executable, "-m", "labapp.serve", "--port", str(port)])
+        self.api = self._spawn("api", self._api_command(port))
         self.api_url = f"http://127.0.0.1:{port}"
         self.client = LabClient(self.api_url, timeout=5)
         new = [self._spawn_worker() for _ in range(self.requested_workers)]
         self._write_registry()
         self._wait_api_ready(timeout)
         self._wait_workers_ready(new, timeout)
+        if self.classroom:
+            self._open_class(port)
+
+    def _api_command(self, port: int) -> list[str]:
+        command = [sys.executable, "-m", "labapp.serve", "--port", str(port)]
+        return command + (["--public-host", self.bind] if self.public else [])
+
+    @property
+    def public_api_url(self) -> str:
+        """The API's URL as other machines reach it (the loopback URL if not public)."""
+        if not self.public:
+            return self.api_url
+        host = f"[{self.bind}]" if ":" in self.bind else self.bind
+        return f"http://{host}:{self.api_url.rsplit(':', 1)[1]}"
+
+    def _open_class(self, port: int) -> None:
+        """Publish the class (versions, shared settings) and write the students' join file."""
+        if self.broker is None:
+            raise ClusterError("a classroom needs the embedded broker (its worker user and join file)")
+        classroom.publish(self.redis, classroom.class_info(self.name, self.public_api_url, self.settings))
+        secret = self.broker.worker_users[classroom.WORKER_USER]
+        url = classroom.join_url(classroom.WORKER_USER, secret, self.bind, self.broker.port)
+        self.join_file = classroom.write_secret_file(self.dir / JOIN_FILE, "\n".join([
+            url,
+            f"# labapp class {self.name!r}, API {self.public_api_url}. Keep this file private: it "
+            "holds the workers' password.",
+            "# join with: labapp join THIS_FILE --workers 2 --name YOUR_NAME",
+        ]))
+
+    def _end_class(self, grace: float = 3.0) -> None:
+        """Withdraw the class, and give joined machines a moment to see it and leave by themselves."""
+        try:
+            classroom.withdraw(self.redis)
+            ours = {self.node_name(name) for name in self.workers}
+
+            def joined_left() -> bool:
+                return not [w for w in heartbeat.live_workers(self.redis) if w["name"] not in ours]
+            if not joined_left():
+                procs.wait_until(joined_left, grace, interval=0.2)
+        except (redis.RedisError, procs.WaitTimeout):
+            pass  # they will find the broker gone instead
 
     def _claim_folder(self) -> None:
         """Lock the runtime folder before anything is spawned: one owner per folder, atomically."""
@@ -239,6 +304,8 @@ class Cluster:
     def stop(self) -> None:
         """Stop workers, API and broker (whatever runs); safe to call twice."""
         with _LOCK:
+            if self.classroom and self.redis is not None:
+                self._end_class()
             # the whole cluster goes: a task still running comes back later (acks_late) if the
             # broker's data outlives it (an external Redis); waiting for it would only delay
             procs.stop_children([child.proc for child in self.extras.values()], timeout=5)
@@ -250,6 +317,9 @@ class Cluster:
             if self.broker is not None:
                 self.broker.stop()
                 self.broker = None
+                (self.dir / SECRET_URL_FILE).unlink(missing_ok=True)
+                (self.dir / JOIN_FILE).unlink(missing_ok=True)
+                self.join_file = None
                 self.broker_url = self.settings.broker_url or ""
             if self.celery is not None:
                 self.celery.close()
@@ -322,8 +392,13 @@ class Cluster:
         return child
 
     def node_name(self, worker: str) -> str:
-        """Celery node name of a worker, e.g. ``w1@laptop``."""
-        return f"{worker}@{socket.gethostname()}"
+        """Celery node name of a worker: ``w1@laptop``, or ``NAME-w1@laptop`` on a shared Redis.
+
+        An embedded broker is this cluster's own; two clusters on one external Redis
+        would otherwise read and overwrite each other's heartbeats.
+        """
+        prefix = "" if self.broker is not None or not self.settings.broker_url else f"{self.name}-"
+        return f"{prefix}{worker}@{socket.gethostname()}"
 
     def _failure(self, child: Child, what: str) -> ClusterError:
         return ClusterError(f"{child.component} {what}; see {child.log}\n--- last lines ---\n"
@@ -501,7 +576,7 @@ class Cluster:
             self._take_student_file(path, self.student_routes)
             port = int(self.api_url.rsplit(":", 1)[1])
             procs.stop_child(self.api.proc, timeout=5)
-            self.api = self._spawn("api", [sys.executable, "-m", "labapp.serve", "--port", str(port)])
+            self.api = self._spawn("api", self._api_command(port))
             self._write_registry()
             self._wait_api_ready(timeout)
         return routes

@@ -62,6 +62,8 @@ def main(argv: list[str] | None = None) -> None:
     """Serve the API on host:port until terminated."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--public-host", default="",
+                        help="a classroom's address: serve there too (besides --host)")
     parser.add_argument("--port", type=_port, required=True)
     parser.add_argument("--threads", type=int, default=8)
     args = parser.parse_args(argv)
@@ -69,7 +71,11 @@ def main(argv: list[str] | None = None) -> None:
     procs.watch_parent(parent=procs.owner_pid(), on_orphan=embedded_broker_stopper())
     app = create_app()
     register_student_routes(app)  # the blueprints a student added with cluster.add_routes()
-    serve(app, host=args.host, port=args.port, threads=args.threads,
+    listen = [f"{args.host}:{args.port}"]
+    if args.public_host and args.public_host != args.host:
+        host = f"[{args.public_host}]" if ":" in args.public_host else args.public_host
+        listen.append(f"{host}:{args.port}")
+    serve(app, listen=" ".join(listen), threads=args.threads,
           ident="labapp", clear_untrusted_proxy_headers=True)
 
 

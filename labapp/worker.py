@@ -1,7 +1,9 @@
 """Entry point of worker processes: ``celery -A labapp.worker worker``.
 
 Configuration comes from ``LABAPP_*`` variables set by the process that
-starts the worker (the Cluster), so every worker of a cluster shares it.
+starts the worker (the Cluster, `labapp join`), so every worker of a cluster
+shares it. Celery's own ``celery -A labapp.worker -b URL worker`` works too:
+the broker comes from ``-b``, and the settings from the class the broker runs.
 """
 
 from __future__ import annotations
@@ -13,13 +15,36 @@ from celery.signals import (task_received, worker_init, worker_process_init, wor
                             worker_shutdown)
 from celery.worker import state as worker_state
 
-from . import heartbeat, procs
+from . import classroom, heartbeat, procs
 from .celery_app import make_celery
-from .settings import Settings
+from .settings import ENV_PREFIX, Settings
 
-settings = Settings.from_env()
-if not settings.broker_url:
-    raise RuntimeError("LABAPP_BROKER_URL is not set: workers are started by labapp.Cluster or `labapp up`")
+
+def worker_settings(environ=None) -> Settings:
+    """This worker's settings: LABAPP_* first, else a class's shared settings, else the defaults.
+
+    ``celery -b URL`` puts the URL in CELERY_BROKER_URL before this module loads; a worker
+    that joins a class that runs other code stops here, saying which versions differ.
+    """
+    environ = os.environ if environ is None else environ
+    url = environ.get(ENV_PREFIX + "BROKER_URL") or environ.get("CELERY_BROKER_URL")
+    if not url:
+        raise RuntimeError("no broker URL: give one with `celery -A labapp.worker -b redis://... worker`, "
+                           "or use `labapp join`, `labapp up` or labapp.Cluster, which start workers")
+    shared = {}
+    try:
+        info = classroom.read(classroom.connect(url))
+    except Exception:  # broker away: Celery retries the connection and says so
+        info = None
+    if info is not None:
+        problem = classroom.version_problem(info)
+        if problem:
+            raise RuntimeError(problem)
+        shared = {key: value for key, value in info.get("settings", {}).items()
+                  if not environ.get(ENV_PREFIX + key.upper())}
+    return Settings.from_env(environ, broker_url=url, **shared)
+
+settings = worker_settings()
 if settings.worker_nice:
     os.nice(settings.worker_nice)  # before the pool forks: its processes inherit it
 app = make_celery(settings, settings.broker_url)

@@ -21,9 +21,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))  # tests/classroom.py: the same set-up as the classroom test
+sys.path.insert(0, str(ROOT / "tests"))  # tests/netns_classroom.py: the same set-up as the classroom test
 
-from classroom import drive, events, host_of, join_student, start_teacher  # noqa: E402
+from netns_classroom import drive, events, host_of, join_student, start_teacher  # noqa: E402
 from labapp import netlab  # noqa: E402
 from labapp.netlab import Netlab  # noqa: E402
 

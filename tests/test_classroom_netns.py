@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from classroom import drive, events, host_of, join_student, start_teacher
+from netns_classroom import drive, events, host_of, join_student, start_teacher
 from labapp import netlab, procs
 from labapp.netlab import Netlab
 

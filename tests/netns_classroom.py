@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -55,7 +56,8 @@ def start_teacher(net: Netlab, folder: Path, workers: int = 0, timeout: float = 
     teacher = _labapp(net, net.hub, folder, ["serve", "--public", "--bind", net.address(net.hub),
                                              "--workers", str(workers), "--join-file", str(join_file)])
     teacher.out.wait_for("ready", timeout)
-    api = teacher.out.wait_for("API:", 5).split()[1].rstrip("/")
+    api_line = teacher.out.wait_for(lambda line: line.strip().startswith("API:"), 5)
+    api = re.search(r"http://[^\s/]+", api_line).group(0)
     return teacher, api, join_file
 
 

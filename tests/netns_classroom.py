@@ -16,7 +16,9 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from labapp.classroom import SHARED_SETTINGS
 from labapp.netlab import Lines, Netlab
+from labapp.settings import ENV_PREFIX
 
 DRIVER = Path(__file__).with_name("classroom_driver.py")
 
@@ -39,12 +41,13 @@ class Started:
             return None
 
 
-def _labapp(net: Netlab, host: str, folder: Path, args: list[str]) -> Started:
+def _labapp(net: Netlab, host: str, folder: Path, args: list[str], drop=()) -> Started:
     """Start `labapp ARGS` in host's namespace, with runtime and registry folders of its own."""
     home = folder / host
     home.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ, LABAPP_RUNTIME_DIR=str(home / "runtime"),
-               LABAPP_REGISTRY_DIR=str(home / "registry"), PYTHONUNBUFFERED="1")
+    env = {name: value for name, value in os.environ.items() if name not in drop}
+    env.update(LABAPP_RUNTIME_DIR=str(home / "runtime"), LABAPP_REGISTRY_DIR=str(home / "registry"),
+               PYTHONUNBUFFERED="1")
     proc = net.popen(host, [sys.executable, "-m", "labapp", *args], stdout=subprocess.PIPE,
                      stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True, env=env)
     return Started(host, proc, Lines(proc.stdout, home / "output.log"))
@@ -63,9 +66,14 @@ def start_teacher(net: Netlab, folder: Path, workers: int = 0, timeout: float = 
 
 def join_student(net: Netlab, host: str, join_file: Path, workers: int = 2,
                  timeout: float = 60.0) -> Started:
-    """`labapp join` on host with workers named host-w1, host-w2, ...; returns once it says joined."""
+    """`labapp join` on host with workers named host-w1, host-w2, ...; returns once it says joined.
+
+    The student's machine has its defaults only: the class's settings (visibility timeout, ...)
+    must come from the class, as the teacher's environment set them.
+    """
+    class_wide = {ENV_PREFIX + key.upper() for key in SHARED_SETTINGS}
     student = _labapp(net, host, join_file.parent, ["join", str(join_file), "--workers", str(workers),
-                                                    "--name", host])
+                                                    "--name", host], drop=class_wide)
     student.out.wait_for("joined", timeout)
     return student
 

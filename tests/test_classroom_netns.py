@@ -18,6 +18,7 @@ import pytest
 from netns_classroom import drive, events, host_of, join_student, start_teacher
 from labapp import netlab, procs
 from labapp.netlab import Netlab
+from labapp.settings import Settings
 
 SUBNET = "10.231.77.0/24"
 HOSTS = ("teacher", "s1", "s2")
@@ -149,6 +150,10 @@ def test_students_share_a_batch_and_a_cut_students_tasks_finish_on_the_other(tmp
         # s1's unfinished tasks came back (visibility timeout) and ran again, on s2
         redelivered = [s for s in final if s["task_id"] in running_on_s1 and host_of(s["worker"]) == "s2"]
         assert redelivered and all(s["result"]["run"] == 2 for s in redelivered), (running_on_s1, final)
+        # by the class's visibility timeout (6 s, from the teacher's environment), which the students
+        # took from the class: with their own default (30 s) the tasks would be back no sooner than that
+        assert all(s["result"]["started"] - cut_at < Settings().visibility_timeout / 2 for s in redelivered), \
+            [(s["result"]["started"] - cut_at) for s in redelivered]
 
         assert students["s2"].stop() == 0, students["s2"].out.tail()  # warm shutdown, exit 0
         students["s1"].stop(timeout=5)  # cut off: whatever it does, close() ends it

@@ -106,6 +106,29 @@ def test_a_stopped_or_killed_run_leaves_nothing_after_cleanup(tmp_path, sig):
     assert "sleep 120" not in ps
 
 
+def _batch_cutting_s1(net: Netlab, api: str, folder):
+    """Run 24 tasks of 1 s; once 3 are done and s1 has a task it has only begun, cut s1's link.
+    Returns the final statuses, the time of the cut, and the tasks s1 was running then."""
+    latest, cut_at, running_on_s1 = {}, None, set()
+    for event in events(drive(net, api, folder, 24, 1.0, "--limit", "90")):
+        if event["event"] == "status":
+            status = event["status"]
+            latest[status["task_id"]] = status
+            on_s1 = [s for s in latest.values()
+                     if host_of(s.get("worker")) == "s1" and s["state"] in ("STARTED", "PROGRESS")]
+            # begun: not past half its steps, so it cannot finish before the link is down
+            begun = [s for s in on_s1 if s["state"] == "STARTED"
+                     or 2 * s["progress"]["current"] < s["progress"]["total"]]
+            done = sum(s["state"] == "SUCCESS" for s in latest.values())
+            if cut_at is None and done >= 3 and begun:
+                net.cut("s1")
+                cut_at = time.time()
+                running_on_s1 = {s["task_id"] for s in on_s1}
+    assert event["complete"], [s and s["state"] for s in event["statuses"]]
+    assert cut_at is not None, "s1 never had a task just begun after 3 were done"
+    return event["statuses"], cut_at, running_on_s1
+
+
 @pytest.mark.timeout(180)
 def test_students_share_a_batch_and_a_cut_students_tasks_finish_on_the_other(tmp_path):
     _need_namespaces()
@@ -118,27 +141,7 @@ def test_students_share_a_batch_and_a_cut_students_tasks_finish_on_the_other(tmp
         assert re.match(rf"^redis://worker:[^@]+@{re.escape(net.address('teacher'))}:\d+/0$", broker_url), broker_url
         students = {host: join_student(net, host, join_file, workers=2) for host in ("s1", "s2")}
 
-        driver = drive(net, api, tmp_path, 24, 1.0, "--limit", "90")
-        latest, cut_at, running_on_s1 = {}, None, set()
-        for event in events(driver):
-            if event["event"] == "status":
-                status = event["status"]
-                latest[status["task_id"]] = status
-                if cut_at is None:
-                    done = sum(s["state"] == "SUCCESS" for s in latest.values())
-                    # a task s1 has only begun: it cannot finish before the cut
-                    fresh = [s["task_id"] for s in latest.values()
-                             if host_of(s.get("worker")) == "s1" and (s["state"] == "STARTED" or (
-                                 s["state"] == "PROGRESS" and 2 * s["progress"]["current"] < s["progress"]["total"]))]
-                    if done >= 3 and fresh:
-                        net.cut("s1")
-                        cut_at = time.time()
-                        running_on_s1 = {s["task_id"] for s in latest.values()
-                                         if host_of(s.get("worker")) == "s1" and s["state"] in ("STARTED", "PROGRESS")}
-            elif event["event"] == "done":
-                final = event["statuses"]
-        assert cut_at is not None, "s1 never had a task running after 3 were done"
-        assert event["complete"], [s and s["state"] for s in final]
+        final, cut_at, running_on_s1 = _batch_cutting_s1(net, api, tmp_path)
         assert [s["state"] for s in final] == ["SUCCESS"] * 24, final
         workers = [s["worker"] for s in final]
         assert all(NODE_NAME.match(w) for w in workers), workers

@@ -96,8 +96,9 @@ def scaling_conclusions(sleep_records, cpu_records, cores: int) -> list[str]:
 class EventCounter:
     """Listen to a cluster's Celery events in a thread: counts by type, and when each task succeeded."""
 
-    def __init__(self, app):
+    def __init__(self, app, on_event=None):
         self.app = app
+        self.on_event = on_event  # also called with every event (in the receiver's thread)
         self.counts: dict[str, int] = {}
         self.succeeded_at: list[float] = []
         self._receiver = None
@@ -108,6 +109,8 @@ class EventCounter:
         self.counts[event["type"]] = self.counts.get(event["type"], 0) + 1
         if event["type"] == "task-succeeded":
             self.succeeded_at.append(time.monotonic())
+        if self.on_event is not None:
+            self.on_event(event)
 
     def _listen(self) -> None:
         with self.app.connection() as connection:

@@ -9,6 +9,7 @@ the broker comes from ``-b``, and the settings from the class the broker runs.
 from __future__ import annotations
 
 import os
+import signal
 import time
 
 from celery.signals import (task_received, worker_init, worker_process_init, worker_ready,
@@ -18,6 +19,9 @@ from celery.worker import state as worker_state
 from . import classroom, heartbeat, procs
 from .celery_app import make_celery
 from .settings import ENV_PREFIX, Settings
+
+
+CLASS: list = []  # the class this worker joined (None: no class), read once at start
 
 
 def worker_settings(environ=None) -> Settings:
@@ -36,6 +40,7 @@ def worker_settings(environ=None) -> Settings:
         info = classroom.read(classroom.connect(url))
     except Exception:  # broker away: Celery retries the connection and says so
         info = None
+    CLASS.append(info)
     if info is not None:
         problem = classroom.version_problem(info)
         if problem:
@@ -75,7 +80,25 @@ class WorkerBeat:
     def __init__(self, node: str, pool, client):
         self.node, self.pool, self.client = node, pool, client
         self.last_busy = False
-        self.stop_event = heartbeat.start_beating(client, node, self.collect)
+        self.leaving = False
+        self.stop_event = heartbeat.start_beating(client, node, self._periodic)
+
+    def leave_if_class_ended(self) -> None:
+        """A worker that joined a class leaves (warm shutdown) once the instructor has ended it."""
+        if not (CLASS and CLASS[0]) or self.leaving:
+            return
+        if classroom.read(self.client) is None:
+            self.leaving = True
+            print("the class has ended (the instructor stopped it): this worker leaves", flush=True)
+            os.kill(os.getpid(), signal.SIGTERM)  # Celery's warm shutdown: running tasks finish
+
+    def _periodic(self) -> dict:
+        info = self.collect()
+        try:
+            self.leave_if_class_ended()
+        except Exception:  # broker away for a moment: look again at the next beat
+            pass
+        return info
 
     def collect(self, received=None) -> dict:
         """The info of one beat; ``received`` is a request not yet in Celery's state."""

@@ -197,6 +197,20 @@ def test_make_browser_without_apt_fails_in_ci(no_apt):
     assert "CI runs the browser test" in result.stdout
 
 
+def test_make_browser_never_asks_for_a_password(no_apt, tmp_path):
+    """A student who is not root and has no password-less sudo: no prompt, no apt-get, a clear note."""
+    bin_dir = Path(no_apt["PATH"])
+    called = tmp_path / "called"
+    for name, body in {"id": "echo 1000", "apt-get": f": > {called}", "sudo": f": > {called}.sudo-$1; exit 1"}.items():
+        (bin_dir / name).write_text(f"#!/bin/sh\n{body}\n")
+        (bin_dir / name).chmod(0o755)
+    result = _make("-s", "browser", "CHROMIUM=/nonexistent/chromium", env=no_apt)
+    assert result.returncode == 0, result
+    assert "will be skipped" in result.stdout and "sudo apt-get install chromium" in result.stdout
+    assert not called.exists(), "apt-get ran without root"
+    assert [p.name for p in tmp_path.glob("called.sudo-*")] == ["called.sudo--n"], "sudo was asked without -n"
+
+
 def test_make_test_gets_chromium_first():
     assert re.search(r"^test:.*\bbrowser\b", (REPO / "Makefile").read_text(), re.M)
 

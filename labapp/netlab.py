@@ -371,6 +371,10 @@ class Netlab:
                 _ip("route", "del", "unreachable", str(self.subnet), "proto", ROUTE_PROTO, check=False)
                 self.steps.append(("route-deleted", str(self.subnet)))
             self._state_path.unlink(missing_ok=True)
+            try:
+                STATE_DIR.rmdir()  # only when no other run has its state there
+            except OSError:
+                pass
         finally:
             if old_sigint is not None:
                 signal.signal(signal.SIGINT, old_sigint)

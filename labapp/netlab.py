@@ -105,6 +105,14 @@ def _states() -> list[dict]:
     return states
 
 
+def _drop_state(path: Path) -> None:
+    path.unlink(missing_ok=True)
+    try:
+        STATE_DIR.rmdir()  # only when no other run has its state there
+    except OSError:
+        pass
+
+
 def namespaces() -> list[str]:
     """Names of the network namespaces on this machine (``ip netns list``)."""
     listed = _ip("netns", "list", check=False).stdout.split("\n")
@@ -161,7 +169,7 @@ def cleanup_stale() -> list[str]:
                 _kill_everything_in([name], grace=1.0)
                 _ip("netns", "del", name, check=False)
                 removed.append(f"namespace {name}")
-        Path(state["path"]).unlink(missing_ok=True)
+        _drop_state(Path(state["path"]))
     live_states = [s for s in states if s["tag"] in live_owners]
     for name in namespaces():  # a run killed before it wrote its state, or state files lost
         match = OWNED_NAME.match(name)
@@ -370,11 +378,7 @@ class Netlab:
             if self._route_added:  # last: while any namespace lived, the subnet stayed fenced
                 _ip("route", "del", "unreachable", str(self.subnet), "proto", ROUTE_PROTO, check=False)
                 self.steps.append(("route-deleted", str(self.subnet)))
-            self._state_path.unlink(missing_ok=True)
-            try:
-                STATE_DIR.rmdir()  # only when no other run has its state there
-            except OSError:
-                pass
+            _drop_state(self._state_path)
         finally:
             if old_sigint is not None:
                 signal.signal(signal.SIGINT, old_sigint)

@@ -133,7 +133,7 @@ class Joiner:
                 if "no broker answers" in text:
                     if lost_since is None:
                         lost_since = time.strftime("%H:%M:%S")
-                        say(f"lost contact with the class at {lost_since}: {text}. Your workers keep "
+                        say(f"lost contact with the class at {lost_since}. {text} Your workers keep "
                             "trying and rejoin by themselves (Ctrl-C to leave).")
                     continue
                 if "runs no labapp class" in text:

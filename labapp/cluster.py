@@ -28,7 +28,7 @@ START_TIMEOUT = 30.0
 UNACKED = "unacked"  # kombu's hash of tasks taken by a worker and not yet acknowledged
 LOOPBACK = ("127.0.0.1", "localhost")
 SECRET_URL_FILE = "broker.url"  # the full broker URL, for the user's own tools (`labapp url --secret`)
-JOIN_FILE = "join.url"  # a classroom's URL for students' workers (`labapp join`)
+JOIN_FILE = "class.join"  # a classroom's URL for students' workers (`labapp join`)
 CLUSTER_ENV = "LABAPP_CLUSTER_DIR"  # marks every process of a cluster, for tests and `ps e`
 _RUNNING: "weakref.WeakValueDictionary[Path, Cluster]" = weakref.WeakValueDictionary()
 _LOCK = threading.RLock()
@@ -109,7 +109,7 @@ class Cluster:
                  broker_url: str | None = None, runtime_dir: str | None = None,
                  settings: Settings | None = None, classroom: bool = False,
                  bind: str = "127.0.0.1", broker_port: int | None = None,
-                 broker_password: str | None = None, **overrides):
+                 worker_password: str | None = None, **overrides):
         base = settings or Settings.from_env()
         # a cluster reachable from other machines is a classroom: its address is an allowed Host
         if bind in ("0.0.0.0", "::", ""):
@@ -134,7 +134,11 @@ class Cluster:
         self.dir = self.settings.runtime_path / name
         self.api_port = api_port
         self.broker_port = broker_port
-        self.broker_password = broker_password
+        # the classroom's `worker` user: the password in students' join files (generated if None);
+        # the lab's own password is always generated
+        if worker_password is not None and classroom.password_problem(worker_password):
+            raise ValueError(f"worker_password is too weak: {classroom.password_problem(worker_password)}")
+        self.worker_password = worker_password
         self.join_file: Path | None = None  # written at start by a classroom cluster
         self.broker: BrokerServer | None = None
         self.broker_url = self.settings.broker_url or ""
@@ -197,9 +201,8 @@ class Cluster:
             self.broker = BrokerServer(
                 data_dir=data_dir, log_path=self.dir / "broker.log",
                 env={**os.environ, CLUSTER_ENV: str(self.dir)}, port=self.broker_port or 0,
-                password=self.broker_password or "",
                 public_bind=self.bind if self.public else "",
-                worker_users={classroom.WORKER_USER: classroom.generate_password()}
+                worker_users={classroom.WORKER_USER: self.worker_password or classroom.generate_password()}
                 if self.classroom else None)
             try:
                 self.broker.start(timeout=min(timeout, 10))

@@ -18,6 +18,9 @@ from .settings import Settings
 INSTRUCTOR = "instructor"
 
 
+_RUNNING: dict[str, "BackgroundCommand"] = {}  # by name: running a cell again replaces, never doubles
+
+
 class BackgroundCommand:
     """A command running in the background, its output in a log file; it dies with this process."""
 
@@ -26,6 +29,13 @@ class BackgroundCommand:
         self.log = log
         log.unlink(missing_ok=True)
         self.proc = procs.spawn(args, log, env=env)
+
+    @classmethod
+    def start(cls, name: str, args: list[str], log: Path, env: dict | None = None) -> "BackgroundCommand":
+        """Start a command under a name; one that still runs under that name stops first (Ctrl-C)."""
+        stop(name)
+        command = _RUNNING[name] = cls(args, log, env)
+        return command
 
     def output(self) -> str:
         """Everything the command printed so far."""
@@ -62,10 +72,20 @@ class BackgroundCommand:
             return self.proc.returncode
 
 
+def stop(name: str) -> int | None:
+    """Ctrl-C the background command of that name, if it runs; return its exit code."""
+    command = _RUNNING.pop(name, None)
+    return command.interrupt() if command is not None else None
+
+
 def join(join_file, name: str, workers: int = 2, wait: bool = True) -> BackgroundCommand:
-    """Run ``labapp join join_file --workers N --name name`` in the background, as a student would."""
+    """Run ``labapp join join_file --workers N --name name`` in the background, as a student would.
+
+    Run again with the same name, the machine that joined before leaves first.
+    """
     runtime = Settings.from_env().runtime_path
-    command = BackgroundCommand(
+    command = BackgroundCommand.start(
+        f"join {name}",
         [sys.executable, "-m", "labapp", "join", str(join_file), "--workers", str(workers), "--name", name],
         runtime / f"join-{name}.out")
     if wait:
@@ -124,25 +144,32 @@ class LiveThroughputByMachine:
         self.joined: list[BackgroundCommand] = []
         self.samples: list[tuple[float, dict[str, int]]] = []  # (seconds, {machine: tasks in the last second})
         self.workers: list[int] = []  # live workers at each sample (their heartbeats)
+        self.joined_at: dict[str, float] = {}  # machine -> when its `labapp join` started (s)
+        self.first_task_at: dict[str, float] = {}  # machine -> when it finished its first task (s)
+        self._start = 0.0
         self._done: list[tuple[float, str]] = []
 
     def run(self) -> None:
         """Run the experiment, redrawing the plot every second (a widget in a notebook)."""
+        for name in self.join_at.values():  # a run before this one: its machines leave first
+            stop(f"join {name}")
         view = _image_widget()
         pending = dict(self.join_at)
         with EventCounter(self.cluster.celery, on_event=self._on_event):
-            start = next_sample = time.monotonic()
+            start = self._start = time.monotonic()
+            next_sample = start + 1.0
             while (now := time.monotonic()) - start < self.seconds:
                 for at in [at for at in pending if now - start >= at]:
                     self.joined.append(join(self.cluster.join_file, pending.pop(at),
                                             self.workers_per_machine, wait=False))
+                    self.joined_at[self.join_at[at]] = now - start
                 self._feed()
                 if now >= next_sample:
                     counts: dict[str, int] = {}
                     for finished, machine in list(self._done):
                         if now - 1.0 <= finished < now:
                             counts[machine] = counts.get(machine, 0) + 1
-                    self.samples.append((now - start, counts))
+                    self.samples.append((now - start - 1.0, counts))  # the second that just ended
                     self.workers.append(len(heartbeat.live_workers(self.cluster.redis)))
                     next_sample += 1.0
                     if view is not None:
@@ -154,7 +181,15 @@ class LiveThroughputByMachine:
 
     def _on_event(self, event: dict) -> None:
         if event["type"] == "task-succeeded":
-            self._done.append((time.monotonic(), machine_of(event.get("hostname", ""))))
+            now, machine = time.monotonic(), machine_of(event.get("hostname", ""))
+            self._done.append((now, machine))
+            self.first_task_at.setdefault(machine, now - self._start)
+
+    def join_delay(self, machine: str) -> float | None:
+        """Seconds from a machine's `labapp join` to its first finished task (None if it finished none)."""
+        if machine not in self.joined_at or machine not in self.first_task_at:
+            return None
+        return self.first_task_at[machine] - self.joined_at[machine]
 
     def _feed(self) -> None:
         """Keep a few seconds of work queued for every worker there may be."""
@@ -182,19 +217,23 @@ class LiveThroughputByMachine:
         """Tasks finished per second by each machine, stacked, against time."""
         from matplotlib.figure import Figure
 
-        fig = Figure(figsize=(7, 3.4), layout="constrained")
+        fig = Figure(figsize=(8, 3.4), layout="constrained")
         ax = fig.add_subplot()
-        times = [at for at, _ in self.samples]
+        # each sample is the second that starts at its time: drawn as a step to the next one
+        samples = self.samples + self.samples[-1:]
+        times = [at for at, _ in self.samples] + [at + 1.0 for at, _ in self.samples[-1:]]
         machines = self.machines()
         if machines:
-            ax.stackplot(times, [[counts.get(m, 0) for _, counts in self.samples] for m in machines],
+            ax.stackplot(times, [[counts.get(m, 0) for _, counts in samples] for m in machines],
                          labels=machines, alpha=0.8, step="post")
         if self.workers:
-            ax.step(times, [n * 1000 / self.task_ms for n in self.workers], where="post", color="#9e9e9e",
-                    linestyle="--", label=f"ideal: workers × {1000 / self.task_ms:g}/s")
+            ideal = [n * 1000 / self.task_ms for n in self.workers + self.workers[-1:]]
+            ax.step(times, ideal, where="post", color="#9e9e9e", linestyle="--",
+                    label=f"ideal: workers × {1000 / self.task_ms:g}/s")
         for at, name in self.join_at.items():
             ax.axvline(at, color="#616161", linestyle=":", linewidth=1)
-            ax.annotate(f"{name} joins", (at, 0), xytext=(3, 4), textcoords="offset points", fontsize=8)
+            ax.annotate(f"{name} joins", (at, 1), xycoords=("data", "axes fraction"), xytext=(3, -12),
+                        textcoords="offset points", fontsize=9)
         ax.set_xlim(0, self.seconds)
         ax.set_xlabel("seconds")
         ax.set_ylabel("tasks finished per second")
@@ -203,9 +242,9 @@ class LiveThroughputByMachine:
         ax.grid(True, alpha=0.3)
         if machines:
             ax.set_ylim(0, max([n * 1000 / self.task_ms for n in self.workers] + [1]) * 1.25)
-            ax.legend(loc="upper left", fontsize=8, ncol=2)
+            ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
         return fig
 
     def leave(self) -> list[int]:
-        """Every joined machine leaves (Ctrl-C); return their exit codes."""
-        return [command.interrupt() for command in self.joined]
+        """Every machine this run joined leaves (Ctrl-C); return their exit codes."""
+        return [stop(f"join {name}") or 0 for name in self.joined_at]

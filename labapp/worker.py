@@ -49,7 +49,12 @@ def worker_settings(environ=None) -> Settings:
                   if not environ.get(ENV_PREFIX + key.upper())}
     return Settings.from_env(environ, broker_url=url, **shared)
 
-settings = worker_settings()
+try:
+    settings = worker_settings()
+except RuntimeError as exc:
+    # in words, not a traceback under Celery's "Unable to load celery application" usage text:
+    # `celery -A labapp.worker -b URL worker` is a student's command
+    raise SystemExit(f"error: {exc}") from None
 if settings.worker_nice:
     os.nice(settings.worker_nice)  # before the pool forks: its processes inherit it
 app = make_celery(settings, settings.broker_url)

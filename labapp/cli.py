@@ -178,6 +178,7 @@ def cmd_join(args) -> int:
         print("Press Ctrl-C to leave: running tasks finish first.", flush=True)
         code = joiner.watch(say=lambda text: print(text, flush=True))
         joiner.leave()
+        print("left the class", flush=True)  # as after Ctrl-C: the student sees it is over
         return code
     except KeyboardInterrupt:
         print("\nleaving: running tasks finish first (Ctrl-C again to stop now: they go back to the "
@@ -277,8 +278,9 @@ def _workers_seen(folder: Path, children: list[dict]) -> str:
             client.close()
     except Exception:  # no embedded broker, or it is down: the table above says enough
         return ""
-    ours = {child["component"] for child in children}
-    return ", ".join(name if name.split("@", 1)[0] in ours else f"{name} (joined)" for name in names)
+    # whole node names: another machine's `celery -n w1@%h` is w1@its-name, not our w1
+    ours = {f"{child['component']}@{classroom.node_host()}" for child in children}
+    return ", ".join(name if name in ours else f"{name} (joined)" for name in names)
 
 
 def cmd_bench(args) -> int:

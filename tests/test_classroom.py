@@ -270,7 +270,8 @@ def test_a_machine_with_other_code_is_refused_naming_both_versions(klass, other_
     code = plain.wait(30)
     assert code != 0
     assert theirs in plain.text and ours in plain.text, plain.text
-    assert "runs other code than the class" in plain.text
+    assert "error: this machine runs other code than the class" in plain.text
+    assert "Traceback" not in plain.text  # in words, for a student
     assert not heartbeat.is_alive(klass.redis, f"oldplain@{HOST}")
 
 
@@ -309,6 +310,21 @@ def seen_by(status: str, cluster: str) -> str:
         if line.strip().startswith("workers the broker sees:"):
             return line
     return ""
+
+
+def test_status_marks_another_machines_w1_as_joined(klass, background):
+    """A plain worker named w1@other-host is not the class's own w1@this-host."""
+    klass.scale(1)
+    try:
+        foreign = background("-A", "labapp.worker", "-b", join_url(klass), "worker", "-n",
+                             "w1@bobs-laptop", "--concurrency", "1", "--without-mingle",
+                             "--without-gossip", python_module="celery")
+        wait_for(lambda: heartbeat.is_alive(klass.redis, "w1@bobs-laptop"), 45,
+                 what=lambda: f"the worker w1@bobs-laptop to beat:\n{foreign.text}")
+        line = seen_by(labapp("status").stdout, klass.name)
+        assert set(line.split(": ", 1)[1].split(", ")) == {f"w1@{HOST}", "w1@bobs-laptop (joined)"}, line
+    finally:
+        klass.scale(0)
 
 
 # ------------------------------------------------------------------ 4. unique names
@@ -400,6 +416,7 @@ def test_when_the_class_ends_a_joined_machine_leaves_by_itself(background, tmp_p
     assert serve.wait(30) == 0, serve.text
     assert student.wait(30) == 0, student.text
     assert "the class has ended" in student.text and "Traceback" not in student.text
+    assert student.text.rstrip().endswith("left the class")
     assert not student.alive_processes() and not serve.alive_processes()
 
 
@@ -409,7 +426,9 @@ def test_a_broker_restart_is_lost_contact_then_back_and_tasks_run_again(make_clu
     client = LabClient(teacher.public_api_url)
     student = join(background, teacher.join_file, "sleeper")
     teacher.broker.stop()  # the laptop's Wi-Fi went, as far as the student can tell
-    student.wait_for_line(r"^lost contact with the class at ", timeout=15)
+    lost = student.wait_for_line(r"^lost contact with the class at .*$", timeout=15).group(0)
+    assert f"no broker answers at {PUBLIC}:{teacher.broker.port}" in lost
+    assert "Your workers keep trying" in lost and "?." not in lost
     assert student.proc.poll() is None
 
     teacher.restart_broker()
@@ -573,12 +592,32 @@ def test_the_worker_user_cannot_wipe_reconfigure_watch_or_stop_the_broker(klass,
 
 def test_the_worker_user_can_do_what_a_worker_needs(klass, public_client, background):
     """The other side of the ACL: the join user really runs tasks (a joined worker uses it)."""
+    klass.redis.acl_log_reset()
     student = join(background, klass.join_file, "acluser")
-    assert f"redis://worker:**@{PUBLIC}:{klass.broker.port}" in (runtime() / "join-acluser" / "w1.log").read_text()
+    log = runtime() / "join-acluser" / "w1.log"
+    assert f"redis://worker:**@{PUBLIC}:{klass.broker.port}" in log.read_text()
+
+    # a worker that dies is started again by `labapp join`, and logs in again as the worker user
+    first = heartbeat.live_workers(klass.redis)[0]
+    assert first["name"] == node("acluser")
+    os.killpg(first["pid"], signal.SIGKILL)
+    student.wait_for_line(rf"^worker {re.escape(node('acluser'))} stopped .*starting it again", 15)
+    wait_for(lambda: [w for w in heartbeat.live_workers(klass.redis)
+                      if w["name"] == node("acluser") and w["pid"] != first["pid"]], 30,
+             what="the restarted worker's heartbeat")
+
     ids = [public_client.submit_factorial(n) for n in (5, 20)]
+    cancelled = public_client.submit_longtask(3)
     results = [wait_state(public_client, task_id) for task_id in ids]
     assert [r["state"] for r in results] == ["SUCCESS", "SUCCESS"], results
     assert results[1]["result"]["value"] == "2432902008176640000"
     assert {r["worker"] for r in results} == {node("acluser")}
+    started_on(public_client, cancelled)
+    public_client.cancel(cancelled)
+    assert wait_state(public_client, cancelled)["state"] == "REVOKED"
+    assert klass.celery.control.ping(timeout=2) == [{node("acluser"): {"ok": "pong"}}]  # pidbox too
+
+    denied = [entry for entry in klass.redis.acl_log() if entry["username"] == classroom.WORKER_USER]
+    assert not denied, f"the broker refused a joined worker: {denied}"
     student.interrupt()
     assert student.wait(30) == 0

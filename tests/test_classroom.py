@@ -385,8 +385,11 @@ def test_ctrl_c_lets_the_running_task_finish_then_leaves(klass, public_client, b
 
 def test_a_second_ctrl_c_stops_at_once_and_the_task_runs_elsewhere(klass, public_client, background):
     student = join(background, klass.join_file, "hasty")
-    task_id = public_client.submit_longtask(3)
+    task_id = public_client.submit_longtask(2)
     assert started_on(public_client, task_id)["worker"] == node("hasty")
+    # another machine joins meanwhile (it cannot take the task before the visibility timeout)
+    rescuer = background("join", str(klass.join_file), "--workers", "1", "--name", "rescuer",
+                         marks=[runtime() / "join-rescuer"])
     stopped_at = time.monotonic()
     student.interrupt()
     student.wait_for_line(r"^leaving: ", timeout=10)
@@ -397,7 +400,7 @@ def test_a_second_ctrl_c_stops_at_once_and_the_task_runs_elsewhere(klass, public
     assert not student.alive_processes()
     assert public_client.status(task_id)["state"] in ("STARTED", "PROGRESS")  # not finished there
 
-    rescuer = join(background, klass.join_file, "rescuer")
+    rescuer.wait_for_line(r"^joined class ", timeout=45)
     done = wait_state(public_client, task_id, timeout=40)  # after the 6 s visibility timeout
     assert done["state"] == "SUCCESS" and done["worker"] == node("rescuer"), done
     assert done["result"]["run"] == 2  # the second delivery

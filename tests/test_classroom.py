@@ -36,6 +36,7 @@ PUBLIC = "127.0.0.2"  # a non-loopback address for the lab, on lo for Linux
 HOST = classroom.node_host()
 STRONG = "Tr0ub4dor-and-3-horses.x"  # passes classroom.password_problem
 FINISH = ("SUCCESS", "FAILURE", "REVOKED")
+NOWHERE = "redis://:Some-other-password-1@127.0.0.1:9/0"  # the discard port: no broker there
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"),
                                 reason="127.0.0.2 is on the loopback interface on Linux only")
@@ -203,6 +204,15 @@ def test_join_with_a_wrong_password_fails_fast_saying_so(klass, tmp_path):
     assert "Traceback" not in done.stderr
     assert not procs_of(runtime() / "join-nobody")
 
+    # a plain Celery worker with that URL says so too, instead of retrying for ever
+    started = time.monotonic()
+    plain = subprocess.run([sys.executable, "-m", "celery", "-A", "labapp.worker", "-b", wrong, "worker",
+                            "-n", "wrongpw@%h"], capture_output=True, text=True, timeout=30, env=env(),
+                           cwd=tmp_path)
+    assert plain.returncode != 0 and time.monotonic() - started < 10
+    assert "error: the broker at" in plain.stderr and "refused the password" in plain.stderr, plain.stderr
+    assert "Traceback" not in plain.stderr
+
 
 @pytest.mark.parametrize("how", ["refused", "silent"])
 def test_join_against_a_broker_that_is_not_there_fails_fast_saying_so(tmp_path, how):
@@ -278,9 +288,10 @@ def test_a_machine_with_other_code_is_refused_naming_both_versions(klass, other_
 # ------------------------------------------------------------------ 3. a plain Celery worker
 def test_a_plain_celery_worker_joins_runs_tasks_and_shows_as_joined(klass, public_client, background):
     name = f"plain@{HOST}"
+    # -b wins over a LABAPP_BROKER_URL the student exported for an earlier lesson (nothing there)
     worker = background("-A", "labapp.worker", "-b", join_url(klass), "worker", "-n", "plain@%h",
                         "--concurrency", "1", "--without-mingle", "--without-gossip",
-                        python_module="celery")
+                        python_module="celery", environ=env(LABAPP_BROKER_URL=NOWHERE))
     wait_for(lambda: heartbeat.is_alive(klass.redis, name) or worker.proc.poll() is not None, 45,
              what="the plain worker's first heartbeat")
     assert worker.proc.poll() is None, worker.text
@@ -363,6 +374,16 @@ def test_two_clusters_on_one_external_redis_keep_their_own_workers(tmp_path):
             cluster.stop()
         server.stop()
     assert not stop_leftovers(tmp_path)
+
+
+def test_a_students_own_celery_broker_variables_do_not_lead_joined_workers_astray(klass, public_client,
+                                                                                 background):
+    """CELERY_BROKER_URL wins over configuration in Celery: left in a shell (after Flower, say),
+    it took `labapp join`'s workers to another broker while join said 'joined'."""
+    join(background, klass.join_file, "exported",
+         environ=env(CELERY_BROKER_URL=NOWHERE, CELERY_RESULT_BACKEND=NOWHERE))
+    done = wait_state(public_client, public_client.submit_longtask(0.2), timeout=30)
+    assert done["state"] == "SUCCESS" and done["worker"] == node("exported"), done
 
 
 # ------------------------------------------------------------------ 5. Ctrl-C

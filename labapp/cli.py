@@ -9,6 +9,7 @@ import signal
 import sys
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from . import __version__, registry
 from .settings import DELIVERIES, Settings
@@ -156,7 +157,8 @@ def cmd_join(args) -> int:
 
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    if args.source.startswith(("redis://", "rediss://")) and "@" in args.source:
+    # redis://worker@HOST:PORT/0 (the password in LABAPP_BROKER_PASSWORD) is the safe way: no warning
+    if args.source.startswith(("redis://", "rediss://")) and urlsplit(args.source).password is not None:
         print("warning: a password on the command line is visible to every user of this machine "
               "(`ps`); prefer the join file or LABAPP_BROKER_PASSWORD", file=sys.stderr)
     try:

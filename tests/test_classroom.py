@@ -200,6 +200,16 @@ def test_join_with_a_wrong_password_fails_fast_saying_so(klass, tmp_path):
     assert "Traceback" not in done.stderr
     assert not procs.processes_marked(runtime() / "join-nobody")
 
+    # the same, as a URL: the password in LABAPP_BROKER_PASSWORD (the safe way: no warning), or in
+    # the URL, where `ps` shows it (a warning)
+    bare = f"redis://worker@{PUBLIC}:{klass.broker.port}/0"
+    safe, _ = timed_join(bare, env=env(LABAPP_BROKER_PASSWORD="Not-the-class-password-42"))
+    assert safe.returncode == 1 and "refused the password" in safe.stderr, safe.stderr
+    assert "warning" not in safe.stderr
+    shown, _ = timed_join(wrong)
+    assert shown.returncode == 1 and "refused the password" in shown.stderr
+    assert "warning: a password on the command line" in shown.stderr
+
     # a plain Celery worker with that URL says so too, instead of retrying for ever
     started = time.monotonic()
     plain = subprocess.run([sys.executable, "-m", "celery", "-A", "labapp.worker", "-b", wrong, "worker",

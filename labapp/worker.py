@@ -38,7 +38,7 @@ def started_by_the_lab(environ=None) -> bool:
 
 
 def worker_settings(environ=None) -> Settings:
-    """This worker's settings: LABAPP_* first, else a class's shared settings, else the defaults.
+    """This worker's settings: a class's shared settings first, then LABAPP_*, then the defaults.
 
     The broker: the lab's LABAPP_BROKER_URL for a worker the lab started (a CELERY_BROKER_URL
     left in the user's shell must not take it to another broker); for a plain
@@ -60,8 +60,9 @@ def worker_settings(environ=None) -> Settings:
         problem = classroom.version_problem(info)
         if problem:
             raise RuntimeError(problem)
-        shared = {key: value for key, value in info.get("settings", {}).items()
-                  if not environ.get(ENV_PREFIX + key.upper())}
+        # the class's settings win over this machine's LABAPP_* (left from a lesson, say):
+        # every worker of a class acks, and gives back a dead worker's task, alike
+        shared = dict(info.get("settings", {}))
     return Settings.from_env(environ, broker_url=url, **shared)
 
 

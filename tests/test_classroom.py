@@ -294,10 +294,12 @@ def test_a_machine_with_other_code_is_refused_naming_both_versions(klass, other_
 # ------------------------------------------------------------------ 3. a plain Celery worker
 def test_a_plain_celery_worker_joins_runs_tasks_and_shows_as_joined(klass, public_client, background):
     name = f"plain@{HOST}"
-    # -b wins over a LABAPP_BROKER_URL the student exported for an earlier lesson (nothing there)
+    # a student's shell still holds settings of earlier lessons: -b wins over its LABAPP_BROKER_URL
+    # (nothing there), and the class's settings over its others
+    leftovers = env(LABAPP_BROKER_URL=NOWHERE, LABAPP_DELIVERY="early_ack", LABAPP_VISIBILITY_TIMEOUT="30")
     worker = background("-A", "labapp.worker", "-b", join_url(klass), "worker", "-n", "plain@%h",
                         "--concurrency", "1", "--without-mingle", "--without-gossip",
-                        python_module="celery", environ=env(LABAPP_BROKER_URL=NOWHERE))
+                        python_module="celery", environ=leftovers)
     wait_for(lambda: heartbeat.is_alive(klass.redis, name) or worker.proc.poll() is not None, 45,
              what="the plain worker's first heartbeat")
     assert worker.proc.poll() is None, worker.text
@@ -307,6 +309,10 @@ def test_a_plain_celery_worker_joins_runs_tasks_and_shows_as_joined(klass, publi
     done = wait_state(public_client, task_id)
     assert done["state"] == "SUCCESS", done
     assert done["worker"] == name and done["result"]["worker"] == name
+
+    conf = klass.celery.control.inspect(destination=[name], timeout=3).conf()[name]  # its own answer
+    assert conf["task_acks_late"] is True and conf["worker_prefetch_multiplier"] == 1
+    assert conf["broker_transport_options"]["visibility_timeout"] == klass.settings.visibility_timeout
 
     status = labapp("status")
     assert status.returncode == 0, status.stderr

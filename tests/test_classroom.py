@@ -249,10 +249,18 @@ def test_join_a_broker_without_a_class_says_so(tmp_path):
         server.start()
         file = classroom.write_secret_file(tmp_path / "plain.join", server.url)
         done, took = timed_join(file)
+        # a user that may PING but not read the class (a broker set up by hand): an answer, not a crash
+        admin = redis.Redis.from_url(server.url)
+        admin.acl_setuser("pinger", enabled=True, passwords=["+Pinger-password-1"], commands=["+ping"])
+        admin.close()
+        pinger = classroom.join_url("pinger", "Pinger-password-1", "127.0.0.1", server.port)
+        limited, _ = timed_join(classroom.write_secret_file(tmp_path / "limited.join", pinger))
     finally:
         server.stop()
     assert done.returncode == 1 and took < 10
     assert "runs no labapp class" in done.stderr, done.stderr
+    assert limited.returncode == 1 and "Traceback" not in limited.stderr, limited.stderr
+    assert "answered: " in limited.stderr and "permission" in limited.stderr
 
 
 # ------------------------------------------------------------------ 2. versions

@@ -168,6 +168,9 @@ def check_class(url: str, timeout: float = CONNECT_TIMEOUT) -> dict:
     try:
         try:
             client.ping()
+            # in the same guard: a broker that stops or refuses between the two answers is
+            # one of the cases below, not a traceback that ends `labapp join` and its workers
+            info = read(client)
         except redis.AuthenticationError:
             raise JoinError(f"the broker at {where(url)} refused the password (user "
                             f"{urlsplit(url).username or 'default'}): ask the instructor for the "
@@ -181,7 +184,6 @@ def check_class(url: str, timeout: float = CONNECT_TIMEOUT) -> dict:
             raise JoinError(f"no broker answers at {where(url)} ({_reason(exc)}): is the "
                             "instructor's `labapp serve --public` running, are you on the class's "
                             "network, and is its port open in the firewall?") from None
-        info = read(client)
     finally:
         client.close()
     if info is None:

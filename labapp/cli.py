@@ -9,6 +9,7 @@ import signal
 import sys
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from . import __version__, registry
 from .settings import DELIVERIES, Settings
@@ -156,7 +157,8 @@ def cmd_join(args) -> int:
 
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    if args.source.startswith(("redis://", "rediss://")) and "@" in args.source:
+    # redis://worker@HOST:PORT/0 (the password in LABAPP_BROKER_PASSWORD) is the safe way: no warning
+    if args.source.startswith(("redis://", "rediss://")) and urlsplit(args.source).password is not None:
         print("warning: a password on the command line is visible to every user of this machine "
               "(`ps`); prefer the join file or LABAPP_BROKER_PASSWORD", file=sys.stderr)
     try:
@@ -178,6 +180,7 @@ def cmd_join(args) -> int:
         print("Press Ctrl-C to leave: running tasks finish first.", flush=True)
         code = joiner.watch(say=lambda text: print(text, flush=True))
         joiner.leave()
+        print("left the class", flush=True)  # as after Ctrl-C: the student sees it is over
         return code
     except KeyboardInterrupt:
         print("\nleaving: running tasks finish first (Ctrl-C again to stop now: they go back to the "
@@ -277,8 +280,9 @@ def _workers_seen(folder: Path, children: list[dict]) -> str:
             client.close()
     except Exception:  # no embedded broker, or it is down: the table above says enough
         return ""
-    ours = {child["component"] for child in children}
-    return ", ".join(name if name.split("@", 1)[0] in ours else f"{name} (joined)" for name in names)
+    # whole node names: another machine's `celery -n w1@%h` is w1@its-name, not our w1
+    ours = {f"{child['component']}@{classroom.node_host()}" for child in children}
+    return ", ".join(name if name in ours else f"{name} (joined)" for name in names)
 
 
 def cmd_bench(args) -> int:

@@ -11,45 +11,89 @@ from __future__ import annotations
 import os
 import signal
 import time
+from urllib.parse import urlsplit
 
+import redis
 from celery.signals import (task_received, worker_init, worker_process_init, worker_ready,
                             worker_shutdown)
 from celery.worker import state as worker_state
 
 from . import classroom, heartbeat, procs
 from .celery_app import make_celery
+from .cluster import CLUSTER_ENV
 from .settings import ENV_PREFIX, Settings
 
 
 CLASS: list = []  # the class this worker joined (None: no class), read once at start
 
+# Celery reads these from the environment over its configuration (`-b URL` sets the first)
+CELERY_URL_ENV = ("CELERY_BROKER_URL", "CELERY_BROKER_READ_URL", "CELERY_BROKER_WRITE_URL",
+                  "CELERY_RESULT_BACKEND")
+
+
+def started_by_the_lab(environ=None) -> bool:
+    """True for a worker that a Cluster or `labapp join` started (they mark their children)."""
+    environ = os.environ if environ is None else environ
+    return bool(environ.get(CLUSTER_ENV))
+
 
 def worker_settings(environ=None) -> Settings:
-    """This worker's settings: LABAPP_* first, else a class's shared settings, else the defaults.
+    """This worker's settings: a class's shared settings first, then LABAPP_*, then the defaults.
 
-    ``celery -b URL`` puts the URL in CELERY_BROKER_URL before this module loads; a worker
-    that joins a class that runs other code stops here, saying which versions differ.
+    The broker: the lab's LABAPP_BROKER_URL for a worker the lab started (a CELERY_BROKER_URL
+    left in the user's shell must not take it to another broker); for a plain
+    ``celery -A labapp.worker -b URL worker``, the URL of ``-b`` (Celery puts it in
+    CELERY_BROKER_URL before this module loads, and uses it over any configuration), else
+    LABAPP_BROKER_URL. A worker that joins a class that runs other code, or whose password
+    the broker refuses, stops here, saying so.
     """
     environ = os.environ if environ is None else environ
-    url = environ.get(ENV_PREFIX + "BROKER_URL") or environ.get("CELERY_BROKER_URL")
+    lab = environ.get(ENV_PREFIX + "BROKER_URL")
+    url = lab if started_by_the_lab(environ) else (environ.get("CELERY_BROKER_URL") or lab)
     if not url:
         raise RuntimeError("no broker URL: give one with `celery -A labapp.worker -b redis://... worker`, "
                            "or use `labapp join`, `labapp up` or labapp.Cluster, which start workers")
     shared = {}
-    try:
-        info = classroom.read(classroom.connect(url))
-    except Exception:  # broker away: Celery retries the connection and says so
-        info = None
+    info = _read_class(url)
     CLASS.append(info)
     if info is not None:
         problem = classroom.version_problem(info)
         if problem:
             raise RuntimeError(problem)
-        shared = {key: value for key, value in info.get("settings", {}).items()
-                  if not environ.get(ENV_PREFIX + key.upper())}
+        # the class's settings win over this machine's LABAPP_* (left from a lesson, say):
+        # every worker of a class acks, and gives back a dead worker's task, alike
+        shared = dict(info.get("settings", {}))
     return Settings.from_env(environ, broker_url=url, **shared)
 
-settings = worker_settings()
+
+def _read_class(url: str) -> dict | None:
+    """The class the broker runs (None if none, or if the broker is away: Celery retries and says so)."""
+    client = classroom.connect(url)
+    try:
+        return classroom.read(client)
+    except (redis.AuthenticationError, redis.ResponseError) as exc:
+        if isinstance(exc, redis.AuthenticationError) or "WRONGPASS" in str(exc) or "NOAUTH" in str(exc):
+            # Celery would retry a wrong password for ever, one log line at a time
+            raise RuntimeError(f"the broker at {classroom.where(url)} refused the password (user "
+                               f"{urlsplit(url).username or 'default'}): check the URL, or ask the "
+                               "instructor for the current join file") from None
+        return None
+    except Exception:
+        return None
+    finally:
+        client.close()
+
+
+if started_by_the_lab():
+    for name in CELERY_URL_ENV:
+        os.environ.pop(name, None)  # else Celery would take its broker from the user's shell
+
+try:
+    settings = worker_settings()
+except RuntimeError as exc:
+    # in words, not a traceback under Celery's "Unable to load celery application" usage text:
+    # `celery -A labapp.worker -b URL worker` is a student's command
+    raise SystemExit(f"error: {exc}") from None
 if settings.worker_nice:
     os.nice(settings.worker_nice)  # before the pool forks: its processes inherit it
 app = make_celery(settings, settings.broker_url)

@@ -90,6 +90,7 @@ def _run_in_foreground(cluster, workers: int, describe) -> int:
         return 0
     finally:
         cluster.stop()
+        print("stopped", flush=True)
 
 
 def _broker_password(args) -> str | None:
@@ -107,9 +108,17 @@ def cmd_serve(args) -> int:
     from . import classroom
     from .cluster import LOOPBACK, Cluster
 
+    if args.bind in ("0.0.0.0", "::"):
+        print(f"error: --bind {args.bind} would open the lab on every network this machine is on: "
+              "give the one address students reach, e.g. --bind 192.168.1.20", file=sys.stderr)
+        return 2
     if args.bind not in LOOPBACK and not args.public:
         print(f"error: --bind {args.bind} opens the lab to the network: add --public to say you "
               "mean it", file=sys.stderr)
+        return 2
+    if args.public and args.bind in LOOPBACK:
+        print("error: --public needs --bind ADDRESS, this machine's address on the class's network "
+              "(e.g. --bind 192.168.1.20); without --public the class stays on 127.0.0.1", file=sys.stderr)
         return 2
     try:
         password = _broker_password(args)
@@ -120,13 +129,13 @@ def cmd_serve(args) -> int:
         problem = classroom.password_problem(password)
         if problem:
             source = args.password_file or classroom.PASSWORD_ENV
-            print(f"error: the broker password from {source} is too weak: {problem}. Leave it out "
-                  "and a strong one is generated", file=sys.stderr)
+            print(f"error: the students' broker password from {source} is too weak: {problem}. "
+                  "Leave it out and a strong one is generated", file=sys.stderr)
             return 2
     try:
         cluster = Cluster(workers=args.workers, name=args.name, api_port=args.api_port,
                           classroom=True, bind=args.bind, broker_port=args.broker_port,
-                          broker_password=password)
+                          worker_password=password)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -142,12 +151,21 @@ def cmd_serve(args) -> int:
             f"  broker:    redis://{classroom.WORKER_USER}:***@{cluster.bind}:{cluster.broker.port}/0  "
             "(students' workers log in as user 'worker', which cannot reconfigure or wipe it)",
             f"  join file: {join_file}  (it holds the password: hand it out privately, never post it)",
-            f"  students:  labapp join {join_file.name} --workers 2 --name THEIR_NAME",
+            f"  students:  labapp join {join_file.name} --workers 2 --name THEIR_NAME  (in their "
+            "project folder, with their copy of the file)",
             f"  firewall:  open {ports} to the class's network only",
             f"  logs:      {cluster.dir}",
             f"ready: {cluster.name} at {cluster.public_api_url}, join file {join_file}",
         ]
     return _run_in_foreground(cluster, args.workers, describe)
+
+
+def _shown(path: Path) -> str:
+    """A path as a user reads it best: relative to the current folder when it is inside it."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
 
 
 def cmd_join(args) -> int:
@@ -176,7 +194,7 @@ def cmd_join(args) -> int:
         return 130
     try:
         print(f"joined class {joiner.info.get('name')!r} (API {joiner.info.get('api_url')}) with "
-              f"{', '.join(joiner.node_names)}; logs in {joiner.dir}")
+              f"{', '.join(joiner.node_names)}; logs in {_shown(joiner.dir)}")
         print("Press Ctrl-C to leave: running tasks finish first.", flush=True)
         code = joiner.watch(say=lambda text: print(text, flush=True))
         joiner.leave()
@@ -208,7 +226,9 @@ def cmd_url(args) -> int:
         print(f"error: several clusters run ({names}): choose one with --name", file=sys.stderr)
         return 1
     folder = Path(entries[0][1]["dir"])
-    secret = folder / ("join.url" if args.join else "broker.url")
+    from .cluster import JOIN_FILE, SECRET_URL_FILE
+
+    secret = folder / (JOIN_FILE if args.join else SECRET_URL_FILE)
     try:
         url = secret.read_text().splitlines()[0].strip()
     except (OSError, IndexError):
@@ -375,7 +395,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "Celery workers on your machine.",
         epilog="Examples: `labapp up --workers 4`, `labapp bench --workers 1,2,4,8 --kind sleep`, "
                "`labapp down`; a class on a network: `labapp serve --public --bind 192.168.1.20` "
-               "(instructor), `labapp join join.url --workers 2 --name ana` (student). Settings "
+               "(instructor), `labapp join class.join --workers 2 --name ana` (student). Settings "
                "come from LABAPP_* environment variables.",
     )
     parser.add_argument("--version", action="version", version=f"labapp {__version__}")
@@ -425,9 +445,10 @@ def build_parser() -> argparse.ArgumentParser:
     sv = _command(sub, "serve", cmd_serve, "instructor: run a classroom cluster that students' machines join",
                   "Start a cluster whose broker and API other machines reach (with --public and "
                   "--bind ADDRESS), write the join file that students' `labapp join` reads, and print "
-                  "what to open in the firewall. Ctrl-C ends the class. The broker password is "
-                  "generated, or read from --password-file or LABAPP_BROKER_PASSWORD (at least 16 "
-                  "characters), never from the command line.")
+                  "what to open in the firewall. Ctrl-C ends the class. The students' password (the "
+                  "broker's 'worker' user, in the join file) is generated, or read from --password-file "
+                  "or LABAPP_BROKER_PASSWORD (at least 16 characters), never from the command line; "
+                  "with it and --broker-port fixed, a restarted class keeps its join file valid.")
     sv.add_argument("--public", action="store_true",
                     help="listen on --bind for other machines (without it, loopback only)")
     sv.add_argument("--bind", default="127.0.0.1", metavar="ADDRESS",
@@ -436,7 +457,7 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--api-port", type=_port, default=None, help="API port (default: a free port)")
     sv.add_argument("--broker-port", type=_port, default=None, help="broker port (default: a free port)")
     sv.add_argument("--password-file", default=None, metavar="FILE",
-                    help="read the broker password from FILE (default: generate a strong one)")
+                    help="read the students' broker password from FILE (default: generate a strong one)")
     sv.add_argument("--join-file", default=None, metavar="FILE",
                     help="also write the students' join file here (it is always in the cluster's folder)")
     sv.add_argument("--name", default="classroom", help="the class's name (default classroom)")

@@ -21,6 +21,7 @@ from . import claim, classroom, heartbeat, logfiles, procs, registry, student_co
 from . import flower as flower_monitor
 from .broker import BrokerError, BrokerServer, free_port, port_is_open
 from .celery_app import QUEUE, make_celery
+from .classroom import password_problem
 from .client import ApiError, LabClient
 from .settings import Settings
 
@@ -136,8 +137,9 @@ class Cluster:
         self.broker_port = broker_port
         # the classroom's `worker` user: the password in students' join files (generated if None);
         # the lab's own password is always generated
-        if worker_password is not None and classroom.password_problem(worker_password):
-            raise ValueError(f"worker_password is too weak: {classroom.password_problem(worker_password)}")
+        weak = None if worker_password is None else password_problem(worker_password)
+        if weak:  # (the parameter `classroom` hides the module of that name here)
+            raise ValueError(f"worker_password is too weak: {weak}")
         self.worker_password = worker_password
         self.join_file: Path | None = None  # written at start by a classroom cluster
         self.broker: BrokerServer | None = None

@@ -29,6 +29,7 @@ import redis
 from conftest import stop_leftovers, wait_for, wait_state
 from labapp import Cluster, __version__, classroom, heartbeat, procs
 from labapp.broker import BrokerServer, free_port
+from labapp.cluster import JOIN_FILE
 from labapp.client import LabClient
 from labapp.settings import Settings
 
@@ -527,6 +528,17 @@ def test_serve_refuses_a_public_bind_without_public_and_a_weak_password(tmp_path
     assert not (runtime() / "ctests-nope" / "broker-data").exists()  # nothing was started
 
 
+@pytest.mark.parametrize("args, why", [
+    (["--public"], "--public needs --bind ADDRESS"),  # else a "public" class on loopback, silently
+    (["--public", "--bind", "0.0.0.0"], "every network this machine is on"),
+])
+def test_serve_refuses_a_public_class_without_one_address(args, why):
+    done = labapp("serve", *args, "--workers", "0", "--name", "ctests-nope")
+    assert done.returncode == 2 and why in done.stderr, done.stderr
+    assert "--bind 192.168.1.20" in done.stderr, "the example must be the command line's, not Python's"
+    assert not (runtime() / "ctests-nope" / "broker-data").exists()
+
+
 def http(url: str, headers: dict | None = None) -> tuple[int, dict]:
     request = urllib.request.Request(url, headers=headers or {})
     try:
@@ -544,7 +556,7 @@ def raw_reply(port: int, *lines: bytes) -> bytes:
 
 
 def test_a_public_class_from_the_cli_is_guarded(background, tmp_path):
-    password_file = tmp_path / "admin.pw"
+    password_file = tmp_path / "class.pw"
     password_file.write_text(STRONG + "\n")
     copy = tmp_path / "handout" / "class.join"
     serve = background("serve", "--public", "--bind", PUBLIC, "--workers", "0", "--name", "ctests-public",
@@ -554,9 +566,10 @@ def test_a_public_class_from_the_cli_is_guarded(background, tmp_path):
     assert api.startswith(f"http://{PUBLIC}:")
     port = int(api.rsplit(":", 1)[1])
     folder = runtime() / "ctests-public"
-    join_file = folder / "join.url"
+    join_file = folder / JOIN_FILE
     url = join_file.read_text().splitlines()[0]
     secret = urlsplit(url).password
+    assert secret == STRONG, "the chosen password is the students' (a restarted class keeps its join file)"
     broker_port = urlsplit(url).port
     assert url.startswith(f"redis://worker:") and f"@{PUBLIC}:{broker_port}/0" in url
 
@@ -602,7 +615,11 @@ def test_a_public_class_from_the_cli_is_guarded(background, tmp_path):
     masked = labapp("url", "--name", "ctests-public")
     assert masked.returncode == 0 and STRONG not in masked.stdout and ":***@127.0.0.1:" in masked.stdout
     whole = labapp("url", "--name", "ctests-public", "--secret")
-    assert whole.returncode == 0 and whole.stdout.strip() == f"redis://:{STRONG}@127.0.0.1:{broker_port}/0"
+    admin = urlsplit(whole.stdout.strip())
+    assert whole.returncode == 0 and (admin.hostname, admin.port) == ("127.0.0.1", broker_port), whole
+    assert admin.password not in (None, STRONG) and len(admin.password) >= 32, "the lab's own password is generated"
+    assert whole.stdout.strip() == (folder / "broker.url").read_text().splitlines()[0]
+    assert not [line for line in lines.values() if admin.password in line], "the admin password in ps"
     students = labapp("url", "--name", "ctests-public", "--join", "--secret")
     assert students.stdout.strip() == url
     assert secret not in labapp("url", "--name", "ctests-public", "--join").stdout

@@ -237,7 +237,7 @@ def cmd_url(args) -> int:
               file=sys.stderr)
         return 1
     print(url if args.secret else f"{classroom.mask(url)}   (the whole URL: labapp url --secret; "
-          f"it is in {secret}, readable only by you)")
+          f"it is in {_shown(secret)}, readable only by you)")
     return 0
 
 

@@ -185,16 +185,23 @@ def no_apt(tmp_path):
     return {k: v for k, v in os.environ.items() if k != "CI"} | {"PATH": str(bin_dir)}
 
 
-def test_make_browser_without_apt_says_the_browser_test_is_skipped(no_apt):
-    result = _make("-s", "browser", "CHROMIUM=/nonexistent/chromium", env=no_apt)
+# what each test tool's make target says without a way to install it: (target, its variable, in CI)
+INSTALL_TARGETS = [("browser", "CHROMIUM=/nonexistent/chromium", "CI runs the browser test"),
+                   ("iproute2", "IP_COMMAND=/nonexistent/ip", "CI runs the network-namespace test")]
+
+
+@pytest.mark.parametrize("target, missing, _", INSTALL_TARGETS)
+def test_make_without_apt_says_the_test_is_skipped(no_apt, target, missing, _):
+    result = _make("-s", target, missing, env=no_apt)
     assert result.returncode == 0, result
     assert "will be skipped" in result.stdout
 
 
-def test_make_browser_without_apt_fails_in_ci(no_apt):
-    result = _make("-s", "browser", "CHROMIUM=/nonexistent/chromium", env=no_apt | {"CI": "true"})
+@pytest.mark.parametrize("target, missing, in_ci", INSTALL_TARGETS)
+def test_make_without_apt_fails_in_ci(no_apt, target, missing, in_ci):
+    result = _make("-s", target, missing, env=no_apt | {"CI": "true"})
     assert result.returncode != 0
-    assert "CI runs the browser test" in result.stdout
+    assert in_ci in result.stdout
 
 
 def test_make_browser_never_asks_for_a_password(no_apt, tmp_path):
@@ -213,18 +220,6 @@ def test_make_browser_never_asks_for_a_password(no_apt, tmp_path):
 
 def test_make_test_gets_chromium_first():
     assert re.search(r"^test:.*\bbrowser\b", (REPO / "Makefile").read_text(), re.M)
-
-
-def test_make_iproute2_without_apt_says_the_namespace_test_is_skipped(no_apt):
-    result = _make("-s", "iproute2", "IP_COMMAND=/nonexistent/ip", env=no_apt)
-    assert result.returncode == 0, result
-    assert "will be skipped" in result.stdout
-
-
-def test_make_iproute2_without_apt_fails_in_ci(no_apt):
-    result = _make("-s", "iproute2", "IP_COMMAND=/nonexistent/ip", env=no_apt | {"CI": "true"})
-    assert result.returncode != 0
-    assert "CI runs the network-namespace test" in result.stdout
 
 
 def test_make_test_gets_iproute2_first():

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import pty
 import re
 import secrets
 import shutil
@@ -127,11 +128,16 @@ def test_labapp_lab_from_the_installed_wheel_serves_the_lessons_with_its_own_ker
     share = Path(sys.prefix) / "share" / "jupyter"
     env.update(JUPYTER_PATH=str(share), JUPYTERLAB_DIR=str(share / "lab"))
     port, token = free_port(), secrets.token_hex(16)
+    # a terminal on stdin, as a student has: Jupyter then handles Ctrl-C itself (a clean stop);
+    # without one, SIGINT is a KeyboardInterrupt wherever the server happens to be, which now
+    # and then left it hanging (1 run in 7)
+    terminal, terminal_side = pty.openpty()
     lab = subprocess.Popen([str(own_venv.bin / "labapp"), "lab", "--root", str(project), "--no-browser",
                             f"--port={port}", "--ServerApp.port_retries=0", "--ServerApp.ip=127.0.0.1",
                             f"--IdentityProvider.token={token}"],
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
-                           cwd=project, start_new_session=True)
+                           stdin=terminal_side, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                           env=env, cwd=project, start_new_session=True)
+    os.close(terminal_side)
 
     def get(path: str, method: str = "GET"):
         request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", method=method,
@@ -165,8 +171,10 @@ def test_labapp_lab_from_the_installed_wheel_serves_the_lessons_with_its_own_ker
             lab.communicate(timeout=30)
         except subprocess.TimeoutExpired:
             os.killpg(lab.pid, signal.SIGKILL)
-            lab.communicate()
-            raise
+            output = lab.communicate()[0]
+            pytest.fail(f"one Ctrl-C did not stop `labapp lab` within 30 s; its output:\n{output[-4000:]}")
+        finally:
+            os.close(terminal)
     assert not procs.processes_marked(tmp_path)
 
 

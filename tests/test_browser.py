@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import urllib.error
 import secrets
 import shutil
 import signal
@@ -272,7 +273,12 @@ def _wait_kernel(lab: Lab, timeout: float = 60) -> None:
     """Until the page's kernel is the only one, idle and connected (JupyterLab may start a second
     one while it opens a notebook and shut the first down; a cell run then is lost)."""
     def settled() -> bool:
-        kernels = lab.api("/api/kernels")
+        try:
+            kernels = lab.api("/api/kernels")
+        except urllib.error.HTTPError as exc:
+            if exc.code == 500:  # jupyter_server lists a kernel still starting: KeyError 'last_activity'
+                return False
+            raise
         return (len(kernels) == 1 and kernels[0]["execution_state"] == "idle"
                 and kernels[0]["connections"] > 0)
 

@@ -43,3 +43,27 @@ def test_every_lesson_has_a_goal_and_a_summary(path):
     text = "".join("".join(c["source"]) for c in json.loads(path.read_text())["cells"]
                    if c["cell_type"] == "markdown")
     assert "**Goal:**" in text and "## What you saw" in text, f"{path.name}: goal or 'What you saw' missing"
+
+
+ALL_NOTEBOOKS = sorted([*LESSONS, *(ROOT / "solutions").glob("*.ipynb"), *(ROOT / "exercises").glob("*.ipynb")])
+
+
+@pytest.mark.parametrize("path", ALL_NOTEBOOKS, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_nbval_directives_are_cell_tags_never_comments_students_read(path):
+    """nbval honours the tags nbval-ignore-output, nbval-skip...; a '# NBVAL_' comment is test scaffolding
+    in the student's code, so none may appear (the tag does the same job, out of sight)."""
+    marked = [i for i, cell in enumerate(json.loads(path.read_text())["cells"])
+              if cell["cell_type"] == "code" and "NBVAL_" in "".join(cell["source"])]
+    assert not marked, (f"{path.parent.name}/{path.name}: cells {marked} carry a '# NBVAL_...' marker comment; "
+                        "use the cell tag instead (e.g. nbval-ignore-output)")
+
+
+@pytest.mark.parametrize("path", ALL_NOTEBOOKS, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_nbval_tags_are_ones_nbval_knows(path):
+    """A misspelt nbval tag is silently ignored by nbval, and the cell is then compared after all."""
+    from nbval.plugin import metadata_tags  # the tags nbval itself reads
+
+    known = set(metadata_tags)
+    odd = {tag for cell in json.loads(path.read_text())["cells"]
+           for tag in cell.get("metadata", {}).get("tags", []) if tag.startswith("nbval") and tag not in known}
+    assert not odd, f"{path.parent.name}/{path.name}: unknown nbval tags {sorted(odd)}"

@@ -1,5 +1,6 @@
-"""Hooks for the notebooks (lessons, exercises, solutions), which tests/conftest.py cannot reach:
-a conftest's per-test hooks apply only to tests in its own folder."""
+"""Hooks that hold for any set of tests pytest runs: one lesson, a folder of notebooks, the tests,
+or all of them. This file sits at the project's root, so pytest loads it whatever it collects;
+tests/conftest.py (the fixtures and the test sandbox) loads only when something in tests/ runs."""
 
 import os
 
@@ -7,12 +8,48 @@ import pytest
 
 # the settings tests/conftest.py gives every test cluster through the environment
 TEST_ONLY_SETTINGS = ("LABAPP_VISIBILITY_TIMEOUT", "LABAPP_LONGTASK_MAX_X")
+# an exercise's stubs fail on purpose (see labapp.exercises.RAISES): nbval then expects the error
+FAILS_UNTIL_SOLVED = "fails-until-solved"
+# runs after everything else, so that it also covers the notebooks' kernels and clusters
+LAST_FILE = "test_no_leftovers.py"
+
+
+def is_notebook_cell(item) -> bool:
+    """True for nbval's items: one per notebook cell."""
+    return type(item).__name__ == "IPyNbCell"
+
+
+def ordered(items: list) -> list:
+    """The other tests first (in the order given), then each notebook's cells in the notebook's
+    own order (a notebook is a script), then the leftover check."""
+    cells = sorted((item for item in items if is_notebook_cell(item)),
+                   key=lambda item: (str(item.path), item.cell_num))
+    last = [item for item in items if item.path.name == LAST_FILE]
+    rest = [item for item in items if not is_notebook_cell(item) and item not in last]
+    return rest + cells + last
+
+
+# pytest-randomly shuffles in a wrapper, before its yield: a plain implementation always comes after
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(session, config, items):
+    """Put the items in ordered() order; let nbval accept the errors of fails-until-solved cells."""
+    items[:] = ordered(items)
+    for item in items:
+        if is_notebook_cell(item) and FAILS_UNTIL_SOLVED in item.cell.get("metadata", {}).get("tags", []):
+            item.options["check_exception"] = True
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    """Say the order's seed last, even with -q: a failure that depends on the order can be rerun."""
+    if config.pluginmanager.hasplugin("randomly"):
+        seed = config.getoption("randomly_seed")
+        terminalreporter.write_line(f"tests ran in random order; the same order: -p randomly --randomly-seed={seed}")
 
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_setup(item):
     """A notebook's kernel (started in its first cell's setup) gets the student's defaults."""
-    if type(item).__name__ != "IPyNbCell":
+    if not is_notebook_cell(item):
         yield
         return
     saved = {name: os.environ.pop(name, None) for name in TEST_ONLY_SETTINGS + ("LABAPP_RUNTIME_DIR",)}

@@ -145,35 +145,6 @@ def make_cluster(tmp_path):
         pytest.fail("processes left behind by this test's clusters (killed now):\n" + "\n".join(left))
 
 
-def _is_notebook_cell(item) -> bool:
-    return type(item).__name__ == "IPyNbCell"  # nbval's items: one per notebook cell
-
-
-# A wrapper registered after pytest-randomly's (also a tryfirst wrapper) goes around it, so its
-# code after the yield runs after the shuffle.
-@pytest.hookimpl(wrapper=True, tryfirst=True)
-def pytest_collection_modifyitems(session, config, items):
-    """Notebook cells run in their own order (a notebook is a script), after the other tests; the
-    leftover check runs last, so that it also covers the notebooks' kernels and clusters."""
-    result = yield
-    cells = sorted((item for item in items if _is_notebook_cell(item)),
-                   key=lambda item: (str(item.path), item.cell_num))
-    last = [item for item in items if item.path.name == "test_no_leftovers.py"]
-    rest = [item for item in items if not _is_notebook_cell(item) and item not in last]
-    items[:] = rest + cells + last
-    for item in cells:  # an exercise's stubs fail on purpose (see labapp.exercises.RAISES)
-        if "fails-until-solved" in item.cell.get("metadata", {}).get("tags", []):
-            item.options["check_exception"] = True
-    return result
-
-
-def pytest_terminal_summary(terminalreporter, config):
-    """Say the order's seed last, even with -q: a failure that depends on the order can be rerun."""
-    if config.pluginmanager.hasplugin("randomly"):
-        seed = config.getoption("randomly_seed")
-        terminalreporter.write_line(f"tests ran in random order; the same order: -p randomly --randomly-seed={seed}")
-
-
 @pytest.hookimpl(trylast=True)  # after pytest's own tmp_path clean-up, which is inside the sandbox
 def pytest_sessionfinish(session, exitstatus):
     """Fail the run if a process started by the tests outlived them; then remove the sandbox

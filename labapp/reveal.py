@@ -95,8 +95,16 @@ def _ask(exercise: str) -> bool:
     return answer.strip().lower() == "yes"
 
 
-def reveal(exercise: str, confirm: bool = False, part: int | None = None, root: str | Path | None = None):
-    """Put the solution code of ``exercise`` (e.g. "ex01") into a new cell below; return it (None if not shown)."""
+def reveal(exercise: str, confirm: bool = False, part: int | None = None, root: str | Path | None = None) -> None:
+    """Put the solution code of ``exercise`` (e.g. "ex01") into a new cell below; say what happened."""
+    code = _solution_cell(exercise, confirm, part, root)
+    if code is not None:
+        _show(code, exercise)
+    # None, always: a returned string would be the calling cell's Out[...], the solution as one raw line
+
+
+def _solution_cell(exercise: str, confirm: bool, part: int | None, root: str | Path | None) -> str | None:
+    """The code of the cell to reveal, or None after saying why there is none."""
     try:
         revealstore.check_name(exercise)
     except ValueError as exc:
@@ -104,33 +112,38 @@ def reveal(exercise: str, confirm: bool = False, part: int | None = None, root: 
         return None
     root = Path(root) if root is not None else find_root()
     settings = Settings.from_env()
-    if instructor_mode(root, settings):
-        try:
-            store = revealstore.open_store(settings.reveal_from)
-            entry = store.get(exercise)
-        except (ValueError, revealstore.StoreError) as exc:
-            print(f"Cannot read what the instructor revealed: {exc}")
+    parts = (_published_parts(exercise, settings) if instructor_mode(root, settings)
+             else _own_parts(exercise, root, confirm))
+    return None if parts is None else _one_cell(exercise, parts, part)
+
+
+def _published_parts(exercise: str, settings: Settings) -> list[str] | None:
+    """What the instructor published for exercise, or None after saying why there is nothing."""
+    try:
+        store = revealstore.open_store(settings.reveal_from)
+        entry = store.get(exercise)
+    except (ValueError, revealstore.StoreError) as exc:
+        print(f"Cannot read what the instructor revealed: {exc}")
+        return None
+    if entry is None:
+        print(f"The instructor has not revealed {exercise} yet (nothing for it in the {store}). "
+              "Keep trying, or ask them.")
+        return None
+    return entry["parts"]
+
+
+def _own_parts(exercise: str, root: Path, confirm: bool) -> list[str] | None:
+    """The solution from this machine's solutions/, once the student agreed; else None, said why."""
+    if not confirm and exercise not in _confirmed:
+        if not _ask(exercise):
+            print(f"Nothing revealed: the solution of {exercise} stays hidden.")
             return None
-        if entry is None:
-            print(f"The instructor has not revealed {exercise} yet (nothing for it in the {store}). "
-                  "Keep trying, or ask them.")
-            return None
-        parts = entry["parts"]
-    else:
-        if not confirm and exercise not in _confirmed:
-            if not _ask(exercise):
-                print(f"Nothing revealed: the solution of {exercise} stays hidden.")
-                return None
-        _confirmed.add(exercise)
-        try:
-            parts = solution_parts(root, exercise)
-        except ValueError as exc:
-            print(f"Nothing revealed: {exc}")
-            return None
-    code = _one_cell(exercise, parts, part)
-    if code is not None:
-        _show(code, exercise)
-    return code
+    _confirmed.add(exercise)
+    try:
+        return solution_parts(root, exercise)
+    except ValueError as exc:
+        print(f"Nothing revealed: {exc}")
+        return None
 
 
 def cli(root: Path, exercise: str | None, show_list: bool, hide: str | None, store_at: str | None) -> int:

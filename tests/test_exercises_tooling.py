@@ -200,14 +200,19 @@ REVEALED_EX01 = [
 ]
 
 
+def said(capsys, exercise, **kwargs) -> str:
+    """Call reveal(); check it returned None (anything else is the calling cell's Out[...]); what it printed."""
+    assert reveal.reveal(exercise, **kwargs) is None
+    return capsys.readouterr().out
+
+
 def test_solution_parts_drop_markers_and_hidden_checks(project):
     assert reveal.solution_parts(project, "ex01") == REVEALED_EX01
 
 
 def test_own_machine_reveal_with_confirm_prints_the_code_outside_ipython(project, monkeypatch, capsys):
     monkeypatch.delenv("LABAPP_REVEAL_FROM", raising=False)
-    assert reveal.reveal("ex02", confirm=True, root=project) == "fixture_second = 'ex02 answer text'"
-    assert "fixture_second = 'ex02 answer text'" in capsys.readouterr().out
+    assert said(capsys, "ex02", confirm=True, root=project) == "fixture_second = 'ex02 answer text'\n"
 
 
 def test_own_machine_reveal_asks_first_and_anything_but_yes_reveals_nothing(project, monkeypatch, capsys):
@@ -215,23 +220,40 @@ def test_own_machine_reveal_asks_first_and_anything_but_yes_reveals_nothing(proj
     monkeypatch.setattr(reveal, "_confirmed", set())
     questions = []
     monkeypatch.setattr("builtins.input", lambda q: questions.append(q) or "y")
-    assert reveal.reveal("ex02", root=project) is None
+    out = said(capsys, "ex02", root=project)
     assert "Reveal the solution of ex02?" in questions[0] and "Type yes" in questions[0]
-    out = capsys.readouterr().out
     assert "Nothing revealed" in out and "ex02 answer" not in out
     monkeypatch.setattr("builtins.input", lambda q: " Yes ")
-    assert reveal.reveal("ex02", root=project) == "fixture_second = 'ex02 answer text'"
+    assert said(capsys, "ex02", root=project) == "fixture_second = 'ex02 answer text'\n"
+    # agreed once: the next call in this kernel does not ask again
+    monkeypatch.setattr("builtins.input", lambda q: pytest.fail("asked twice"))
+    assert said(capsys, "ex02", root=project) == "fixture_second = 'ex02 answer text'\n"
+
+
+def test_own_machine_reveal_where_nobody_can_answer_says_how(project, monkeypatch, capsys):
+    monkeypatch.delenv("LABAPP_REVEAL_FROM", raising=False)
+    monkeypatch.setattr(reveal, "_confirmed", set())
+
+    def no_stdin(question):
+        raise EOFError
+
+    monkeypatch.setattr("builtins.input", no_stdin)
+    out = said(capsys, "ex02", root=project)
+    assert "call reveal('ex02', confirm=True)" in out and "ex02 answer" not in out
 
 
 def test_a_cell_magic_solution_is_revealed_one_cell_at_a_time(project, monkeypatch, capsys):
     monkeypatch.delenv("LABAPP_REVEAL_FROM", raising=False)
-    assert reveal.reveal("ex01", confirm=True, root=project) == REVEALED_EX01[0]
-    assert "reveal('ex01', part=2)" in capsys.readouterr().out
-    assert reveal.reveal("ex01", confirm=True, part=2, root=project) == REVEALED_EX01[1]
+    out = said(capsys, "ex01", confirm=True, root=project)
+    assert "reveal('ex01', part=2)" in out and out.endswith(REVEALED_EX01[0] + "\n")
+    assert said(capsys, "ex01", confirm=True, part=2, root=project).endswith(REVEALED_EX01[1] + "\n")
+    out = said(capsys, "ex01", confirm=True, part=3, root=project)
+    assert "expected part between 1 and 2, found 3" in out and "fixture" not in out
 
 
 def _run_in_kernel(kc, code, answer=None):
-    """Execute code; answer its input() prompt if given; return (reply content, the prompt asked)."""
+    """Execute code; answer its input() prompt if given (else the kernel has no stdin, as under nbval);
+    return (reply content, the prompt asked, {message type: [contents]} of what the cell displayed)."""
     msg_id = kc.execute(code, allow_stdin=answer is not None)
     prompt = None
     if answer is not None:
@@ -241,27 +263,51 @@ def _run_in_kernel(kc, code, answer=None):
     reply = kc.get_shell_msg(timeout=60)
     while reply["parent_header"].get("msg_id") != msg_id:  # a late kernel_info reply from start-up
         reply = kc.get_shell_msg(timeout=60)
-    return reply["content"], prompt
+    shown: dict[str, list] = {}
+    while True:
+        message = kc.get_iopub_msg(timeout=60)
+        if message["parent_header"].get("msg_id") != msg_id:
+            continue
+        if message["msg_type"] == "status" and message["content"]["execution_state"] == "idle":
+            return reply["content"], prompt, shown
+        shown.setdefault(message["msg_type"], []).append(message["content"])
+
+
+def _printed(shown: dict) -> str:
+    return "".join(part["text"] for part in shown.get("stream", []))
 
 
 def test_reveal_asks_then_puts_the_code_into_a_new_cell_in_a_real_kernel(project, monkeypatch):
+    """In every case the calling cell shows no Out[...]: only the new cell holds the code."""
     from nbval.kernel import CURRENT_ENV_KERNEL_NAME, start_new_kernel
 
     monkeypatch.delenv("LABAPP_REVEAL_FROM", raising=False)  # the kernel inherits our environment
 
     km, kc = start_new_kernel(kernel_name=CURRENT_ENV_KERNEL_NAME)  # this venv's python, as --nbval-current-env
-    call = f"from labapp.reveal import reveal\nreveal('ex02', root={str(project)!r})"
+    call = f"from labapp.reveal import reveal\nreveal('{{}}', root={str(project)!r})"
     try:
-        refused, prompt = _run_in_kernel(kc, call, answer="not now")
-        accepted, _ = _run_in_kernel(kc, call, answer="yes")
+        no_stdin = _run_in_kernel(kc, call.format("ex02"))
+        refused = _run_in_kernel(kc, call.format("ex02"), answer="not now")
+        accepted = _run_in_kernel(kc, call.format("ex02"), answer="yes")
+        again = _run_in_kernel(kc, call.format("ex02"))  # agreed once: no question, even without stdin
+        bad_name = _run_in_kernel(kc, call.format("ex1"))
+        first_of_two = _run_in_kernel(kc, call.format("ex01"), answer="yes")
     finally:
         kc.stop_channels()
         km.shutdown_kernel(now=True)
-    assert "Reveal the solution of ex02?" in prompt
-    assert refused["status"] == "ok" and refused["payload"] == [], refused
-    assert accepted["status"] == "ok", accepted
-    assert accepted["payload"] == [{"source": "set_next_input", "text": "fixture_second = 'ex02 answer text'",
-                                    "replace": False}]
+    for reply, _, shown in (no_stdin, refused, accepted, again, bad_name, first_of_two):
+        assert reply["status"] == "ok", reply
+        assert "execute_result" not in shown, shown["execute_result"]
+        assert "answer text" not in _printed(shown) and "fixture_value" not in _printed(shown)
+    assert "call reveal('ex02', confirm=True)" in _printed(no_stdin[2]) and no_stdin[0]["payload"] == []
+    assert "Reveal the solution of ex02?" in refused[1]
+    assert "stays hidden" in _printed(refused[2]) and refused[0]["payload"] == []
+    for reply, _, shown in (accepted, again):
+        assert "is in a new cell below" in _printed(shown)
+        assert reply["payload"] == [{"source": "set_next_input", "text": "fixture_second = 'ex02 answer text'",
+                                     "replace": False}]
+    assert "expected an exercise name" in _printed(bad_name[2]) and bad_name[0]["payload"] == []
+    assert first_of_two[0]["payload"][0]["text"] == REVEALED_EX01[0]
 
 
 @pytest.fixture(params=["folder", "redis"])
@@ -284,21 +330,21 @@ def test_instructor_mode_waits_for_the_instructor_then_reveals(project, tmp_path
     monkeypatch.setenv("LABAPP_REVEAL_FROM", store_location)
     monkeypatch.setattr("builtins.input", lambda q: pytest.fail("instructor mode must not ask"))
 
-    assert reveal.reveal("ex02", root=student) is None
-    assert "The instructor has not revealed ex02 yet" in capsys.readouterr().out
-    assert reveal.reveal("ex02", root=project) is None, "LABAPP_REVEAL_FROM set: instructor mode even here"
+    assert "The instructor has not revealed ex02 yet" in said(capsys, "ex02", root=student)
+    assert "The instructor has not revealed ex02 yet" in said(capsys, "ex02", root=project), (
+        "LABAPP_REVEAL_FROM set: instructor mode even here")
 
     assert cli.main(["reveal", "ex02", "--root", str(project)]) == 0
     out = capsys.readouterr().out
     assert "revealed ex02" in out and ("redis" not in store_location or store_location.split("@")[0] not in out)
-    assert reveal.reveal("ex02", root=student) == "fixture_second = 'ex02 answer text'"
-    assert reveal.reveal("ex01", root=student) is None, "revealing ex02 must not reveal ex01"
-    assert "has not revealed ex01 yet" in capsys.readouterr().out
+    assert said(capsys, "ex02", root=student) == "fixture_second = 'ex02 answer text'\n"
+    assert "has not revealed ex01 yet" in said(capsys, "ex01", root=student), "revealing ex02 must not reveal ex01"
 
     assert cli.main(["reveal", "--list"]) == 0
     assert capsys.readouterr().out.startswith("ex02  revealed 20")
     assert cli.main(["reveal", "--hide", "ex02"]) == 0
-    assert reveal.reveal("ex02", root=student) is None
+    capsys.readouterr()
+    assert "has not revealed ex02 yet" in said(capsys, "ex02", root=student)
 
 
 def test_the_folder_is_the_default_store_and_a_redis_url_the_classroom_one(tmp_path):
@@ -313,19 +359,15 @@ def test_an_unreachable_or_wrong_store_says_so(tmp_path, monkeypatch, capsys):
     from labapp.broker import free_port
 
     monkeypatch.setenv("LABAPP_REVEAL_FROM", f"redis://127.0.0.1:{free_port()}/0")
-    assert reveal.reveal("ex01", root=tmp_path) is None
-    assert "Is that server running" in capsys.readouterr().out
+    assert "Is that server running" in said(capsys, "ex01", root=tmp_path)
     monkeypatch.setenv("LABAPP_REVEAL_FROM", "https://instructor.example/")
-    assert reveal.reveal("ex01", root=tmp_path) is None
-    assert "expected a folder path or a redis:// URL" in capsys.readouterr().out
+    assert "expected a folder path or a redis:// URL" in said(capsys, "ex01", root=tmp_path)
 
 
 def test_reveal_names_a_bad_exercise_name_or_a_missing_solution(project, monkeypatch, capsys):
     monkeypatch.delenv("LABAPP_REVEAL_FROM", raising=False)
-    assert reveal.reveal("ex1", confirm=True, root=project) is None
-    assert "expected an exercise name like 'ex01', found 'ex1'" in capsys.readouterr().out
-    assert reveal.reveal("ex07", confirm=True, root=project) is None
-    out = capsys.readouterr().out
+    assert "expected an exercise name like 'ex01', found 'ex1'" in said(capsys, "ex1", confirm=True, root=project)
+    out = said(capsys, "ex07", confirm=True, root=project)
     assert "expected one notebook solutions/ex07_*.ipynb" in out and "ex01_square.ipynb, ex02_second.ipynb" in out
 
 

@@ -215,17 +215,10 @@ def cmd_url(args) -> int:
     """Print a running cluster's broker URL (masked, or whole with --secret) for your own tools."""
     from . import classroom
 
-    entries = [(path, entry) for path, entry in registry.read_entries(_registry_path())
-               if args.name is None or entry.get("name") == args.name]
-    if not entries:
-        print(f"error: no running cluster{'' if args.name is None else ' named ' + repr(args.name)} "
-              "(see `labapp status`)", file=sys.stderr)
+    chosen = _chosen(args.name)
+    if chosen is None:
         return 1
-    if len(entries) > 1:
-        names = ", ".join(sorted(entry.get("name", "?") for _, entry in entries))
-        print(f"error: several clusters run ({names}): choose one with --name", file=sys.stderr)
-        return 1
-    folder = Path(entries[0][1]["dir"])
+    folder = Path(chosen[1]["dir"])
     from .cluster import JOIN_FILE, SECRET_URL_FILE
 
     secret = folder / (JOIN_FILE if args.join else SECRET_URL_FILE)
@@ -250,33 +243,102 @@ def _registry_path():
         return Settings(registry_dir=os.environ.get("LABAPP_REGISTRY_DIR") or Settings.registry_dir).registry_path
 
 
+def _here() -> tuple[Path, Path]:
+    """The runtime folder a cluster started here would use (./.labapp, or LABAPP_RUNTIME_DIR), and here."""
+    try:
+        runtime = Settings.from_env().runtime_path
+    except ValueError:  # _registry_path() has said so already
+        runtime = Path(os.environ.get("LABAPP_RUNTIME_DIR") or Settings.runtime_dir).expanduser().resolve()
+    return runtime, Path.cwd().resolve()
+
+
+def _belongs(entry: dict, runtime: Path, cwd: Path) -> str:
+    """Which folder a cluster belongs to, as a user reads it: this one, one below it, or another."""
+    level = registry.closeness(entry, runtime, cwd)
+    folder = registry.project_folder(entry)
+    if level == registry.HERE:
+        return "this folder's"
+    return f"folder {_shown(folder)}, below this one" if level == registry.BELOW else f"another folder's: {folder}"
+
+
+def _by_closeness(entries: list) -> list:
+    """Entries with this folder's clusters first, then those below it, then the others; by name in each."""
+    runtime, cwd = _here()
+    return sorted(entries, key=lambda pair: (registry.closeness(pair[1], runtime, cwd), pair[1].get("name", "")))
+
+
+def _chosen(name: str | None):
+    """The (path, entry) a command means: named, and this folder's first; None after saying why not."""
+    entries = [(path, entry) for path, entry in registry.read_entries(_registry_path())
+               if name is None or entry.get("name") == name]
+    if not entries:
+        print(f"error: no running cluster{'' if name is None else ' named ' + repr(name)} "
+              "(see `labapp status`)", file=sys.stderr)
+        return None
+    runtime, cwd = _here()
+    found = registry.closest(entries, runtime, cwd)
+    if len(found) == 1:
+        return found[0]
+    listed = ", ".join(f"{entry.get('name', '?')} ({_belongs(entry, runtime, cwd)})"
+                       for _, entry in sorted(found, key=lambda pair: pair[1].get("name", "")))
+    if name is not None:
+        how = "run this command in the folder of the one you mean"
+    elif registry.closeness(found[0][1], runtime, cwd) == registry.HERE:
+        how = "choose one with --name"
+    else:
+        how = f"none is this folder's ({cwd}): choose one with --name, or run this command in its folder"
+    print(f"error: several clusters could be meant: {listed}; {how}", file=sys.stderr)
+    return None
+
+
 def _registered_clusters() -> list:
-    """The registry's entries; says so when there are none."""
+    """The registry's entries, this folder's first; says so when there are none."""
     entries = registry.read_entries(_registry_path())
     if not entries:
         print("no cluster is running")
-    return entries
+    return _by_closeness(entries)
+
+
+def _stop(path: Path, entry: dict, where: str) -> None:
+    """Stop one registered cluster and say what stopped."""
+    stopped = registry.stop_entry(path, entry)
+    what = ", ".join(stopped) if stopped else "nothing was still running"
+    print(f"{entry.get('name', '?')} in {_shown(entry.get('dir', '?'))} ({where}): stopped {what}")
 
 
 def cmd_down(args) -> int:
-    """Stop clusters left behind by a process that died; with --all, running ones too."""
+    """Stop this folder's clusters left behind by a process that died; --name: that one; --all: every one."""
+    if args.name is not None:
+        chosen = _chosen(args.name)
+        if chosen is None:
+            return 1
+        runtime, cwd = _here()
+        _stop(*chosen, _belongs(chosen[1], runtime, cwd))
+        return 0
+    runtime, cwd = _here()
     for path, entry in _registered_clusters():
-        if registry.owner_alive(entry) and not args.all:
-            print(f"{entry['name']} in {entry['dir']}: still in use by process {entry['owner']['pid']} "
-                  "(stop it there, or run `labapp down --all`)")
-            continue
-        stopped = registry.stop_entry(path, entry)
-        what = ", ".join(stopped) if stopped else "nothing was still running"
-        print(f"{entry.get('name', '?')} in {entry.get('dir', '?')}: stopped {what}")
+        name, where = entry.get("name", "?"), _belongs(entry, runtime, cwd)
+        if args.all:
+            _stop(path, entry, where)
+        elif registry.closeness(entry, runtime, cwd) == registry.ELSEWHERE:
+            print(f"{name} in {entry.get('dir', '?')} ({where}): left alone (run `labapp down` in its "
+                  f"folder, or `labapp down --name {name}`)")
+        elif registry.owner_alive(entry):
+            print(f"{name} in {_shown(entry.get('dir', '?'))} ({where}): still in use by process "
+                  f"{entry['owner']['pid']} (stop it there, or run `labapp down --name {name}`)")
+        else:
+            _stop(path, entry, where)
     return 0
 
 
 def cmd_status(args) -> int:
-    """List the clusters in the registry with the state of each process."""
+    """List the clusters in the registry, this folder's first, with the state of each process."""
+    runtime, cwd = _here()
     for _, entry in _registered_clusters():
         owner = entry["owner"]["pid"]
         alive = "alive" if registry.owner_alive(entry) else "dead (run `labapp down`)"
-        print(f"{entry['name']} in {entry['dir']} (started by pid {owner}, {alive})")
+        print(f"{entry['name']} in {_shown(entry['dir'])} ({_belongs(entry, runtime, cwd)}; "
+              f"started by pid {owner}, {alive})")
         print(f"  API {entry.get('api_url')}  broker {entry.get('broker_url')}")
         for child in entry["children"]:
             state = "running" if registry.is_same_process(child) else "gone"
@@ -412,17 +474,22 @@ def build_parser() -> argparse.ArgumentParser:
     up.set_defaults(func=cmd_up)
 
     down = sub.add_parser("down", help="stop clusters left behind by a notebook or process that died",
-                          description="Stop the clusters whose starting process (a notebook kernel, "
-                                      "`labapp up`) died without stopping them. Clusters still in use "
-                                      "are left alone unless --all is given.")
-    down.add_argument("--all", action="store_true",
-                      help="also stop clusters whose starting process is still running")
+                          description="Stop this folder's clusters whose starting process (a notebook "
+                                      "kernel, `labapp up`) died without stopping them. Clusters still in "
+                                      "use, and other folders' clusters, are left alone unless named with "
+                                      "--name or --all is given.")
+    which = down.add_mutually_exclusive_group()
+    which.add_argument("--all", action="store_true",
+                       help="stop every cluster of every folder, including those still in use")
+    which.add_argument("--name", default=None,
+                       help="stop this cluster, even if in use (this folder's first, as `labapp url`)")
     down.set_defaults(func=cmd_down)
 
     _command(sub, "status", cmd_status, "list running clusters and their processes",
              "List the clusters this machine's registry knows (started by notebooks, `labapp up` "
-             "or tests): who started each, whether that process is still alive, the API and "
-             "broker URLs, and whether each of their processes still runs.")
+             "or tests), this folder's first: which folder each belongs to, who started it, whether "
+             "that process is still alive, the API and broker URLs, and whether each of their "
+             "processes still runs.")
 
     bench = sub.add_parser("bench", help="measure throughput against the number of workers",
                            description="Run the same batch of tasks at each worker count and report "
@@ -474,10 +541,13 @@ def build_parser() -> argparse.ArgumentParser:
                     help="your name in the class, in your workers' names (default: your login name)")
 
     ur = _command(sub, "url", cmd_url, "print a cluster's broker URL, for Flower or your own tools",
-                  "Print the broker URL of a running cluster of this machine, masked; --secret prints "
+                  "Print the broker URL of a running cluster of this machine (this folder's first), "
+                  "masked; --secret prints "
                   "it whole, e.g. CELERY_BROKER_URL=$(labapp url --secret) celery -A labapp.worker flower. "
                   "The URL is also in the file this prints, readable only by you.")
-    ur.add_argument("--name", default=None, help="the cluster (default: the only one running)")
+    ur.add_argument("--name", default=None,
+                    help="the cluster (default: the one in ./.labapp, else the one in a folder below this one, "
+                         "else the only one running)")
     ur.add_argument("--secret", action="store_true", help="print the URL with its password")
     ur.add_argument("--join", action="store_true", help="the students' URL of a classroom, not yours")
 

@@ -70,3 +70,31 @@ def stop_entry(path: Path, entry: dict) -> list[str]:
             stopped.append(f"{child['component']} (pid {child['pid']})")
     path.unlink(missing_ok=True)
     return stopped
+
+
+# Which cluster a command means: the one whose runtime folder is the one a cluster started here
+# would use (./.labapp, or LABAPP_RUNTIME_DIR), else one in a folder below this one, else any.
+HERE, BELOW, ELSEWHERE = 0, 1, 2
+
+
+def closeness(entry: dict, runtime_here: Path, cwd: Path) -> int:
+    """HERE, BELOW or ELSEWHERE: where the entry's cluster lives, seen from cwd."""
+    folder = Path(entry.get("dir", "/")).parent
+    if folder == runtime_here:
+        return HERE
+    return BELOW if folder.is_relative_to(cwd) else ELSEWHERE
+
+
+def project_folder(entry: dict) -> Path:
+    """The folder a cluster belongs to: the one holding its .labapp/, else its runtime folder."""
+    runtime = Path(entry.get("dir", "/")).parent
+    return runtime.parent if runtime.name == ".labapp" else runtime
+
+
+def closest(entries: list, runtime_here: Path, cwd: Path) -> list:
+    """The (path, entry) pairs at the closest level that has any: one means that one is meant."""
+    for level in (HERE, BELOW, ELSEWHERE):
+        found = [pair for pair in entries if closeness(pair[1], runtime_here, cwd) <= level]
+        if found:
+            return found
+    return []

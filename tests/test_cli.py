@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import urllib.request
+from pathlib import Path
 
 from conftest import raw_request, wait_for
 from labapp.broker import free_port
@@ -66,9 +67,10 @@ def test_up_serves_the_class_calls_and_ctrl_c_stops_everything():
     assert not any(line.startswith("cli in ") for line in listed)  # its registry entry is gone
 
 
-def read_until(proc, pattern: str, what: str, timeout: float = 60) -> str:
-    """Read proc's output line by line until one matches pattern; return the match's group 1."""
-    lines: list[str] = []
+def read_until(proc, pattern: str, what: str, timeout: float = 60, lines: list | None = None) -> str:
+    """Read proc's output line by line (appended to lines, if given) until one matches pattern;
+    return the match's group 1."""
+    lines = [] if lines is None else lines
 
     def match():
         line = proc.stdout.readline()
@@ -81,10 +83,17 @@ def read_until(proc, pattern: str, what: str, timeout: float = 60) -> str:
     return wait_for(match, timeout, what=what)
 
 
-def test_lab_serves_jupyterlab_headless_and_one_ctrl_c_stops_it(tmp_path):
+def test_lab_serves_jupyterlab_and_one_ctrl_c_stops_it_its_kernels_and_their_clusters(tmp_path):
+    """As the README says, whatever JupyterLab's own start-up line says about pressing it twice."""
+    import requests
+    from jupyter_client import BlockingKernelClient
+
+    from labapp import procs
+
     port = free_port()
-    env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(tmp_path / "jupyter-runtime"), DISPLAY="",
-               WAYLAND_DISPLAY="")
+    env = {k: v for k, v in os.environ.items() if k != "LABAPP_RUNTIME_DIR"}  # a student's: <root>/.labapp
+    env.update(JUPYTER_RUNTIME_DIR=str(tmp_path / "jupyter-runtime"), DISPLAY="", WAYLAND_DISPLAY="",
+               LABAPP_REGISTRY_DIR=str(tmp_path / "registry"))
     # a terminal on stdin, as with `make lab`: Jupyter asks its y/n question only then
     terminal, terminal_side = pty.openpty()
     lab = subprocess.Popen([sys.executable, "-m", "labapp", "lab", "--root", str(tmp_path),
@@ -92,19 +101,47 @@ def test_lab_serves_jupyterlab_headless_and_one_ctrl_c_stops_it(tmp_path):
                            stdin=terminal_side, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                            text=True, env=env, start_new_session=True)
     os.close(terminal_side)
+    started: list[str] = []
     try:
-        url = read_until(lab, rf"(http://127\.0\.0\.1:{port}/lab\?token=\w+)", "`labapp lab` to print its URL")
+        url = read_until(lab, rf"(http://127\.0\.0\.1:{port}/lab\?token=\w+)", "`labapp lab` to print its URL",
+                         lines=started)
         with urllib.request.urlopen(url, timeout=10) as resp:
             assert resp.status == 200 and "JupyterLab" in resp.read().decode()
+        # a notebook's kernel with a cluster, as lesson 00 leaves it
+        kernel = requests.post(f"http://127.0.0.1:{port}/api/kernels", params={"token": url.rsplit("=", 1)[1]},
+                               json={"name": "python3"}, timeout=60).json()
+        client = BlockingKernelClient(connection_file=str(tmp_path / "jupyter-runtime" / f"kernel-{kernel['id']}.json"))
+        wait_for(lambda: os.path.exists(client.connection_file), what="the kernel's connection file")
+        client.load_connection_file()
+        client.start_channels()
+        try:
+            reply = client.execute_interactive("from labapp import Cluster\n"
+                                               "cluster = Cluster(workers=1, name='labstop').start()", timeout=120)
+        finally:
+            client.stop_channels()
+        assert reply["content"]["status"] == "ok", reply["content"]
+        cluster_dir = tmp_path / ".labapp" / "labstop"
+        assert procs.processes_marked(cluster_dir) and list((tmp_path / "registry").glob("*.json"))
         assert lab.poll() is None  # headless: it keeps running
     finally:
-        lab.send_signal(signal.SIGINT)  # once, like a student's Ctrl-C
-        try:
-            rest, _ = lab.communicate(timeout=30)
+        os.killpg(lab.pid, signal.SIGINT)  # once, like a student's Ctrl-C in the terminal
+        try:  # wait, then read: communicate() would skip what readline() left in the buffer
+            lab.wait(timeout=60)
         except subprocess.TimeoutExpired:
             os.killpg(lab.pid, signal.SIGKILL)
-            rest, _ = lab.communicate()
-            raise AssertionError("one Ctrl-C did not stop `labapp lab`:\n" + rest) from None
+            lab.wait()
+            raise AssertionError("one Ctrl-C did not stop `labapp lab`:\n" + lab.stdout.read()) from None
         finally:
             os.close(terminal)
+        rest = lab.stdout.read()
+    assert lab.returncode == 0, rest
     assert "Shut down this Jupyter server" not in rest  # no y/n question for a beginner to miss
+    assert "Shutting down 1 kernel" in rest, rest
+    # the kernel stopped its cluster itself (a killed one would leave its registry entry behind)
+    wait_for(lambda: not procs.processes_marked(tmp_path), 20, what="the kernel and its cluster to go")
+    assert not list((tmp_path / "registry").glob("*.json"))
+    # the README quotes JupyterLab's own start-up line, and says why once is enough here
+    quoted = re.search(r"\((twice to skip confirmation)\)", "".join(started) + rest)
+    assert quoted, "".join(started) + rest
+    readme = " ".join((Path(__file__).resolve().parent.parent / "README.md").read_text().split())
+    assert f"({quoted.group(1)})" in readme and "Stop it with Ctrl-C, once" in readme

@@ -18,7 +18,8 @@ SEEDS = (1, 2, 3)  # fixed: an order that breaks breaks on every run
 
 def pytest_run(folder: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
     """Run pytest in folder with pytest-randomly on; the finished process."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    # a sandbox of its own: at its end, a session kills what still runs in its sandbox
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_") and k != "LABAPP_TEST_SANDBOX"}
     return subprocess.run([sys.executable, "-m", "pytest", "-p", "randomly", "-p", "no:cacheprovider", *args],
                           cwd=folder, env=env, capture_output=True, text=True, timeout=timeout)
 

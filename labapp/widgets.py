@@ -653,6 +653,7 @@ class WorkerPanel(_Live, w.VBox):
                           w.HBox([self.size, self.scale_button, self.kill_button]), self.action],
                          layout=w.Layout(width=PANEL_WIDTH, min_width=PANEL_WIDTH,
                                          max_width=PANEL_WIDTH))
+        self.add_class("labapp-worker-panel")  # for a browser test that measures it
         self._feed.refresh()
         self._feed.start()
 
@@ -721,9 +722,9 @@ class WorkerPanel(_Live, w.VBox):
         self.action.value = _message(doing, "#ef6c00")
 
     def _done(self, text: str, color: str = "#2e7d32") -> None:
+        self.refresh()  # first: when the message shows, panel and board show the change already
         self.scale_button.disabled = self.kill_button.disabled = self.size.disabled = False
         self.action.value = _message(text, color)
-        self.refresh()  # at once: the panel and the board show the change with the message
         self.wake()
 
     def scale(self, workers: int) -> None:

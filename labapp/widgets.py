@@ -158,7 +158,8 @@ class _Poller:
                     self._thread = None
 
 
-STOPPED_BY_CALL = "updates stopped (a newer widget took over, or stop() was called)"
+STOPPED_BY_CALL = "updates stopped: stop() was called"
+REPLACED = "updates stopped: a newer widget of this cluster took over (the cell ran again?)"
 NOT_RUNNING = "updates stopped: the cluster is not running"
 RUNNING_STATES = ("STARTED", "PROGRESS")
 DONE_STATES = ("SUCCESS", "FAILURE", "REVOKED")  # UNKNOWN is not done: only not known to the API
@@ -244,7 +245,7 @@ class _Feed:
         key = (self.kind, id(self.cluster))
         previous = _Feed._live.get(key)
         if previous is not None and previous is not self:
-            previous.stop()
+            previous.stop(REPLACED)
         _Feed._live[key] = self
         self.stopped = ""
         self._poller.start()

@@ -154,6 +154,7 @@ def test_kill_via_the_panel_and_the_task_completes_elsewhere(make_cluster, dashb
     killed = dash.panel.kill()
     assert killed == victim.split("@")[0] and killed not in cluster.workers  # the busy one went
     assert f"killed {killed}" in dash.panel.action.value
+    assert f"({cluster.settings.visibility_timeout}\u00a0s)" in dash.panel.action.value  # never wraps as "(10" / "s)"
     wait_for(lambda: victim not in {w["name"] for w in dash.panel.workers},
              what="the killed worker to leave the panel")
     # until the broker hands the task out again, the board says its worker is gone

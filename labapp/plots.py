@@ -7,10 +7,12 @@ a notebook shows the returned figure exactly once (as the cell's value).
 
 from __future__ import annotations
 
+import weakref
 from pathlib import Path
 
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
+from matplotlib.transforms import Bbox, offset_copy
 
 from .bench_records import BenchRecords
 from .heartbeat import natural_key
@@ -22,6 +24,19 @@ CORES = "#c0392b"
 TASK_COLORS = ("#1f5fa8", "#e08a1e", "#2e8b57", "#8e44ad", "#c0392b", "#17a2b8", "#7f6a00", "#d35f8d")
 LABEL_BOX = dict(boxstyle="round,pad=0.15", facecolor="white", edgecolor="none", alpha=0.8)
 KIND_TEXT = {"sleep": "sleep tasks (waiting: I/O-bound)", "cpu": "CPU tasks (computing: CPU-bound)"}
+POINT_LABEL = "labapp-point-label"  # the gid of a point's value label, which _place_labels moves
+LABEL_GAP = 6  # points between a data point and its label
+# where a label may go around its point, best first: (x, y) direction, alignment of the text
+SPOTS = {"above": ((0, 1), "center", "bottom"), "below": ((0, -1), "center", "top"),
+         "left": ((-1, 0), "right", "center"), "right": ((1, 0), "left", "center"),
+         "above left": ((-1, 1), "right", "bottom"), "above right": ((1, 1), "left", "bottom"),
+         "below left": ((-1, -1), "right", "top"), "below right": ((1, -1), "left", "top")}
+THROUGHPUT_SPOTS = ("above", "above left", "below right", "left", "right", "above right", "below",
+                    "below left")
+EFFICIENCY_SPOTS = ("below", "below left", "below right", "above", "above left", "above right",
+                    "left", "right")
+_SPOT_ORDER: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # axes -> its spots, best first
+LEGEND_DROP = 38  # points from the bottom of an axes to a legend below it: clears ticks and x label
 
 
 def _meta(records) -> tuple[str | None, float | None, int]:
@@ -80,7 +95,7 @@ def _worker_axis(ax, records, cores: int) -> None:
     ax.set_xticks(counts)
     ax.set_xlim(0, max(counts + [cores]) * 1.08 + 0.2)
     ax.set_xlabel("workers (processes, one task at a time each)")
-    ax.axvline(cores, color=CORES, linestyle=":", linewidth=1.6,
+    ax.axvline(cores, color=CORES, linestyle=":", linewidth=1.6, zorder=1.5,
                label=f"{cores} CPU core{'s' if cores > 1 else ''} on this machine")
     ax.grid(True, alpha=0.3)
 
@@ -94,7 +109,9 @@ def _worker_series(records, ax):
 
 def throughput_plot(records, ax=None, *, title: str | None = None) -> Figure:
     """Throughput (tasks/s) against workers, with the ideal linear line and the core count."""
+    alone = ax is None
     fig, ax, cores, points = _worker_series(records, ax)
+    _SPOT_ORDER[ax] = THROUGHPUT_SPOTS
     xs, ys = [p["workers"] for p in points], [p["throughput"] for p in points]
     per_worker = ys[0] / xs[0]
     top = max(xs + [cores]) * 1.08 + 0.2
@@ -102,33 +119,144 @@ def throughput_plot(records, ax=None, *, title: str | None = None) -> Figure:
             label=f"ideal: N × {per_worker:.1f} tasks/s per worker")
     ax.plot(xs, ys, "o-", color=MEASURED, linewidth=2.2, markersize=7, label="measured", zorder=3)
     for x, y, p in zip(xs, ys, points):
-        ax.annotate(f"{y:.1f}/s\n({p['efficiency']:.0%})", (x, y), textcoords="offset points",
-                    xytext=(0, 9), ha="center", fontsize=8.5, color=MEASURED, bbox=LABEL_BOX)
+        _point_label(ax, f"{y:.1f}/s\n({p['efficiency']:.0%})", (x, y))
     _worker_axis(ax, points, cores)
     ax.set_ylim(0, max(max(ys), per_worker * max(xs)) * 1.22)
     ax.set_ylabel("throughput (tasks per second)")
     ax.set_title(title or f"Throughput vs workers: {_what(records)}\n{_batch_text(points)}; "
                           "in brackets: efficiency", fontsize=10.5)
-    ax.legend(loc="upper left", fontsize=8.5, framealpha=0.9)
+    _legend_below(ax)
+    if alone:  # in a bigger figure, its maker places the labels once the layout is complete
+        _place_labels(fig)
     return fig
 
 
 def efficiency_plot(records, ax=None, *, title: str | None = None) -> Figure:
     """Efficiency (speedup / workers) against workers; 100% means every worker added its full share."""
+    alone = ax is None
     fig, ax, cores, points = _worker_series(records, ax)
+    _SPOT_ORDER[ax] = EFFICIENCY_SPOTS
     xs, ys = [p["workers"] for p in points], [p["efficiency"] for p in points]
     ax.axhline(1.0, color=IDEAL, linestyle="--", linewidth=1.4, label="ideal: 100%")
     ax.plot(xs, ys, "o-", color=MEASURED, linewidth=2.2, markersize=7, label="measured", zorder=3)
     for x, y in zip(xs, ys):
-        ax.annotate(f"{y:.0%}", (x, y), textcoords="offset points", xytext=(0, -17),
-                    ha="center", fontsize=8.5, color=MEASURED, bbox=LABEL_BOX)
+        _point_label(ax, f"{y:.0%}", (x, y))
     _worker_axis(ax, points, cores)
-    ax.set_ylim(0, max(1.15, max(ys) * 1.1))
+    ax.set_ylim(0, max(1.15, max(ys) * 1.15))
     ax.yaxis.set_major_formatter(PercentFormatter(1.0))
     ax.set_ylabel("efficiency (speedup ÷ workers)")
     ax.set_title(title or f"Efficiency vs workers: {_what(records)}", fontsize=10.5)
-    ax.legend(loc="lower left", fontsize=8.5, framealpha=0.9)
+    _legend_below(ax)
+    if alone:
+        _place_labels(fig)
     return fig
+
+
+def _point_label(ax, text: str, xy) -> None:
+    """A value label beside a data point; _place_labels moves it where it covers nothing."""
+    label = ax.annotate(text, xy, textcoords="offset points", xytext=(0, LABEL_GAP), ha="center",
+                        va="bottom", fontsize=8.5, color=MEASURED, bbox=LABEL_BOX, zorder=4,
+                        gid=POINT_LABEL)
+    label.set_in_layout(False)  # it stays inside the axes: the layout must not depend on where
+
+
+def _legend_below(ax, ncols: int = 2) -> None:
+    """The legend under the axes, below the x label: inside, it would cover points or labels
+    wherever the data happen to fall."""
+    below = offset_copy(ax.transAxes, fig=ax.figure, y=-LEGEND_DROP, units="points")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, 0), bbox_transform=below, ncols=ncols,
+              fontsize=8.5, frameon=False)
+
+
+def _place_labels(fig: Figure) -> None:
+    """Move every point label of fig to the first of its axes' spots where it crosses no line,
+    covers no data point or other label and stays inside the axes. Where a label fits only
+    past the edge of its plot, the plot's limits grow to make room, and all are placed again."""
+    for _ in range(4):
+        fig.draw_without_rendering()  # lay the figure out: labels are placed in display space
+        grown = False
+        for ax in fig.axes:
+            placed: list[Bbox] = []
+            for label in [t for t in ax.texts if t.get_gid() == POINT_LABEL]:
+                box, overflow = _place(label, ax, _SPOT_ORDER.get(ax, tuple(SPOTS)), placed)
+                placed.append(box)
+                if overflow is not None:
+                    _grow_limits(ax, overflow)
+                    grown = True
+                    break
+        if not grown:
+            return
+
+
+def _spots(order):
+    """Every spot to try, best first: the near ones in order, then farther out."""
+    return [(name, distance) for distance in (1, 2.5, 4) for name in order]
+
+
+def _put(label, name: str, distance: float) -> Bbox:
+    (dx, dy), ha, va = SPOTS[name]
+    label.xyann = (dx * LABEL_GAP * distance, dy * LABEL_GAP * distance)
+    label.set_horizontalalignment(ha)
+    label.set_verticalalignment(va)
+    return label_box(label)
+
+
+def _place(label, ax, order, placed: list[Bbox]):
+    """Put one label at its best spot; return its box, and how far past each edge of the plot
+    (left, right, bottom, top pixels) it needs room if it fits nowhere inside."""
+    frame = ax.get_window_extent()
+    fallback = None
+    for name, distance in _spots(order):
+        box = _put(label, name, distance)
+        if not obstacles_hit(box, ax, placed):
+            overflow = _overflow(box, frame)
+            if not any(overflow):
+                return box, None
+            fallback = fallback or (name, distance, overflow)
+    if fallback is None:  # crowded everywhere, even past the edges: the first spot it is
+        return _put(label, *_spots(order)[0]), None
+    name, distance, overflow = fallback
+    return _put(label, name, distance), overflow
+
+
+def _overflow(box: Bbox, frame: Bbox) -> tuple[float, float, float, float]:
+    """Pixels by which box sticks out of frame on the left, right, bottom and top."""
+    return (max(0.0, frame.x0 - box.x0), max(0.0, box.x1 - frame.x1),
+            max(0.0, frame.y0 - box.y0), max(0.0, box.y1 - frame.y1))
+
+
+def _grow_limits(ax, overflow) -> None:
+    """Widen the (linear) limits of ax so that overflow pixels, and a few more, fit inside."""
+    frame = ax.get_window_extent()
+    left, right, bottom, top = (px + 4 if px else 0 for px in overflow)
+    (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
+    per_x = (x1 - x0) / max(1.0, frame.width - left - right)
+    per_y = (y1 - y0) / max(1.0, frame.height - bottom - top)
+    ax.set_xlim(x0 - left * per_x, x1 + right * per_x)
+    ax.set_ylim(y0 - bottom * per_y, y1 + top * per_y)
+
+
+def label_box(label) -> Bbox:
+    """The display box of a point label with its rounded background."""
+    pad = label.get_bbox_patch().get_boxstyle().pad * label.get_fontsize() * label.figure.dpi / 72
+    return label.get_window_extent().padded(pad + 1)
+
+
+def obstacles_hit(box: Bbox, ax, others: list[Bbox]) -> list[str]:
+    """What box would cross or cover in ax: its lines, its data points, the other boxes."""
+    hit = []
+    for line in ax.lines:
+        path = line.get_transform().transform_path(line.get_path())
+        half = line.get_linewidth() * ax.figure.dpi / 72 / 2
+        if path.intersects_bbox(box.padded(half), filled=False):
+            hit.append(f"line {line.get_label()!r}")
+        if line.get_marker() not in (None, "None", "", " "):
+            radius = line.get_markersize() * ax.figure.dpi / 72 / 2
+            for x, y in line.get_transform().transform(line.get_xydata()):
+                if box.padded(radius).contains(x, y):
+                    hit.append(f"point ({x:.0f}, {y:.0f}) of {line.get_label()!r}")
+    hit += [f"label at {other.bounds}" for other in others if box.overlaps(other)]
+    return hit
 
 
 def _short_names(names: list[str]) -> dict[str, str]:
@@ -180,6 +308,26 @@ def timeline_plot(point: dict, ax=None, *, kind: str | None = None, duration_ms:
     return fig
 
 
+def response_time_plot(loads, blocking: dict, queued: dict) -> Figure:
+    """Lesson 01: the slowest and fastest response against simultaneous clients, for the blocking
+    and the queued endpoint (seconds per client, keyed by the number of clients), log scale."""
+    fig, ax = _new_axes(None, size=(7, 4.6))
+    loads = sorted(loads)
+    for name, times, color in (("blocking: POST /blocking/factorial (200 when done)", blocking, "#c62828"),
+                               ("queued: POST /factorial (202 at once)", queued, "#1565c0")):
+        ax.plot(loads, [max(times[n]) for n in loads], "o-", color=color, label=f"{name}: slowest")
+        ax.plot(loads, [min(times[n]) for n in loads], "o:", color=color, alpha=0.5,
+                label=f"{name.split(':')[0]}: fastest")
+    ax.set_yscale("log")
+    ax.set_xticks(loads)
+    ax.set_xlabel("clients sending at the same moment")
+    ax.set_ylabel("response time (s, log scale)")
+    ax.set_title("20000! per request: response time against load", fontsize=10.5)
+    ax.grid(True, alpha=0.3)
+    _legend_below(ax, ncols=1)
+    return fig
+
+
 def summary_figure(records, timeline_workers: int | None = None) -> Figure:
     """Throughput and efficiency side by side, and the timeline of the largest point below."""
     kind, duration, cores = _meta(records)
@@ -196,6 +344,7 @@ def summary_figure(records, timeline_workers: int | None = None) -> Figure:
     timeline_plot(chosen, fig.add_subplot(grid[1, :]), kind=kind, duration_ms=duration)
     fig.suptitle(f"Scaling benchmark: {_what(records)}, {cores} CPU core{'s' if cores > 1 else ''}",
                  fontsize=13, fontweight="bold")
+    _place_labels(fig)  # again: the layout moved when the other plots came
     return fig
 
 

@@ -19,12 +19,14 @@ stdout, which would land in whatever cell runs at that moment.
 from __future__ import annotations
 
 import html
+import socket
 import threading
 import time
 import weakref
 
 import ipywidgets as w
 
+from . import procs
 from .client import ApiError
 
 FINAL_STATES = ("SUCCESS", "FAILURE", "REVOKED", "UNKNOWN")
@@ -156,60 +158,232 @@ class _Poller:
                     self._thread = None
 
 
-class _Live:
-    """A widget updated by a _Poller; one live instance per class and cluster.
+STOPPED_BY_CALL = "updates stopped: stop() was called"
+REPLACED = "updates stopped: a newer widget of this cluster took over (the cell ran again?)"
+NOT_RUNNING = "updates stopped: the cluster is not running"
+RUNNING_STATES = ("STARTED", "PROGRESS")
+DONE_STATES = ("SUCCESS", "FAILURE", "REVOKED")  # UNKNOWN is not done: only not known to the API
 
-    Re-running a cell stops the previous instance's thread.
+
+def _dead_here(worker: dict) -> bool:
+    """True for the heartbeat of a worker process of this machine that no longer runs: a killed
+    worker's beat stays in Redis for up to heartbeat.TTL seconds after its process died."""
+    host = worker.get("name", "").rpartition("@")[2]
+    pid = worker.get("pid")
+    return host == socket.gethostname() and isinstance(pid, int) and not procs.is_alive(pid)
+
+
+class Reading:
+    """One poll of the cluster: its live workers, the queue, and the state of the tasks asked about.
+
+    Everything a dashboard shows comes from one reading, so its parts never disagree: a task the
+    reading says finished is no worker's current task, a task whose worker is gone says so.
     """
 
-    _poller: _Poller
+    def __init__(self, workers: list[dict], queued: int | None, statuses: dict[str, dict],
+                 problem: str = ""):
+        self.at = time.time()
+        self.problem = problem
+        self.queued = queued
+        self.statuses = {i: dict(answer) for i, answer in statuses.items()}
+        live = [dict(w) for w in workers if not _dead_here(w)]
+        names = {w["name"] for w in live}
+        for answer in self.statuses.values():
+            worker = answer.get("worker")
+            if answer["state"] in RUNNING_STATES and worker and worker not in names:
+                answer["worker_alive"] = False
+        for worker in live:
+            self._current_tasks(worker)
+        self.workers = live
+
+    def _current_tasks(self, worker: dict) -> None:
+        """What worker runs according to this reading: its heartbeat's tasks that have not finished
+        (a beat is up to a second old), and the tasks whose status names it."""
+        finished = [t for t in worker.get("active") or []
+                    if self.statuses.get(t.get("id"), {}).get("state") in DONE_STATES]
+        current = [t for t in worker.get("active") or [] if t not in finished]
+        listed = {t.get("id") for t in current}
+        current += [{"id": i, "name": answer.get("name")} for i, answer in self.statuses.items()
+                    if answer["state"] in RUNNING_STATES and answer.get("worker") == worker["name"]
+                    and i not in listed]
+        worker["active"] = current
+        worker["processed"] = worker.get("processed", 0) + len(finished)
+
+    @property
+    def busy(self) -> bool:
+        """Tasks queued, or running on some worker."""
+        return bool(self.queued) or any(w["active"] for w in self.workers)
+
+
+class _Feed:
+    """Polls a cluster for the widgets that show it (a board, a panel, or both in a dashboard).
+
+    One reading feeds them all, under one lock. The thread runs while a widget has something
+    to watch; one feed of each kind is live per cluster: a newer one (the cell run again)
+    stops the older, which keeps showing its last reading, marked as stopped.
+    """
+
+    _live: "weakref.WeakValueDictionary[tuple, _Feed]" = weakref.WeakValueDictionary()
+
+    def __init__(self, cluster, kind: str):
+        self.cluster = cluster
+        self.kind = kind
+        self.lock = threading.RLock()  # views change together under it; readers take it too
+        self._reading_lock = threading.Lock()  # one reading at a time, applied in order
+        self.views: list[_Live] = []
+        self.stopped = ""  # why updates stopped, "" while live
+        self.last: Reading | None = None
+        self._poller = _Poller(self._step, kind)
+
+    @property
+    def alive(self) -> bool:
+        """True while the feed's thread polls."""
+        return self._poller.alive
+
+    def start(self) -> None:
+        """Become the live feed of its kind for the cluster and poll (now, then as needed)."""
+        key = (self.kind, id(self.cluster))
+        previous = _Feed._live.get(key)
+        if previous is not None and previous is not self:
+            previous.stop(REPLACED)
+        _Feed._live[key] = self
+        self.stopped = ""
+        self._poller.start()
+
+    def stop(self, why: str = STOPPED_BY_CALL) -> None:
+        """End the thread; show one last reading of the cluster, marked as stopped."""
+        self._poller.stop()
+        if _running(self.cluster):
+            try:
+                self.refresh()
+            except Exception:  # the cluster went away meanwhile: keep the last reading
+                pass
+        self._mark_stopped(why if _running(self.cluster) else NOT_RUNNING)
+
+    def _mark_stopped(self, why: str) -> None:
+        with self.lock:
+            when = time.strftime("%H:%M:%S", time.localtime(self.last.at)) if self.last else ""
+            self.stopped = f"{why} (last state seen at {when})" if when else why
+            for view in self.views:
+                view._render()
+
+    def refresh(self) -> float | None:
+        """Read the cluster once and show the reading in every view; the seconds until the
+        next reading, or None when nothing needs watching."""
+        if not _running(self.cluster):
+            self._mark_stopped(NOT_RUNNING)
+            return None
+        with self._reading_lock:
+            reading = self._read()
+            with self.lock:
+                self.last = reading
+                for view in self.views:
+                    view._apply(reading)
+        delays = [view._delay(reading) for view in self.views]
+        delays = [delay for delay in delays if delay is not None]
+        return min(delays) if delays else None
+
+    def _read(self) -> Reading:
+        """Workers first, then task states: a task that ends between the two reads shows as ended."""
+        client = self.cluster.client
+        try:
+            workers = client.workers()
+            queued = client.health().get("queued")
+        except ApiError as exc:
+            previous = self.last
+            return Reading(previous.workers if previous else [], previous.queued if previous else None,
+                           {}, problem=f"API: {exc}")
+        wanted: list[str] = []
+        for view in self.views:
+            wanted += [i for i in view._wanted() if i not in wanted]
+        wanted += [t["id"] for w in workers for t in w.get("active") or []
+                   if t.get("id") and t["id"] not in wanted]
+        statuses, problem = {}, ""
+        for task_id in wanted:  # HTTP outside the views' lock: a click never waits for a poll
+            try:
+                statuses[task_id] = client.status(task_id)
+            except ApiError as exc:
+                if exc.status == 404:  # never issued through the API, or expired: not ours to ask
+                    statuses[task_id] = {"task_id": task_id, "state": "UNKNOWN", "error": str(exc)}
+                    continue
+                problem = f"status of {_short(task_id)}: {exc}"
+                if exc.status in (0, 503):  # API or broker unreachable: do not hammer it
+                    break
+        return Reading(workers, queued, statuses, problem)
+
+    def _step(self) -> float | None:
+        try:
+            return self.refresh()
+        except Exception as exc:  # never let the thread die silently
+            with self.lock:
+                for view in self.views:
+                    view._status_text = f"update failed: {type(exc).__name__}: {exc}"
+                    view._render()
+            return PANEL_IDLE_INTERVAL
+
+
+class _Live:
+    """A widget fed by a _Feed: its own, or one it shares with the other parts of a dashboard."""
+
+    _feed: _Feed
+
+    def _join(self, feed: "_Feed | None", cluster, kind: str) -> None:
+        self._feed = feed or _Feed(cluster, kind)
+        self._feed.views.append(self)
+        self._lock = self._feed.lock
+
+    @property
+    def updating(self) -> bool:
+        """True while the widget's thread polls for changes."""
+        return self._feed.alive
+
+    @property
+    def stopped(self) -> str:
+        """Why live updates stopped ("" while they run)."""
+        return self._feed.stopped
+
+    @property
+    def seen_at(self) -> float | None:
+        """When the cluster was read for what the widget shows (time.time())."""
+        last = self._feed.last
+        return last.at if last else None
 
     def stop(self) -> None:
         """Stop live updates (the widget keeps showing its last state, and says it stopped)."""
-        self._poller.stop()
-        try:
-            self.refresh()  # the last state shown is the real one, not the one of the last poll
-        except Exception:  # the cluster may be gone already
-            pass
-        self._show_stopped()
-
-    def _show_stopped(self) -> None:
-        with self._lock:
-            self._status_text = "updates stopped (a newer widget took over, or stop() was called)"
-            self._render()
+        self._feed.stop()
 
     def close(self) -> None:
         """Stop live updates and close the widget."""
         self.stop()
         super().close()
 
-    _instances: "weakref.WeakValueDictionary[tuple, _Live]" = weakref.WeakValueDictionary()
+    def _wanted(self) -> list[str]:
+        return []
 
-    def _replace_previous(self, cluster) -> None:
-        """Become the one live widget of this class for cluster (the one a student uses last)."""
-        key = (type(self).__name__, id(cluster))
-        previous = _Live._instances.get(key)
-        if previous is not None and previous is not self:
-            previous.stop()
-        _Live._instances[key] = self
+    def _stopped_html(self, html_text: str) -> str:
+        """Content shown greyed while updates are stopped."""
+        if not self._feed.stopped:
+            return html_text
+        return f'<div style="opacity:0.55">{html_text}</div>'
 
 
 # ------------------------------------------------------------------ the board
 class TaskBoard(_Live, w.VBox):
     """A live table of submitted tasks: state, progress, worker, elapsed time, result."""
 
-    def __init__(self, cluster, max_rows: int = MAX_ROWS, interval: float = BOARD_INTERVAL):
+    def __init__(self, cluster, max_rows: int = MAX_ROWS, interval: float = BOARD_INTERVAL,
+                 feed: _Feed | None = None):
         self.cluster = cluster
         self.max_rows = max_rows
         self.interval = interval
         self._rows: dict[str, dict] = {}  # task id -> row, oldest first
-        self._lock = threading.RLock()
+        self._join(feed, cluster, "board")
         self._status_text = "no tasks yet"
         self.summary = w.HTML()
         self.table = w.HTML()
         super().__init__([self.summary, self.table])
-        self._poller = _Poller(self._poll, "board")
-        self._replace_previous(cluster)
+        if feed is None:
+            self._feed.start()
         self._render()
 
     @property
@@ -225,8 +399,8 @@ class TaskBoard(_Live, w.VBox):
 
     @property
     def updating(self) -> bool:
-        """True while the board's thread polls for changes."""
-        return self._poller.alive
+        """True while the board watches tasks that have not finished (its feed polls for them)."""
+        return self._feed.alive and bool(self._wanted())
 
     def track(self, task_ids: str | list[str], task: str, args: dict) -> None:
         """Add submitted tasks (one id or a list) to the board and make sure they are watched."""
@@ -240,8 +414,7 @@ class TaskBoard(_Live, w.VBox):
             self._trim()
             self._status_text = "updating…"
             self._render()
-        self._replace_previous(self.cluster)  # an older board used again takes over, never two
-        self._poller.start()
+        self._feed.start()  # an older board used again takes over, never two
 
     def _trim(self) -> None:
         """Drop the oldest rows beyond max_rows, finished ones first."""
@@ -250,31 +423,25 @@ class TaskBoard(_Live, w.VBox):
             del self._rows[done[0] if done else next(iter(self._rows))]
 
     def refresh(self) -> bool:
-        """Poll the status of every unfinished task once; True if some are still in flight."""
-        if not _running(self.cluster):
-            self._set_status("updates stopped: the cluster is not running (last known states)")
-            return False
+        """Poll the cluster once (for every part of its dashboard); True if tasks are still in flight."""
+        self._feed.refresh()
+        return bool(self._wanted())
+
+    def _wanted(self) -> list[str]:
         with self._lock:
-            pending = [i for i, r in self._rows.items() if r["state"] not in FINAL_STATES]
-        client = self.cluster.client
-        answers, problem = [], ""
-        for task_id in pending:  # HTTP outside the lock: a click never waits for a poll
-            try:
-                answers.append(client.status(task_id))
-            except ApiError as exc:
-                if exc.status == 404:  # it will never be known again: stop asking
-                    answers.append({"task_id": task_id, "state": "UNKNOWN", "error": str(exc)})
-                    continue
-                problem = f"status of {_short(task_id)}: {exc}"
-                if exc.status in (0, 503):  # API or broker unreachable: do not hammer it
-                    break
-        with self._lock:  # rows and table change together, so readers never see them differ
-            for answer in answers:
-                self._update(answer)
-            left = sum(r["state"] not in FINAL_STATES for r in self._rows.values())
-            self._status_text = problem or ("updating…" if left else "idle: all tasks finished")
-            self._render()
-        return left > 0
+            return [i for i, r in self._rows.items() if r["state"] not in FINAL_STATES]
+
+    def _delay(self, reading: Reading) -> float | None:
+        return self.interval if self._wanted() else None
+
+    def _apply(self, reading: Reading) -> None:
+        """Show one reading (under the feed's lock)."""
+        for task_id in self._wanted():
+            if task_id in reading.statuses:
+                self._update(reading.statuses[task_id])
+        left = len(self._wanted())
+        self._status_text = reading.problem or ("updating…" if left else "idle: all tasks finished")
+        self._render()
 
     def _update(self, answer: dict) -> None:
         row = self._rows.get(answer["task_id"])
@@ -288,20 +455,12 @@ class TaskBoard(_Live, w.VBox):
         if row["state"] in FINAL_STATES and row["finished"] is None:
             result = row["result"] if isinstance(row["result"], dict) else {}
             row["finished"] = result.get("finished") or time.time()
-        # The API says when a running task's worker stopped beating: its state is stale.
+        # the reading says when a running task's worker is gone: its state is stale
         gone = answer.get("worker_alive") is False
         row["note"] = ("worker gone: the task returns to the queue after the visibility timeout"
                        if gone else "")
         if row["state"] == "UNKNOWN":
             row["note"] = "the cluster no longer knows this task (restarted, or its result expired)"
-
-    def _poll(self) -> float | None:
-        try:
-            busy = self.refresh()
-        except Exception as exc:  # never let the thread die silently
-            self._set_status(f"update failed: {type(exc).__name__}: {exc}")
-            return 5 * self.interval
-        return self.interval if busy else None
 
     def _render(self) -> None:
         with self._lock:
@@ -310,22 +469,19 @@ class TaskBoard(_Live, w.VBox):
             for row in rows:
                 counts[row["state"]] = counts.get(row["state"], 0) + 1
             tally = ", ".join(f"{n} {state}" for state, n in counts.items())
+            status = self._feed.stopped or self._status_text
             summary = f"<b>Tasks</b> ({len(rows)}{': ' + tally if tally else ''}) — "
-            summary += _message(self._status_text, "#757575")
+            summary += _message(status, "#757575")
+            now = self._feed.last.at if self._feed.stopped and self._feed.last else time.time()
             table = _table(["task id", "task", "state", "progress", "worker", "elapsed",
-                            "result"], [self._cells(row) for row in rows],
+                            "result"], [self._cells(row, now) for row in rows],
                            "Submit a task to see it here.")
             # An unchanged value sends nothing: the kernel gets a message only on a change.
             self.summary.value = summary
-            self.table.value = table
-
-    def _set_status(self, text: str) -> None:
-        with self._lock:
-            self._status_text = text
-            self._render()
+            self.table.value = self._stopped_html(table)
 
     @staticmethod
-    def _cells(row: dict) -> list[str]:
+    def _cells(row: dict, now: float) -> list[str]:
         state = row["state"]
         color = STATE_COLORS.get(state, "#333")
         state_html = f'<b style="color:{color}">{html.escape(state)}</b>'
@@ -336,7 +492,7 @@ class TaskBoard(_Live, w.VBox):
         bar = _progress_bar(progress.get("current") or 0, progress.get("total") or 1) \
             if state == "PROGRESS" else ""
         args = ", ".join(f"{k}={v}" for k, v in row["args"].items())
-        end = row["finished"] or time.time()
+        end = row["finished"] or now
         return [
             f'<span title="{html.escape(row["id"])}">{_short(row["id"])}</span>',
             html.escape(f"{row['task']}({args})"),
@@ -346,7 +502,6 @@ class TaskBoard(_Live, w.VBox):
             f"{max(0.0, end - row['submitted']):.1f} s",
             html.escape(_result_text(row)),
         ]
-
 
 
 # ------------------------------------------------------------------ the launcher
@@ -443,17 +598,39 @@ class TaskLauncher(w.VBox):
 
 
 # ------------------------------------------------------------------ the workers
+PANEL_WIDTH = "540px"  # fixed: the panel must not jump sideways as its text changes
+# the table's columns, in characters of its monospace font; the current task takes the rest
+PANEL_COLUMNS = (("worker", 12), ("pid", 8), ("state", 15), ("done", 6), ("current task", None))
+
+
+def _fixed_table(rows: list[list[str]], titles: list[list[str]], empty: str) -> str:
+    """The workers table with fixed column widths; a cell too long ends in … (its title shows all)."""
+    if not rows:
+        return f'<div style="color:#757575;padding:4px 0">{html.escape(empty)}</div>'
+    cell = ("padding:2px 8px 2px 0;text-align:left;white-space:nowrap;overflow:hidden;"
+            "text-overflow:ellipsis")
+    cols = "".join(f'<col style="width:{width}ch">' if width else "<col>"
+                   for _, width in PANEL_COLUMNS)
+    head = "".join(f'<th style="{cell};border-bottom:1px solid #bbb">{name}</th>'
+                   for name, _ in PANEL_COLUMNS)
+    body = "".join("<tr>" + "".join(f'<td style="{cell}" title="{html.escape(title)}">{c}</td>'
+                                    for c, title in zip(row, row_titles)) + "</tr>"
+                   for row, row_titles in zip(rows, titles))
+    return ('<table style="border-collapse:collapse;font-family:monospace;font-size:12px;'
+            f'width:100%;table-layout:fixed"><colgroup>{cols}</colgroup><tr>{head}</tr>{body}</table>')
+
+
 class WorkerPanel(_Live, w.VBox):
     """Live workers and queue depth, with controls to scale the pool and kill a worker."""
 
     def __init__(self, cluster, interval: float = PANEL_INTERVAL,
-                 idle_interval: float = PANEL_IDLE_INTERVAL):
+                 idle_interval: float = PANEL_IDLE_INTERVAL, feed: _Feed | None = None):
         self.cluster = cluster
         self.interval = interval
         self.idle_interval = idle_interval
         self.workers: list[dict] = []
         self.queued: int | None = None
-        self._lock = threading.RLock()
+        self._join(feed, cluster, "panel")
         self._status_text = ""
         self.summary = w.HTML()
         self.table = w.HTML()
@@ -474,83 +651,63 @@ class WorkerPanel(_Live, w.VBox):
         self.scale_button.on_click(lambda _: self.scale(self.size.value))
         self.kill_button.on_click(lambda _: self.kill())
         super().__init__([w.HTML("<b>Workers</b>"), self.summary, self.table,
-                          w.HBox([self.size, self.scale_button, self.kill_button]), self.action])
-        self._poller = _Poller(self._poll, "workers")
-        self._replace_previous(cluster)
-        self.refresh()
-        self._poller.start()
-
-    @property
-    def updating(self) -> bool:
-        """True while the panel's thread polls the API."""
-        return self._poller.alive
+                          w.HBox([self.size, self.scale_button, self.kill_button]), self.action],
+                         layout=w.Layout(width=PANEL_WIDTH, min_width=PANEL_WIDTH,
+                                         max_width=PANEL_WIDTH))
+        self.add_class("labapp-worker-panel")  # for a browser test that measures it
+        self._feed.refresh()
+        self._feed.start()
 
     def refresh(self) -> bool:
-        """Read workers and queue depth from the API once; True if the cluster is busy."""
-        if not _running(self.cluster):
-            with self._lock:
-                self._status_text = "updates stopped: the cluster is not running"
-                self.workers = []
-                self._render()
-            return False
-        client = self.cluster.client
-        try:
-            workers = client.workers()
-            queued = client.health().get("queued")
-        except ApiError as exc:
-            with self._lock:
-                self._status_text = f"API: {exc}"
-                self._render()
-            return False
-        with self._lock:
-            self.workers, self.queued, self._status_text = workers, queued, ""
-            self._render()
-            self._follow_cluster_size()
-        return bool(queued) or any(worker.get("active") for worker in workers)
+        """Poll the cluster once (for every part of its dashboard); True if it is busy."""
+        self._feed.refresh()
+        last = self._feed.last
+        return bool(last and last.busy)
 
     def wake(self, *_args) -> None:
-        """Refresh soon (e.g. right after a submit) instead of at the next idle tick."""
+        """Poll soon (e.g. right after a submit) instead of at the next idle tick."""
         if _running(self.cluster):
-            self._replace_previous(self.cluster)
-            self._poller.start()
+            self._feed.start()
 
-    def _poll(self) -> float | None:
+    def _delay(self, reading: Reading) -> float | None:
         if not _running(self.cluster):
-            self.refresh()
             return None
-        try:
-            busy = self.refresh()
-        except Exception as exc:  # never let the thread die silently
-            with self._lock:
-                self._status_text = f"update failed: {type(exc).__name__}: {exc}"
-                self._render()
-            return self.idle_interval
-        return self.interval if busy else self.idle_interval
+        return self.interval if reading.busy else self.idle_interval
+
+    def _apply(self, reading: Reading) -> None:
+        """Show one reading (under the feed's lock)."""
+        self.workers, self.queued, self._status_text = reading.workers, reading.queued, reading.problem
+        self._render()
+        self._follow_cluster_size()
 
     def _render(self) -> None:
-        now = time.time()
-        rows = []
-        for worker in self.workers:
-            active = worker.get("active") or []
-            silent = now - worker.get("updated", now)
-            if silent > SILENT_AFTER:
-                state = f'<span style="color:#c62828">no heartbeat for {silent:.0f} s</span>'
-            elif active:
-                state = f'<b style="color:{STATE_COLORS["PROGRESS"]}">busy</b>'
-            else:
-                state = '<span style="color:#757575">idle</span>'
-            current = ", ".join(f"{t.get('name')} {_short(t.get('id', ''))}" for t in active)
-            done = worker.get("processed", 0)
-            rows.append([html.escape(worker["name"]), str(worker.get("pid", "")), state,
-                         str(done), html.escape(current)])
-        queued = "?" if self.queued is None else self.queued
-        summary = (f"{len(self.workers)} live · <b>{queued}</b> queued in Redis "
-                   "(waiting for a worker)")
-        if self._status_text:
-            summary += " — " + _message(self._status_text, "#757575")
-        self.summary.value = summary
-        self.table.value = _table(["worker", "pid", "state", "tasks done", "current task"], rows,
-                                  "No live worker: queued tasks wait until one starts.")
+        with self._lock:
+            last = self._feed.last
+            now = last.at if last else time.time()  # "silent for" as of the reading, not the render
+            rows, titles = [], []
+            for worker in self.workers:
+                active = worker.get("active") or []
+                silent = now - worker.get("updated", now)
+                if silent > SILENT_AFTER:
+                    state = f'<span style="color:#c62828">silent for {silent:.0f} s</span>'
+                elif active:
+                    state = f'<b style="color:{STATE_COLORS["PROGRESS"]}">busy</b>'
+                else:
+                    state = '<span style="color:#757575">idle</span>'
+                current = ", ".join(f"{t.get('name')} {_short(t.get('id', ''))}" for t in active)
+                done = str(worker.get("processed", 0))
+                rows.append([html.escape(worker["name"]), str(worker.get("pid", "")), state, done,
+                             html.escape(current)])
+                titles.append([worker["name"], str(worker.get("pid", "")), "", done, current])
+            queued = "?" if self.queued is None else self.queued
+            summary = (f"{len(self.workers)} live · <b>{queued}</b> queued in Redis "
+                       "(waiting for a worker)")
+            status = self._feed.stopped or self._status_text
+            if status:
+                summary += " — " + _message(status, "#757575")
+            self.summary.value = summary
+            self.table.value = self._stopped_html(_fixed_table(
+                rows, titles, "No live worker: queued tasks wait until one starts."))
 
     def _follow_cluster_size(self) -> None:
         """Move the workers box when the cluster's size changed elsewhere (a bench, scale() in a cell),
@@ -566,9 +723,9 @@ class WorkerPanel(_Live, w.VBox):
         self.action.value = _message(doing, "#ef6c00")
 
     def _done(self, text: str, color: str = "#2e7d32") -> None:
+        self.refresh()  # first: when the message shows, panel and board show the change already
         self.scale_button.disabled = self.kill_button.disabled = self.size.disabled = False
         self.action.value = _message(text, color)
-        self.refresh()
         self.wake()
 
     def scale(self, workers: int) -> None:
@@ -600,20 +757,23 @@ class WorkerPanel(_Live, w.VBox):
         self.size.value = self._shown_count = len(self.cluster.workers)
         timeout = self.cluster.settings.visibility_timeout
         self._done(f"killed {name} (SIGKILL). Its unfinished task goes back to the queue after "
-                   f"the visibility timeout ({timeout} s) and another worker runs it.", "#c62828")
+                   f"the visibility timeout ({timeout}\u00a0s) and another worker runs it.", "#c62828")
         return name
-
 
 
 # ------------------------------------------------------------------ all together
 class Dashboard(w.VBox):
-    """Launcher, task board and worker panel of one cluster: ``Dashboard(cluster)`` in a cell."""
+    """Launcher, task board and worker panel of one cluster: ``Dashboard(cluster)`` in a cell.
+
+    Board and panel show the same reading of the cluster: one poll feeds both.
+    """
 
     def __init__(self, cluster, many: int = 20):
         self.cluster = cluster
-        self.board = TaskBoard(cluster)
+        self._feed = _Feed(cluster, "dashboard")
+        self.board = TaskBoard(cluster, feed=self._feed)
         self.launcher = TaskLauncher(cluster, board=self.board, many=many)
-        self.panel = WorkerPanel(cluster)
+        self.panel = WorkerPanel(cluster, feed=self._feed)
         self.launcher.on_submit(self.panel.wake)
         self.launcher.layout.width = "440px"
         self.launcher.layout.margin = "0 24px 0 0"
@@ -621,21 +781,32 @@ class Dashboard(w.VBox):
 
     @property
     def updating(self) -> bool:
-        """True while any part still polls."""
-        return self.board.updating or self.panel.updating
+        """True while the dashboard polls."""
+        return self._feed.alive
+
+    @property
+    def stopped(self) -> str:
+        """Why live updates stopped ("" while they run)."""
+        return self._feed.stopped
+
+    def snapshot(self) -> dict:
+        """What board and panel show now, taken together: rows, workers, queued, when read, stopped."""
+        with self._feed.lock:
+            return {"rows": self.board.rows, "workers": [dict(w) for w in self.panel.workers],
+                    "queued": self.panel.queued, "workers_box": self.panel.size.value,
+                    "seen_at": self.board.seen_at, "stopped": self._feed.stopped}
 
     def __repr__(self) -> str:
         # what a notebook shows where the widget cannot be drawn (a saved notebook not yet run)
         return "Dashboard (run the cell to see the live dashboard)"
 
     def stop(self) -> None:
-        """Stop all live updates."""
-        self.board.stop()
-        self.panel.stop()
+        """Stop live updates; board and panel keep the last reading, marked as stopped."""
+        self._feed.stop()
 
     def close(self) -> None:
-        """Stop all live updates and close the widgets."""
-        self.board.close()
-        self.panel.close()
-        self.launcher.close()
+        """Stop live updates and close the widgets."""
+        self.stop()
+        for part in (self.board, self.panel, self.launcher):
+            w.VBox.close(part)
         super().close()

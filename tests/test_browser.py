@@ -208,6 +208,8 @@ def _drive(page, lab: Lab, folder: Path, shots: Path, expect) -> None:
     submit = page.get_by_role("button", name="Submit", exact=True)
     submit.scroll_into_view_if_needed()
     page.screenshot(path=str(shots / "01_after_run_all.png"))
+    panel = page.locator(".labapp-worker-panel")
+    widths = {"idle": _width(panel)}
 
     # 1. one task from the launcher, followed on the board until SUCCESS
     x = page.get_by_role("spinbutton", name="x", exact=True)
@@ -239,15 +241,24 @@ def _drive(page, lab: Lab, folder: Path, shots: Path, expect) -> None:
     expect(row).to_contain_text("PROGRESS", timeout=30_000)
     victim = _cell(row, 4)
     assert re.fullmatch(r"w\d+", victim), victim
+    # one reading feeds board and panel: the row says PROGRESS, so the panel lists the task
+    assert task_id[:8] in panel.inner_text(), panel.inner_text()
+    widths["busy"] = _width(panel)
     page.get_by_role("button", name="Kill a worker", exact=True).click()
     expect(page.get_by_text(f"killed {victim} (SIGKILL)")).to_be_visible(timeout=15_000)
-    expect(row).to_contain_text("worker gone", timeout=15_000)
+    # the message comes after the reading that shows the kill: panel and board agree at once
+    assert re.match(r"2 live", panel.get_by_text(re.compile(r"^\d+ live")).inner_text())
+    assert victim not in [_cell(r, 0).split("@")[0] for r in panel.locator("tr").all()[1:]]
+    assert "worker gone" in row.inner_text()
+    widths["after the kill"] = _width(panel)
     page.screenshot(path=str(shots / "04_killed_worker_gone.png"))
     expect(row).to_contain_text("SUCCESS", timeout=60_000)
     rerun_by = _cell(row, 4)
     assert rerun_by != victim and re.fullmatch(r"w\d+", rerun_by), (victim, rerun_by)
     expect(page.get_by_text(re.compile(r"^2 live"))).to_be_visible(timeout=15_000)
     page.screenshot(path=str(shots / "05_task_came_back.png"))
+    widths["after"] = _width(panel)
+    assert len(set(widths.values())) == 1, f"the Workers panel changed width: {widths}"
 
     # 4. shut the kernel down from the menu: its cluster goes with it
     assert procs.processes_marked(folder / "runtime" / "lesson02"), "no cluster process found to watch"
@@ -301,6 +312,11 @@ def _board_row(page, task_id: str):
     row = page.locator("tr", has=page.locator(f'span[title="{task_id}"]'))
     row.wait_for(timeout=15_000)
     return row
+
+
+def _width(locator) -> float:
+    """The on-screen width of an element, in CSS pixels."""
+    return round(locator.bounding_box()["width"], 1)
 
 
 def _cell(row, index: int) -> str:

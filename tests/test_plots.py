@@ -7,7 +7,9 @@ import os
 import subprocess
 import sys
 
+import pytest
 from matplotlib.figure import Figure
+from matplotlib.transforms import Bbox
 
 from labapp import plots
 from labapp.bench import BenchRecords, summarize
@@ -116,3 +118,110 @@ def test_renders_without_a_display_and_without_pyplot(tmp_path):
                           timeout=120)
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "headless.png").read_bytes().startswith(PNG_MAGIC)
+
+
+# ---------------------------------------------------------------- nothing covers the data
+def made_up_records(workers: list[int], cores: int, speed: str) -> BenchRecords:
+    """Points at the given worker counts: 'fast' scales ideally, 'slow' stops at the cores (CPU work),
+    'noisy' wobbles around the ideal (a busy machine), 'collapse' falls past the cores."""
+    points = []
+    for n in workers:
+        wall = {"fast": 1.0, "slow": max(1.0, n / cores), "noisy": 1.0 + 0.08 * (n % 3),
+                "collapse": max(1.0, (n / cores) ** 1.5)}[speed]
+        points.append(fake_point(n, 10 * n, wall))
+    return BenchRecords(summarize(points), kind="cpu" if speed != "fast" else "sleep",
+                        duration_ms=100, cores=cores)
+
+
+def display_points(ax) -> list[tuple[float, float]]:
+    """Where every data point of ax is drawn (pixels): every marker of every line."""
+    found = []
+    for line in ax.lines:
+        if line.get_marker() not in (None, "None", "", " "):
+            found += [tuple(xy) for xy in line.get_transform().transform(line.get_xydata())]
+    return found
+
+
+def value_labels(ax) -> list:
+    """The value labels written next to the points."""
+    return [text for text in ax.texts if text.get_gid() == plots.POINT_LABEL]
+
+
+def label_frame(label):
+    """The label's box in pixels, with its background (laid out at the last draw)."""
+    return Bbox.union([label.get_window_extent(), label.get_bbox_patch().get_window_extent()])
+
+
+def coverings(fig: Figure) -> list[str]:
+    """Everything in fig that covers something it must not (empty when the figure is clean)."""
+    fig.draw_without_rendering()
+    problems = []
+    for ax in fig.axes:
+        legend = ax.get_legend()
+        boxes = [(label.get_text().replace("\n", " "), label_frame(label)) for label in value_labels(ax)]
+        if legend is not None:
+            frame = legend.get_window_extent()
+            problems += [f"legend covers the point at {x:.0f},{y:.0f}" for x, y in display_points(ax)
+                         if frame.contains(x, y)]
+            problems += [f"legend covers the label {text!r}" for text, box in boxes if frame.overlaps(box)]
+        axes_box = ax.get_window_extent()
+        for text, box in boxes:
+            if not (axes_box.x0 <= box.x0 and box.x1 <= axes_box.x1
+                    and axes_box.y0 <= box.y0 and box.y1 <= axes_box.y1):
+                problems.append(f"label {text!r} sticks out of its plot")
+            for line in ax.lines:
+                path = line.get_transform().transform_path(line.get_path())
+                if path.intersects_bbox(box, filled=False):
+                    problems.append(f"line {line.get_label()!r} runs through the label {text!r}")
+            problems += [f"label {text!r} covers the point at {x:.0f},{y:.0f}"
+                         for x, y in display_points(ax) if box.contains(x, y)]
+        problems += [f"labels {a!r} and {b!r} overlap" for i, (a, box) in enumerate(boxes)
+                     for b, other in boxes[i + 1:] if box.overlaps(other)]
+    return problems
+
+
+WORKER_COUNTS = [[1, 2, 4, 8], [1, 2, 3, 4, 5, 6, 7, 8], [1, 2, 4, 8, 16], [2, 4], [1]]
+
+
+@pytest.mark.parametrize("cores", [1, 2, 4, 16])
+@pytest.mark.parametrize("speed", ["fast", "slow", "noisy", "collapse"])
+def test_no_legend_or_line_covers_points_or_labels(cores, speed):
+    for workers in WORKER_COUNTS:
+        records = made_up_records(workers, cores, speed)
+        for fig in (plots.throughput_plot(records), plots.efficiency_plot(records)):
+            assert coverings(fig) == [], (workers, cores, speed)
+
+
+@pytest.mark.parametrize("cores, speed", [(2, "fast"), (2, "slow"), (1, "collapse"), (16, "noisy")])
+def test_the_summary_figure_covers_nothing_either(cores, speed):
+    records = made_up_records([1, 2, 4, 8], cores, speed)
+    assert coverings(plots.summary_figure(records)) == []
+
+
+def test_the_lesson_05_run_that_hid_its_labels_behind_the_cores_line():
+    # lesson 05 on 2 cores: 18.4 tasks/s at 2 workers, its label crossed by the dotted "2 CPU cores"
+    points = summarize([fake_point(1, 15, 1.71), fake_point(2, 30, 1.63), fake_point(4, 60, 1.64),
+                        fake_point(8, 120, 1.78)])
+    fig = plots.summary_figure(BenchRecords(points, kind="sleep", duration_ms=100, cores=2))
+    assert any("18.4/s" in label.get_text() for label in value_labels(fig.axes[0]))
+    assert coverings(fig) == []
+
+
+def lesson_01_times(blocking_step: float = 0.12) -> tuple[list[int], dict, dict]:
+    """Response times shaped like lesson 01's: blocking grows with the clients, queued stays low."""
+    loads = [1, 2, 4, 8]
+    blocking = {n: [blocking_step * (i + 1) for i in range(n)] for n in loads}
+    queued = {n: [0.004 + 0.003 * i for i in range(n)] for n in loads}
+    return loads, blocking, queued
+
+
+@pytest.mark.parametrize("step", [0.02, 0.08, 0.12, 1.5])  # 0.02 and 0.08: the old legend hid points
+def test_lesson_01_legend_hides_no_line_or_point(step):
+    loads, blocking, queued = lesson_01_times(step)
+    fig = plots.response_time_plot(loads, blocking, queued)
+    ax = fig.axes[0]
+    labels = [text.get_text() for text in ax.get_legend().get_texts()]
+    assert "blocking: fastest" in labels and "queued: fastest" in labels
+    assert len(display_points(ax)) == 16  # slowest and fastest of both endpoints at 4 loads
+    assert coverings(fig) == []
+    assert png_bytes(fig).startswith(PNG_MAGIC)

@@ -6,12 +6,15 @@ import html
 import math
 import sys
 import threading
+import time
 
 import pytest
 
 from conftest import wait_for
+from labapp import heartbeat
 from labapp.client import ApiError
-from labapp.widgets import THREAD_PREFIX, Dashboard, TaskBoard, TaskLauncher, _Poller
+from labapp.widgets import (FINAL_STATES, PANEL_WIDTH, THREAD_PREFIX, Dashboard, TaskBoard,
+                            TaskLauncher, _Poller)
 
 
 def widget_threads() -> list[threading.Thread]:
@@ -151,6 +154,7 @@ def test_kill_via_the_panel_and_the_task_completes_elsewhere(make_cluster, dashb
     killed = dash.panel.kill()
     assert killed == victim.split("@")[0] and killed not in cluster.workers  # the busy one went
     assert f"killed {killed}" in dash.panel.action.value
+    assert f"({cluster.settings.visibility_timeout}\u00a0s)" in dash.panel.action.value  # never wraps as "(10" / "s)"
     wait_for(lambda: victim not in {w["name"] for w in dash.panel.workers},
              what="the killed worker to leave the panel")
     # until the broker hands the task out again, the board says its worker is gone
@@ -236,3 +240,88 @@ def test_a_replaced_board_says_so_and_only_one_board_polls(cluster, dashboards):
     [task_id] = submit(old.launcher, "long_task", 0.5)  # ...then clicks the old one anyway
     assert old.board.updating and not new.board.updating
     wait_for(board_row(old.board, task_id, "SUCCESS"), what="the old board to follow its task")
+
+
+# ------------------------------------------------------------ board and panel tell one story
+def disagreements(shown: dict, cluster) -> list[str]:
+    """Where the panel and the board of one snapshot tell different stories (empty if they agree)."""
+    rows = {row["id"]: row for row in shown["rows"]}
+    live = {worker["name"]: worker for worker in shown["workers"]}
+    found = []
+    for name, worker in live.items():
+        for task in worker.get("active") or []:
+            row = rows.get(task["id"])
+            if row is not None and row["state"] in FINAL_STATES:
+                found.append(f"panel: {name} runs {task['id'][:8]}; board: it ended {row['state']}")
+    for row in rows.values():
+        if row["state"] in ("STARTED", "PROGRESS") and not row["note"]:
+            current = {t["id"] for t in (live.get(row["worker"]) or {}).get("active") or []}
+            if row["id"] not in current:
+                found.append(f"board: {row['id'][:8]} runs on {row['worker']}; panel: "
+                             f"{'it does not list it' if row['worker'] in live else 'no such live worker'}")
+    ours = {cluster.node_name(name) for name in cluster.workers}
+    if set(live) != ours:
+        found.append(f"panel: {sorted(live)} live; the cluster runs {sorted(ours)}")
+    if shown["workers_box"] != len(live):
+        found.append(f"workers box: {shown['workers_box']}; panel: {len(live)} live")
+    return found
+
+
+def test_one_poll_feeds_board_and_panel(cluster, dashboards):
+    dash = dashboards(cluster)
+    submit(dash.launcher, "long_task", 1)
+    assert [t.name for t in widget_threads()] == ["labapp-widgets-dashboard"]
+    shown = dash.snapshot()
+    assert dash.board.seen_at == dash.panel.seen_at == shown["seen_at"] is not None
+
+
+def test_after_a_kill_panel_and_board_agree_from_the_first_poll(make_cluster, dashboards):
+    cluster = make_cluster(workers=2).start()
+    dash = dashboards(cluster, many=2)
+    ids = submit(dash.launcher, "long_task", 4, button="submit_many_button")
+    for task_id in ids:
+        wait_for(board_row(dash.board, task_id, "PROGRESS"), what="both tasks to run")
+    killed = dash.panel.kill()
+    node = cluster.node_name(killed)
+    assert heartbeat.is_alive(cluster.redis, node)  # its beat outlives it for up to heartbeat.TTL
+    checks = 0
+    while heartbeat.is_alive(cluster.redis, node):  # the window where the panel said "2 live"
+        shown = dash.snapshot()
+        assert disagreements(shown, cluster) == [], checks
+        assert node not in {w["name"] for w in shown["workers"]}
+        victim = [row for row in shown["rows"] if row["worker"] == node]
+        assert victim and all(row["note"].startswith("worker gone") for row in victim)
+        assert "1 live" in dash.panel.summary.value and dash.panel.size.value == 1
+        checks += 1
+        time.sleep(0.05)
+    assert checks
+
+
+def test_a_stopped_dashboard_shows_its_last_consistent_state(make_cluster, dashboards):
+    cluster = make_cluster(workers=1).start()
+    dash = dashboards(cluster, many=3)
+    ids = submit(dash.launcher, "long_task", 0.5, button="submit_many_button")
+
+    def all_done() -> bool:  # read as tightly as we can: the worker's last beat is still fresh
+        dash.board.refresh()
+        return all(dash.board.row(i)["state"] == "SUCCESS" for i in ids)
+
+    wait_for(all_done, interval=0.01, what="the tasks to end")
+    dash.stop()
+    shown = dash.snapshot()
+    assert shown["stopped"].startswith("updates stopped") and not widget_threads()
+    assert disagreements(shown, cluster) == []
+    [worker] = shown["workers"]
+    assert worker["active"] == []  # idle: the board says every task ended
+    for part in (dash.board, dash.panel):
+        assert "updates stopped" in part.summary.value and "opacity" in part.table.value
+    cluster.stop()
+    assert dash.snapshot()["workers"] == shown["workers"]  # the last state stays, marked stopped
+    assert "updates stopped" in dash.panel.summary.value
+
+
+def test_the_panel_keeps_a_fixed_width(cluster, dashboards):
+    panel = dashboards(cluster).panel
+    assert panel.layout.width == panel.layout.min_width == panel.layout.max_width == PANEL_WIDTH
+    assert PANEL_WIDTH.endswith("px")
+    assert "table-layout:fixed" in panel.table.value and "<colgroup>" in panel.table.value

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import statistics
+import textwrap
 import threading
 import time
 
@@ -260,17 +261,21 @@ def redelivery_account(cluster, submitted: float, taken: float | None, result: d
 
 def account_redelivery(submitted: float, taken: float | None, result: dict, *,
                        visibility_timeout: float, sweep_s: float) -> str:
-    """The sentence of redelivery_account, from numbers: the shown parts add up to the shown total."""
+    """redelivery_account from numbers, as a sum whose shown parts add up to the shown total."""
     # a client may stamp its submission once the API answered, after a worker took the task
     taken = submitted if taken is None else max(taken, submitted)
     total = round(result["finished"] - submitted, 1)
     queued = round(taken - submitted, 1)
     work = round(result["finished"] - result["started"], 1)
     back = max(0.0, round(total - queued - visibility_timeout - work, 1))  # what the other parts leave
-    return (f"it finished {total:.1f} s after it was submitted = {queued:.1f} s before the killed worker "
-            f"took it + the {visibility_timeout:g} s visibility timeout, counted from then "
-            f"+ {back:.1f} s until a live worker's check for overdue tasks (every {sweep_s:g} s) "
-            f"put it back in the queue and a free worker took it + {work:.1f} s of work again.")
+    return "\n".join([
+        f"it finished {total:.1f} s after it was submitted:",
+        f"  {queued:4.1f} s  until the killed worker took it",
+        f"+ {visibility_timeout:4.1f} s  the visibility timeout, counted from then",
+        f"+ {back:4.1f} s  until a live worker's check for overdue tasks (every {sweep_s:g} s) requeued it",
+        f"+ {work:4.1f} s  of work again, on another worker",
+        f"= {total:4.1f} s",
+    ])
 
 
 def wait_for_tasks(client, ids: list[str], timeout: float, interval: float = 0.5) -> list[str]:
@@ -323,9 +328,10 @@ class DeliveryRounds:
         self.tasks = tasks
         self.workers = workers
 
-    def sentence(self) -> str:
-        """What the rounds say about the price of at-least-once (see delivery_price)."""
-        return delivery_price(self.at_least_once, self.early_ack)
+    def sentence(self, width: int = 90) -> str:
+        """What the rounds say about the price of at-least-once (see delivery_price), in lines of
+        ``width`` at most: a notebook breaks longer output lines inside words."""
+        return textwrap.fill(delivery_price(self.at_least_once, self.early_ack), width)
 
     def __repr__(self) -> str:
         rows = [("round", "at-least-once", "early ack", "early ÷ at-least-once")]

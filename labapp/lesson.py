@@ -375,9 +375,10 @@ def delivery_price(at_least_once: list[float], early_ack: list[float]) -> str:
         return (f"at-least-once ran {1 / ratio:.2f}× the tasks per second of early ack here ({median}; "
                 f"faster in {slower} of them): its extra round trips to Redis did not show as a cost on "
                 "this machine, now. Run again on a quieter one to see their price.")
-    return (f"early ack ran {ratio:.2f}× the tasks per second of at-least-once ({median}; faster in "
-            f"{faster} of them, slower in {slower}): the difference is within the noise of this machine: "
-            "run again on a quieter one.")
+    ratios = _ratios(at_least_once, early_ack)
+    return (f"early ack ran {ratio:.2f}× the tasks per second of at-least-once ({median}), but the rounds "
+            f"went from {min(ratios):.2f}× to {max(ratios):.2f}×, faster in {faster} and slower in "
+            f"{slower}: the difference is within the noise of this machine: run again on a quieter one.")
 
 
 def _share(fraction: float) -> str:

@@ -83,6 +83,36 @@ class ProcessTable(list):
         return f"<table><tr>{head}</tr>{body}</table>{notes}"
 
 
+@dataclass(frozen=True)
+class Stopped:
+    """What ``Cluster.stop()`` stopped; shown as one sentence (a notebook's Out[] of the stop cell)."""
+
+    name: str
+    workers: int = 0
+    extras: tuple[str, ...] = ()  # optional components, e.g. ("flower",)
+    api: bool = False
+    broker: str = ""  # "embedded" (stopped here), "external" (left running) or "" (none)
+
+    def __str__(self) -> str:
+        parts = [f"{self.workers} worker{'s' if self.workers != 1 else ''}"] if self.workers else []
+        parts += [EXTRA_NAMES.get(extra, extra) for extra in self.extras]
+        parts += ["the API"] if self.api else []
+        parts += ["the broker"] if self.broker == "embedded" else []
+        if not parts:
+            return f"cluster {self.name!r} was not running: nothing to stop"
+        listed = parts[0] if len(parts) == 1 else f"{', '.join(parts[:-1])} and {parts[-1]}"
+        kept = " (the broker is external: it keeps running)" if self.broker == "external" else ""
+        return f"stopped cluster {self.name!r}: {listed}{kept}"
+
+    __repr__ = __str__
+
+    def _repr_pretty_(self, printer, cycle) -> None:
+        printer.text(str(self))
+
+
+EXTRA_NAMES = {"flower": "Flower"}
+
+
 def read_tail(path: Path, lines: int = 20) -> str:
     """The last lines of a text file ('' if it does not exist)."""
     try:
@@ -306,9 +336,10 @@ class Cluster:
             hint = f"; see {self.broker.log_path}" if self.broker else " (is that Redis running?)"
             raise ClusterError(f"broker unreachable at {self.safe_broker_url}: {exc}{hint}") from None
 
-    def stop(self) -> None:
-        """Stop workers, API and broker (whatever runs); safe to call twice."""
+    def stop(self) -> Stopped:
+        """Stop workers, API and broker (whatever runs); safe to call twice. Return what stopped."""
         with _LOCK:
+            stopped = self._running_parts()
             if self.classroom and self.redis is not None:
                 self._end_class()
             # the whole cluster goes: a task still running comes back later (acks_late) if the
@@ -340,6 +371,18 @@ class Cluster:
             if _RUNNING.get(self.dir) is self:
                 del _RUNNING[self.dir]
             self._started = False
+            return stopped
+
+    def _running_parts(self) -> Stopped:
+        """The processes of this cluster that are alive now, as stop() reports them."""
+        broker = ""
+        if self.broker is not None and self.broker.running:
+            broker = "embedded"
+        elif self.broker is None and self._started and self.broker_url:
+            broker = "external"
+        return Stopped(self.name, workers=sum(child.alive for child in self.workers.values()),
+                       extras=tuple(name for name, child in self.extras.items() if child.alive),
+                       api=self.api is not None and self.api.alive, broker=broker)
 
     def __enter__(self) -> "Cluster":
         return self.start()

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
+import statistics
+import textwrap
 import threading
 import time
+
+from .cluster import UNACKED
 
 
 def compare(guess, measured: float, unit: str = "s") -> None:
@@ -230,3 +235,187 @@ def _png(fig) -> bytes:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=90)
     return buffer.getvalue()
+
+
+# ----------------------------------------------------------------- lesson 02 and 06: redelivery
+UNACKED_INDEX = "unacked_index"  # kombu's sorted set: delivery tag -> when a worker took the message
+
+
+def taken_at(cluster, task_id: str) -> float | None:
+    """When a worker took the task (epoch seconds): the stamp on the broker's copy in ``unacked``.
+
+    None once the task was acked, or while its message waits in the queue.
+    """
+    for tag, raw in cluster.redis.hscan_iter(UNACKED):
+        if json.loads(raw)[0].get("headers", {}).get("id") == task_id:
+            return cluster.redis.zscore(UNACKED_INDEX, tag)
+    return None
+
+
+def redelivery_account(cluster, submitted: float, taken: float | None, result: dict) -> str:
+    """Where every second went between a killed task's submission and its end on another worker."""
+    options = cluster.celery.conf.broker_transport_options
+    return account_redelivery(submitted, taken, result, visibility_timeout=options["visibility_timeout"],
+                              sweep_s=options["unacked_restore_interval"])
+
+
+def account_redelivery(submitted: float, taken: float | None, result: dict, *,
+                       visibility_timeout: float, sweep_s: float) -> str:
+    """redelivery_account from numbers, as a sum whose shown parts add up to the shown total."""
+    # a client may stamp its submission once the API answered, after a worker took the task
+    taken = submitted if taken is None else max(taken, submitted)
+    total = round(result["finished"] - submitted, 1)
+    queued = round(taken - submitted, 1)
+    work = round(result["finished"] - result["started"], 1)
+    back = max(0.0, round(total - queued - visibility_timeout - work, 1))  # what the other parts leave
+    return "\n".join([
+        f"it finished {total:.1f} s after it was submitted:",
+        f"  {queued:4.1f} s  until the killed worker took it",
+        f"+ {visibility_timeout:4.1f} s  the visibility timeout, counted from then",
+        f"+ {back:4.1f} s  until a live worker's check for overdue tasks (every {sweep_s:g} s) requeued it",
+        f"+ {work:4.1f} s  of work again, on another worker",
+        f"= {total:4.1f} s",
+    ])
+
+
+def wait_for_tasks(client, ids: list[str], timeout: float, interval: float = 0.5) -> list[str]:
+    """Poll GET /status for every task until all have ended or ``timeout`` s passed; return their states.
+
+    Says first how long it may wait, and shows the states as they change (a live line in a notebook).
+    """
+    print(f"waiting up to {timeout:g} s for {len(ids)} task{'s' if len(ids) != 1 else ''} to end...")
+    line = _live_label()
+    start = time.monotonic()
+    while True:
+        states = [client.status(task_id)["state"] for task_id in ids]
+        waited = time.monotonic() - start
+        ended = all(state in ("SUCCESS", "FAILURE", "REVOKED") for state in states)
+        if line is not None:
+            counts = ", ".join(f"{states.count(s)} {s}" for s in sorted(set(states)))
+            when = (f"all ended after {waited:.0f} s" if ended else
+                    f"stopped waiting after {waited:.0f} s" if waited >= timeout else
+                    f"{waited:.0f} s of at most {timeout:g} s")
+            line.value = f"{counts} · {when}"
+        if ended or waited >= timeout:
+            return states
+        time.sleep(interval)
+
+
+def _live_label():
+    """A text line shown in the current cell and updated in place, or None outside a notebook."""
+    from .bench import in_notebook
+
+    if not in_notebook():
+        return None
+    import ipywidgets
+    from IPython.display import display
+
+    label = ipywidgets.Label(value="")
+    display(label)
+    return label
+
+
+# ----------------------------------------------------------------- lesson 06: the price of safety
+DELIVERY_LABELS = {"at_least_once": "at-least-once", "early_ack": "early ack"}
+
+
+class DeliveryRounds:
+    """Tasks per second of tiny tasks under both delivery guarantees, round by round."""
+
+    def __init__(self, at_least_once: list[float], early_ack: list[float], tasks: int, workers: int):
+        self.at_least_once = at_least_once
+        self.early_ack = early_ack
+        self.tasks = tasks
+        self.workers = workers
+
+    def sentence(self, width: int = 90) -> str:
+        """What the rounds say about the price of at-least-once (see delivery_price), in lines of
+        ``width`` at most: a notebook breaks longer output lines inside words."""
+        return textwrap.fill(delivery_price(self.at_least_once, self.early_ack), width)
+
+    def __repr__(self) -> str:
+        rows = [("round", "at-least-once", "early ack", "early ÷ at-least-once")]
+        for n, (safe, fast) in enumerate(zip(self.at_least_once, self.early_ack), 1):
+            rows.append((str(n), f"{safe:.0f}/s", f"{fast:.0f}/s", f"{fast / safe:.2f}×"))
+        rows.append(("median", f"{statistics.median(self.at_least_once):.0f}/s",
+                     f"{statistics.median(self.early_ack):.0f}/s",
+                     f"{statistics.median(_ratios(self.at_least_once, self.early_ack)):.2f}×"))
+        widths = [max(len(row[i]) for row in rows) for i in range(4)]
+        lines = ["  ".join(cell.rjust(w) for cell, w in zip(row, widths)) for row in rows]
+        return "\n".join([f"{self.tasks} tasks of 0 ms per round, {self.workers} workers:"] + lines)
+
+    def _repr_pretty_(self, printer, cycle) -> None:
+        printer.text(repr(self))
+
+
+def _ratios(at_least_once: list[float], early_ack: list[float]) -> list[float]:
+    return [fast / safe for safe, fast in zip(at_least_once, early_ack)]
+
+
+def delivery_price(at_least_once: list[float], early_ack: list[float]) -> str:
+    """One sentence on the price of at-least-once, from tasks/s measured in alternating rounds.
+
+    A round is a pair (one batch of each, back to back). Only when all rounds but one in
+    five agree on which is faster does the sentence say so; else the difference is noise.
+    """
+    if len(at_least_once) != len(early_ack) or not at_least_once:
+        raise ValueError(f"expected as many rounds of each delivery, found {len(at_least_once)} "
+                         f"and {len(early_ack)}")
+    rounds = len(at_least_once)
+    ratio = statistics.median(_ratios(at_least_once, early_ack))
+    faster = sum(fast > safe for safe, fast in zip(at_least_once, early_ack))
+    slower = sum(fast < safe for safe, fast in zip(at_least_once, early_ack))
+    agree = rounds - rounds // 5  # rounds that must agree for a verdict
+    median = f"the median of {rounds} rounds"
+    if rounds >= 4 and faster >= agree:
+        return (f"early ack ran {ratio:.2f}× the tasks per second of at-least-once on tiny tasks ({median}; "
+                f"faster in {faster} of them): at-least-once costs {_share(1 - 1 / ratio)} of the "
+                "throughput here, and loses nothing.")
+    if rounds >= 4 and slower >= agree:
+        return (f"at-least-once ran {1 / ratio:.2f}× the tasks per second of early ack here ({median}; "
+                f"faster in {slower} of them): its extra round trips to Redis did not show as a cost on "
+                "this machine, now. Run again on a quieter one to see their price.")
+    ratios = _ratios(at_least_once, early_ack)
+    return (f"early ack ran {ratio:.2f}× the tasks per second of at-least-once ({median}), but the rounds "
+            f"went from {min(ratios):.2f}× to {max(ratios):.2f}×, faster in {faster} and slower in "
+            f"{slower}: the difference is within the noise of this machine: run again on a quieter one.")
+
+
+def _share(fraction: float) -> str:
+    """A fraction as a percentage; "under 1%" rather than a 0% that reads as free."""
+    return "under 1%" if fraction < 0.005 else f"{fraction:.0%}"
+
+
+def measure_deliveries(at_least_once, early_ack, workers: int = 2, tasks: int = 200,
+                       rounds: int = 8) -> DeliveryRounds:
+    """Throughput of 0 ms tasks on two clusters, one per delivery guarantee, in alternating rounds.
+
+    Each round runs one batch on each cluster, back to back, the first one alternating
+    (A B, B A, ...), so that a burst of load from other programs hits both alike.
+    """
+    from .bench import TASKS, Progress, run_batch, warm_up
+
+    clusters = {"at_least_once": at_least_once, "early_ack": early_ack}
+    for delivery, cluster in clusters.items():
+        if cluster.settings.delivery != delivery:
+            raise ValueError(f"expected a cluster with delivery={delivery!r} as {delivery}, found "
+                             f"{cluster.settings.delivery!r}")
+    if rounds < 4:
+        raise ValueError(f"rounds must be at least 4 for a verdict, got {rounds}")
+    throughput: dict[str, list[float]] = {"at_least_once": [], "early_ack": []}
+    for cluster in clusters.values():
+        cluster.scale(workers)
+        warm_up(cluster.celery, TASKS["sleep"], workers)
+    bar = Progress(2 * rounds * tasks)
+    done = False
+    try:
+        for number in range(rounds):
+            order = list(clusters) if number % 2 == 0 else list(reversed(clusters))
+            for delivery in order:
+                bar.describe(f"round {number + 1} of {rounds}: {DELIVERY_LABELS[delivery]}")
+                batch = run_batch(clusters[delivery].celery, TASKS["sleep"], {"ms": 0}, tasks, progress=bar)
+                throughput[delivery].append(tasks / batch["wall_s"])
+        done = True
+    finally:
+        bar.close(ok=done)
+    return DeliveryRounds(throughput["at_least_once"], throughput["early_ack"], tasks, workers)

@@ -215,3 +215,35 @@ def test_logs_and_status(make_cluster):
     assert "ready" in cluster.logs("w1", tail=50)
     with pytest.raises(ClusterError, match="no log for 'w9'"):
         cluster.logs("w9")
+
+
+def test_stop_says_what_it_stopped(make_cluster):
+    cluster = make_cluster(workers=2, name="told").start()
+    cluster.kill_worker("w2")
+    stopped = cluster.stop()
+    assert repr(stopped) == str(stopped) == "stopped cluster 'told': 1 worker, the API and the broker"
+    assert repr(cluster.stop()) == "cluster 'told' was not running: nothing to stop"
+
+
+@pytest.mark.parametrize("parts, expected", [
+    (dict(workers=6, extras=("flower",), api=True, broker="embedded"),
+     "stopped cluster 'c': 6 workers, Flower, the API and the broker"),
+    (dict(workers=2, api=True, broker="external"),
+     "stopped cluster 'c': 2 workers and the API (the broker is external: it keeps running)"),
+    (dict(api=True, broker="embedded"), "stopped cluster 'c': the API and the broker"),
+    (dict(broker="embedded"), "stopped cluster 'c': the broker"),
+    (dict(), "cluster 'c' was not running: nothing to stop"),
+])
+def test_the_stop_sentence_names_every_part(parts, expected):
+    from labapp.cluster import Stopped
+
+    assert repr(Stopped("c", **parts)) == expected
+
+
+def test_a_notebook_shows_the_stop_sentence_as_the_cells_output():
+    from IPython.lib.pretty import pretty
+
+    from labapp.cluster import Stopped
+
+    assert pretty(Stopped("c", workers=2, api=True, broker="embedded")) == \
+        "stopped cluster 'c': 2 workers, the API and the broker"

@@ -67,3 +67,12 @@ def test_nbval_tags_are_ones_nbval_knows(path):
     odd = {tag for cell in json.loads(path.read_text())["cells"]
            for tag in cell.get("metadata", {}).get("tags", []) if tag.startswith("nbval") and tag not in known}
     assert not odd, f"{path.parent.name}/{path.name}: unknown nbval tags {sorted(odd)}"
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.name)
+def test_every_stop_cell_says_what_it_stopped(path):
+    """The stop cell's Out[] names the lesson's cluster (strict nbval compares it on every run)."""
+    outputs = code_cells(path)[-1].get("outputs", [])
+    shown = "".join("".join(o.get("data", {}).get("text/plain", "")) for o in outputs)
+    assert shown.startswith(f"stopped cluster 'lesson{path.name[:2]}': "), \
+        f"{path.name}: the stop cell shows {shown!r}, expected what cluster.stop() stopped"

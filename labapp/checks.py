@@ -13,6 +13,7 @@ import random
 import sys
 import time
 import uuid
+from pathlib import Path
 
 import requests
 
@@ -83,12 +84,38 @@ def _failure_text(trace: str) -> str:
 
 
 def _require_module(cluster, exercise: str, module: str, kind: str = "tasks") -> None:
+    """Fail unless work/<module>.py is loaded into the cluster, and loaded as it is on disk now."""
     loaded = cluster.student_tasks if kind == "tasks" else cluster.student_routes
+    call = "add_tasks" if kind == "tasks" else "add_routes"
     if module not in loaded:
-        call = "add_tasks" if kind == "tasks" else "add_routes"
         _fail(exercise, f"expected work/{module}.py loaded with cluster.{call}('work/{module}.py'), "
                         f"found {'nothing loaded' if not loaded else 'only ' + ', '.join(sorted(loaded))}. "
-                        "The cluster runs only code it was given that way.")
+                        + _why_not_loaded(module, kind) + "The cluster runs only code it was given that way.")
+    source = Path(getattr(cluster, "_sources", {}).get(module, f"work/{module}.py"))
+    try:
+        stale = source.read_bytes() != Path(loaded[module]).read_bytes()
+    except OSError:
+        stale = False
+    if stale:
+        _fail(exercise, f"{source} changed since cluster.{call} loaded it: the cluster still runs the version it "
+                        f"loaded. Run the cluster.{call}('{source}') cell again after every edit of the file.")
+
+
+def _why_not_loaded(module: str, kind: str) -> str:
+    """Why work/<module>.py is not loaded, as cluster.add_tasks/add_routes would say ('' if it would load)."""
+    from . import student_code
+
+    path = Path("work") / f"{module}.py"
+    if not path.exists():
+        what = "task" if kind == "tasks" else "blueprint"
+        return (f"There is no file {path}: a {what} defined in a notebook cell exists only in the notebook's "
+                f"process, never in the cluster's. Start the cell with %%writefile {path} to write it to the file. ")
+    check = student_code.check_tasks if kind == "tasks" else student_code.check_routes
+    try:
+        check(path)
+    except student_code.StudentCodeError as exc:
+        return f"Loading it fails: {exc} "
+    return ""
 
 
 def _factorial_problem(exercise: str, n: int, outcome: dict, name: str) -> str | None:
@@ -194,7 +221,8 @@ def check_ex02(cluster, start: str = "/ex02/factorial", status: str = "/ex02/sta
         state = _json(got).get("state")
         if got.status_code != 200:
             _fail("ex02", f"expected GET {status}/<id> to answer 200 for an id your POST gave, "
-                          f"found {got.status_code} {got.text[:80]}")
+                          f"found {got.status_code} {got.text[:80]}" + (_PENDING_IS_NOT_UNKNOWN if got.status_code == 404
+                                                                          else ""))
         if state in ("SUCCESS", "FAILURE") or time.monotonic() > deadline:
             break
         time.sleep(0.1)
@@ -216,29 +244,54 @@ def check_ex02(cluster, start: str = "/ex02/factorial", status: str = "/ex02/sta
                       f"{f' with state {said!r}' if said else ''}. Celery says PENDING for any id it has never seen; keep "
                       "a record of the ids you issue (a Redis key per id) and answer 404 for the others.")
 
-    for bad in ('{"n": -1}', '{"n": "20"}', '{"n": true}', '{"n": 2.5}', "{}", '{"n": 20, "x": 1}', "not json"):
+    for bad, why in _BAD_BODIES.items():
         got = post(bad)
         if got.status_code != 400:
-            _fail("ex02", f"expected 400 with an error message for the body {bad}, found {got.status_code}"
+            _fail("ex02", f"expected 400 with an error message for the body {bad} ({why}), found {got.status_code}"
                           + (" (a crash: validate before you send the task)" if got.status_code >= 500 else
                              " (the task was queued anyway)" if got.status_code == 202 else ""))
 
     workers = len(cluster.workers)
     cluster.scale(0)
     try:
-        started = time.monotonic()
-        got = post('{"n": 10}', timeout=4)
-        waited = time.monotonic() - started
-    except requests.Timeout:
-        _fail("ex02", f"with no worker running, POST {start} did not answer within 4 s: it waits for the "
-                      "result (.get()), which blocks the web server. Answer 202 with the id at once.")
+        problem = _queued_problem(api, start, status, post)
     finally:
         cluster.scale(workers)
-    if got.status_code != 202:
-        _fail("ex02", f"with no worker running, expected POST {start} to answer 202 at once, "
-                      f"found {got.status_code} after {waited:.1f} s")
+    if problem:
+        _fail("ex02", problem)
     _passed("ex02", f"POST {start} answered 202 at once (even with no worker), GET {status}/<id> gave "
                     "SUCCESS with the right value, an unknown id got 404, and 7 bad bodies got 400.")
+
+
+_PENDING_IS_NOT_UNKNOWN = (". Celery says PENDING for a queued task and for an unknown id alike: decide 404 by your own "
+                           "record of the ids you issued, never by the state")
+_BAD_BODIES = {  # what each bad body tests, in the student's words
+    '{"n": -1}': "a negative n", '{"n": "20"}': "a string, not a number",
+    '{"n": true}': "true is a bool, and in Python bool is a subclass of int: test isinstance(n, bool) first",
+    '{"n": 2.5}': "not a whole number", "{}": "no n at all", '{"n": 20, "x": 1}': "a field besides n",
+    "not json": "a body that is not JSON",
+}
+
+
+def _queued_problem(api: str, start: str, status: str, post) -> str | None:
+    """With no worker running: POST must answer 202 at once and GET must say PENDING for that id (else what is wrong)."""
+    started = time.monotonic()
+    try:
+        got = post('{"n": 10}', timeout=4)
+    except requests.Timeout:
+        return (f"with no worker running, POST {start} did not answer within 4 s: it waits for the "
+                "result (.get()), which blocks the web server. Answer 202 with the id at once.")
+    except requests.RequestException as exc:
+        return f"with no worker running, POST {start} did not answer: {exc}"
+    if got.status_code != 202:
+        return (f"with no worker running, expected POST {start} to answer 202 at once, "
+                f"found {got.status_code} after {time.monotonic() - started:.1f} s")
+    queued = requests.get(f"{api}{status}/{_json(got).get('task_id')}", timeout=5)
+    if queued.status_code != 200 or _json(queued).get("state") != "PENDING":
+        return (f"with no worker running, expected GET {status}/<id> for the id your POST just gave to answer "
+                f"200 with state PENDING (queued, no worker has taken it yet), found {queued.status_code} "
+                f"{queued.text[:80].strip()}" + (_PENDING_IS_NOT_UNKNOWN if queued.status_code == 404 else ""))
+    return None
 
 
 def _student_error(cluster, log: str) -> str:

@@ -203,3 +203,27 @@ def test_check_catches_the_mistake(kernel, path, mistake):
     assert re.search(mistake.expect, error["evalue"]), (
         f"{context}: expected the check's message to name the mistake (/{mistake.expect}/), found:\n"
         f"\u2717 {error['evalue']}")
+
+
+EXERCISE_IDS = [exercise_of(path) for path in SOLUTIONS]
+
+
+@pytest.mark.parametrize("path", SOLUTIONS, ids=EXERCISE_IDS)
+def test_each_exercise_plants_at_least_six_mistakes_that_apply(path):
+    """Six or more mistakes per exercise, each edit found exactly once in the solution (no kernel needed)."""
+    nb = nbformat.read(path, as_version=4)
+    planted = [mistake for mistake in mistakes_of(exercise_of(path)) if plant(nb, mistake)]
+    assert len(planted) >= 6, (f"expected at least 6 mistakes in tests/mistakes/{exercise_of(path)}.py, "
+                               f"found {len(planted)}")
+
+
+@pytest.mark.parametrize("path", SOLUTIONS, ids=EXERCISE_IDS)
+def test_docs_list_every_planted_mistake(path):
+    """docs/exercises.md names every planted mistake, in the exercise's own section."""
+    text = (ROOT / "docs" / "exercises.md").read_text(encoding="utf-8")
+    exercise = exercise_of(path)
+    heading = re.search(rf"^### {exercise}\b.*$", text, flags=re.MULTILINE)
+    assert heading, f"expected a section '### {exercise} · …' in docs/exercises.md, found none"
+    section = text[heading.end():].split("\n### ", 1)[0]
+    missing = [mistake.name for mistake in mistakes_of(exercise) if mistake.name not in section]
+    assert not missing, f"docs/exercises.md's {exercise} section does not list: {'; '.join(missing)}"

@@ -205,8 +205,8 @@ def check_ex02(cluster, start: str = "/ex02/factorial", status: str = "/ex02/sta
         log = cluster.logs("api", tail=30)
         if "NotImplementedError" in log:
             _fail("ex02", f"POST {start} still raises NotImplementedError: replace the stub with your code.")
-        _fail("ex02", f"expected 202 from POST {start}, found {answer.status_code}: your endpoint raised "
-                      f"{_student_error(cluster, log)}")
+        _fail("ex02", f"expected 202 from POST {start} with the body {{\"n\": {n}}}, found {answer.status_code}: "
+                      f"your endpoint raised {_student_error(cluster, log)}")
     body = _json(answer)
     if answer.status_code == 200 and "task_id" not in body:
         _fail("ex02", f"expected 202 with a task id, found 200 with {str(body)[:80]}: does the endpoint wait "
@@ -341,8 +341,12 @@ def _observe_measure(cluster, measure, workers: int) -> dict:
     results = [cluster.celery.AsyncResult(task_id) for task_id, _ in sent]
     unfinished = sum(not r.ready() for r in results)  # read at once: what measure() left behind
     running = len(cluster.workers)
-    for r in results:  # now wait, for each task's worker and end time
-        r.get(timeout=60, propagate=False)
+    try:
+        for r in results:  # now wait, for each task's worker and end time
+            r.get(timeout=60, propagate=False)
+    except Exception as exc:  # noqa: BLE001  (a timeout, or a broker the student's code upset)
+        _fail("ex03", f"the {len(results)} tasks measure(workers={workers}) sent did not all finish within 60 s "
+                      f"({type(exc).__name__}): is a worker running (cluster.status())?")
     done = [_epoch(r.date_done) for r in results]
     return {"rate": rate, "sent": [at for _, at in sent], "done": done, "unfinished": unfinished,
             "returned": returned,

@@ -78,6 +78,15 @@ MISTAKES = [
                "input never gives a 500 or a queued task",
     ),
     Mistake(
+        name="puts the AsyncResult itself in the JSON answer",
+        cell="ex-06",
+        find=(SEND, ANSWER),
+        replace=("    pending = " + SEND.strip(), "    return jsonify(task=pending), 202"),
+        expect=r"with the body \{\"n\": \d+\}, found 500: your endpoint raised .*AsyncResult is not JSON "
+               r"serializable.*start_factorial",
+        source="a common Q&A question: 'Object of type AsyncResult is not JSON serializable' (return its id)",
+    ),
+    Mistake(
         name="lets other fields through beside n",
         cell="ex-06",
         find='if not isinstance(body, dict) or set(body) != {"n"}:',

@@ -793,6 +793,7 @@ def check_ex05(cluster, route, dedicate, crunches: int = 8) -> None:
     if sorted(cluster.workers) != sorted(EX05_ROLES):
         _fail("ex05", f"expected the exercise's 3 workers w1, w2, w3, found {', '.join(sorted(cluster.workers)) or 'none'}: "
                       "run the start cell again (Cluster(workers=3, name='ex05').start()).")
+    _require_module(cluster, "ex05", "ex05_tasks")
     names = {worker: cluster.node_name(worker) for worker in EX05_ROLES}
     nodes = list(names.values())
     _reset_queues(cluster, nodes)  # a fresh start: an earlier dedicate() must not decide this verdict

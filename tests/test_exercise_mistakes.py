@@ -111,9 +111,11 @@ def kernel(tmp_path_factory):
     try:
         yield client
     finally:
-        _run(client, STOP)  # the last run's cluster, stopped by its own kernel
-        client.stop_channels()
-        manager.shutdown_kernel(now=False)
+        try:
+            _run(client, STOP)  # the last run's cluster, stopped by its own kernel
+        finally:  # even if that failed: a graceful shutdown runs the kernel's atexit stop of the cluster
+            client.stop_channels()
+            manager.shutdown_kernel(now=False)
 
 
 def _run(client, code: str) -> list[dict]:

@@ -106,6 +106,7 @@ def kernel(tmp_path_factory):
     manager = KernelManager(kernel_name=CURRENT_ENV_KERNEL_NAME, kernel_spec_manager=NbvalKernelspecManager())
     manager.start_kernel(cwd=str(folder))
     client = manager.client()
+    client.manager = manager  # so that a cell that hangs can be interrupted (_run)
     client.start_channels()
     client.wait_for_ready(timeout=60)
     try:
@@ -132,7 +133,12 @@ def _run(client, code: str) -> list[dict]:
         elif kind in ("execute_result", "display_data"):
             outputs.append({"output_type": kind, "text": content["data"].get("text/plain", "")})
 
-    reply = client.execute_interactive(code, output_hook=keep, timeout=CELL_TIMEOUT, allow_stdin=False)
+    try:
+        reply = client.execute_interactive(code, output_hook=keep, timeout=CELL_TIMEOUT, allow_stdin=False)
+    except TimeoutError:  # interrupt it, so the next run finds the kernel idle
+        client.manager.interrupt_kernel()
+        client.execute_interactive("pass", timeout=60)
+        raise AssertionError(f"a cell did not finish within {CELL_TIMEOUT} s:\n{code[:300]}") from None
     if reply["content"]["status"] == "error" and not any(o["output_type"] == "error" for o in outputs):
         content = reply["content"]
         outputs.append({"output_type": "error", "ename": content["ename"], "evalue": content["evalue"],

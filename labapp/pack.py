@@ -1,7 +1,7 @@
 """``labapp pack --student DIR``: a copy of the project for students, without solutions anywhere.
 
 Copies the files git tracks (or, without git, a walk that skips .git, .venv, .labapp, caches
-and build artefacts), minus ``solutions/``. Then it scans every copied text file for every
+and build artefacts), minus ``solutions/`` and the tests made of solutions (the planted mistakes). Then it scans every copied text file for every
 solution line and refuses the pack, removing only what it wrote, if one is found.
 """
 
@@ -21,9 +21,17 @@ from . import exercises, regions
 SKIP_DIRS = {".git", ".venv", "venv", ".labapp", "__pycache__", ".pytest_cache", ".ipynb_checkpoints",
              ".hypothesis", "build", "dist", "node_modules", "work"}
 SKIP_SUFFIXES = (".pyc", ".pyo", ".egg-info")
+# the solutions, and the tests built from their text (tests/mistakes plants wrong answers into solution lines)
+INSTRUCTOR_ONLY = (exercises.SOLUTIONS, "tests/mistakes", "tests/test_exercise_mistakes.py")
 MIN_CHARS = 12  # shorter solution lines (`n += 1`, `)`) are too common to mean anything
 TRIVIAL = re.compile(r"^(import\s|from\s+\S+\s+import\s|#|pass$|return$|return None$|continue$|break$"
                      r"|else:$|try:$|finally:$|raise$|\"\"\"|''')")
+
+
+def instructor_only(name: str) -> bool:
+    """True for a project file that never goes into a student pack (a solution, or a test made of one)."""
+    path = Path(name).as_posix()
+    return any(path == kept or path.startswith(kept + "/") for kept in INSTRUCTOR_ONLY)
 
 
 class PackError(RuntimeError):
@@ -120,7 +128,7 @@ def pack(root: Path, dest: Path) -> list[str]:
             raise PackError("exercises/ does not match solutions/: " + "; ".join(stale)
                             + ". Run `labapp exercises` first")
     lines = solution_lines(root)
-    files = [f for f in project_files(root) if Path(f).parts[0] != exercises.SOLUTIONS]
+    files = [f for f in project_files(root) if not instructor_only(f)]
     created = not dest.exists()
     try:
         dest.mkdir(parents=True, exist_ok=True)

@@ -70,6 +70,8 @@ def test_the_student_pack_of_this_project_holds_no_solution(tmp_path):
     files = pack.pack(ROOT, dest)  # raises PackError naming file:line if a solution line survived
     assert pack.scan(dest, pack.solution_lines(ROOT)) == []  # the grep, once more, on what was written
     assert not (dest / exercises.SOLUTIONS).exists()
+    assert not (dest / "tests" / "mistakes").exists()  # planted mistakes quote the solutions' lines
+    assert not (dest / "tests" / "test_exercise_mistakes.py").exists()  # it runs solutions/, absent in a pack
     assert "Makefile" in files and "pyproject.toml" in files and "README.md" in files
     assert sorted(p.name for p in (dest / exercises.EXERCISES).glob("*.ipynb")) == [p.name for p in EXERCISES]
     assert exercises.cli(dest, check=True) == 0

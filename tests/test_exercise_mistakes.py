@@ -1,0 +1,237 @@
+"""Every check catches the mistakes students really make: nbgrader's validate --invert, with real wrong answers.
+
+Each ``tests/mistakes/exNN.py`` lists mistakes as data (a solution cell's text and what a student wrote
+instead). For every exercise, the solution runs once in a real kernel and its check must pass; then each
+mistake is planted into a copy of the solution, the copy runs from the top on a fresh cluster, and the
+check cell must fail with a ``CheckFailed`` whose message names the mistake (``Mistake.expect``). Any other
+error from the check cell (a traceback from the lab or from the student's code) fails the test.
+
+One kernel serves the whole module: each run first stops the previous run's cluster and clears its
+namespace and its ``work/`` folder, so a mistake never inherits the previous run's state. The kernel's
+working directory is a temporary copy of ``solutions/``: ``work/`` files never land in the repository.
+
+A check that measures (ex03) refuses to pass on a machine it measured as too busy to judge. The mistakes
+are caught before that verdict (by what the check observed, not by speed), so they hold under load; a
+solution that was refused twice is reported as not judged (a warning), never as a pass.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib
+import re
+import shutil
+import sys
+import warnings
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from labapp import exercises
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # tests.mistakes.exNN import Mistake from tests.mistakes
+
+from tests.mistakes import Mistake  # noqa: E402
+
+SOLUTIONS = sorted((ROOT / exercises.SOLUTIONS).glob("ex*.ipynb"))
+CELL_TIMEOUT = 240  # s; the checks wait on the cluster with their own, shorter, timeouts
+BUSY = re.compile(r"too busy to judge")  # the checks' own word when the machine cannot be judged
+# run before each notebook: the previous run's cluster goes, and with it every piece of its state
+RESET = """\
+for _name in ("cluster",):
+    if _name in globals():
+        try:
+            globals()[_name].stop()
+        except Exception as _exc:
+            print("stopping the previous cluster:", _exc)
+%reset -f
+import shutil
+shutil.rmtree("work", ignore_errors=True)
+"""
+STOP = """\
+if "cluster" in globals():
+    cluster.stop()
+"""
+
+
+def exercise_of(path: Path) -> str:
+    """ex03 for solutions/ex03_several_workers.ipynb."""
+    return path.name.split("_")[0]
+
+
+def mistakes_of(exercise: str) -> list[Mistake]:
+    """The MISTAKES list of tests/mistakes/<exercise>.py (empty if that file does not exist yet)."""
+    if not (ROOT / "tests" / "mistakes" / f"{exercise}.py").exists():
+        return []
+    return importlib.import_module(f"tests.mistakes.{exercise}").MISTAKES
+
+
+def check_index(nb) -> int:
+    """Index of the notebook's single cell tagged ``check``."""
+    found = [i for i, cell in enumerate(nb.cells) if exercises.CHECK in cell.metadata.get("tags", [])]
+    assert len(found) == 1, f"expected one cell tagged {exercises.CHECK!r}, found {len(found)}"
+    return found[0]
+
+
+def plant(nb, mistake: Mistake):
+    """A copy of the notebook with the mistake's edits made; each `find` must occur exactly once in its cell."""
+    planted = copy.deepcopy(nb)
+    cells = {cell.get("id"): cell for cell in planted.cells}
+    for cell_id, edits in mistake.edits().items():
+        assert cell_id in cells, f"{mistake.name!r}: no cell with id {cell_id!r} in the solution"
+        for find, replace in edits:
+            source = cells[cell_id].source
+            assert source.count(find) == 1, (f"{mistake.name!r}: expected the text {find!r} once in cell "
+                                             f"{cell_id}, found it {source.count(find)} times")
+            cells[cell_id].source = source.replace(find, replace)
+    return planted
+
+
+PARAMS = [pytest.param(path, None, id=f"{exercise_of(path)}-solution") for path in SOLUTIONS]
+PARAMS += [pytest.param(path, mistake, id=f"{exercise_of(path)}-{mistake.name}")
+           for path in SOLUTIONS for mistake in mistakes_of(exercise_of(path))]
+
+
+@pytest.fixture(scope="module")
+def kernel(tmp_path_factory):
+    """One kernel of this environment (nbval's), its cwd a temporary copy of solutions/; stopped at the end."""
+    from jupyter_client import KernelManager
+    from nbval.kernel import CURRENT_ENV_KERNEL_NAME, NbvalKernelspecManager
+
+    folder = tmp_path_factory.mktemp("solutions")
+    for path in SOLUTIONS:
+        shutil.copy(path, folder / path.name)
+    manager = KernelManager(kernel_name=CURRENT_ENV_KERNEL_NAME, kernel_spec_manager=NbvalKernelspecManager())
+    manager.start_kernel(cwd=str(folder))
+    client = manager.client()
+    client.manager = manager  # so that a cell that hangs can be interrupted (_run)
+    client.start_channels()
+    client.wait_for_ready(timeout=60)
+    try:
+        yield client
+    finally:
+        try:
+            _run(client, STOP)  # the last run's cluster, stopped by its own kernel
+        finally:  # even if that failed: a graceful shutdown runs the kernel's atexit stop of the cluster
+            client.stop_channels()
+            manager.shutdown_kernel(now=False)
+
+
+def _run(client, code: str) -> list[dict]:
+    """Execute code in the kernel and return its outputs as nbformat-like dicts."""
+    outputs = []
+
+    def keep(message):
+        kind, content = message["msg_type"], message["content"]
+        if kind == "stream":
+            outputs.append({"output_type": "stream", "text": content["text"]})
+        elif kind == "error":
+            outputs.append({"output_type": "error", "ename": content["ename"], "evalue": content["evalue"],
+                            "traceback": content["traceback"]})
+        elif kind in ("execute_result", "display_data"):
+            outputs.append({"output_type": kind, "text": content["data"].get("text/plain", "")})
+
+    try:
+        reply = client.execute_interactive(code, output_hook=keep, timeout=CELL_TIMEOUT, allow_stdin=False)
+    except TimeoutError:  # interrupt it, so the next run finds the kernel idle
+        client.manager.interrupt_kernel()
+        client.execute_interactive("pass", timeout=60)
+        raise AssertionError(f"a cell did not finish within {CELL_TIMEOUT} s:\n{code[:300]}") from None
+    if reply["content"]["status"] == "error" and not any(o["output_type"] == "error" for o in outputs):
+        content = reply["content"]
+        outputs.append({"output_type": "error", "ename": content["ename"], "evalue": content["evalue"],
+                        "traceback": content.get("traceback", [])})
+    return outputs
+
+
+def run_notebook(client, nb) -> tuple[list[dict], list[str]]:
+    """Run the notebook's code cells up to its check cell on a fresh cluster: (check outputs, earlier errors)."""
+    _run(client, RESET)
+    last = check_index(nb)
+    earlier = []
+    for index, cell in enumerate(nb.cells[: last + 1]):
+        if cell.cell_type != "code":
+            continue
+        outputs = _run(client, cell.source)
+        if index == last:
+            return outputs, earlier
+        earlier += [f"cell {cell.get('id')}: {o['ename']}: {o['evalue']}" for o in outputs
+                    if o["output_type"] == "error"]
+    raise AssertionError("unreachable: the check cell is in the notebook")
+
+
+def _refused(outputs: list[dict]) -> bool:
+    """The check cell failed only because it measured the machine as too busy to judge (never a pass)."""
+    error = _error(outputs)
+    return bool(error and error["ename"] == "CheckFailed" and BUSY.search(error["evalue"]))
+
+
+def _error(outputs: list[dict]) -> dict | None:
+    return next((o for o in outputs if o["output_type"] == "error"), None)
+
+
+def _shown(outputs: list[dict]) -> str:
+    """What the student sees under the cell, in a few lines."""
+    shown = []
+    for o in outputs:
+        if o["output_type"] == "error":
+            tail = [re.sub(r"\x1b\[[0-9;]*m", "", line) for line in o["traceback"][-3:]]
+            shown.append(f"{o['ename']}: {o['evalue']}\n" + "\n".join(tail))
+        else:
+            shown.append(o["text"].strip())
+    return "\n".join(shown)[-1500:]
+
+
+@pytest.mark.timeout(600)
+@pytest.mark.parametrize(("path", "mistake"), PARAMS)
+def test_check_catches_the_mistake(kernel, path, mistake):
+    """The solution passes its check; each planted mistake fails it with a message that names the mistake."""
+    nb = nbformat.read(path, as_version=4)
+    exercise = exercise_of(path)
+    if mistake is None:
+        outputs, earlier = run_notebook(kernel, nb)
+        if _refused(outputs):
+            outputs, earlier = run_notebook(kernel, nb)  # the check refused to judge a busy machine: once more
+        if _refused(outputs) and not earlier:  # it measured interference twice: honest, and not a pass
+            warnings.warn(f"{exercise}'s solution was not judged: {_error(outputs)['evalue']}", stacklevel=1)
+            return
+        assert not earlier and _error(outputs) is None and "\u2713" in _shown(outputs), (
+            f"{exercise}'s solution: expected every cell to run and the check to pass, found "
+            f"{'; '.join(earlier) or 'no error before the check'} and under the check:\n{_shown(outputs)}")
+        return
+    outputs, earlier = run_notebook(kernel, plant(nb, mistake))
+    error = _error(outputs)
+    context = f"{exercise}, planted mistake {mistake.name!r}"
+    assert error is not None, (f"{context}: expected the check to fail, found it passed:\n{_shown(outputs)}"
+                               f"\n(errors in earlier cells: {'; '.join(earlier) or 'none'})")
+    assert error["ename"] == "CheckFailed", (
+        f"{context}: expected a CheckFailed \u2717 line, found a traceback ({error['ename']}):\n{_shown(outputs)}")
+    assert re.search(mistake.expect, error["evalue"]), (
+        f"{context}: expected the check's message to name the mistake (/{mistake.expect}/), found:\n"
+        f"\u2717 {error['evalue']}")
+
+
+EXERCISE_IDS = [exercise_of(path) for path in SOLUTIONS]
+
+
+@pytest.mark.parametrize("path", SOLUTIONS, ids=EXERCISE_IDS)
+def test_each_exercise_plants_at_least_six_mistakes_that_apply(path):
+    """Six or more mistakes per exercise, each edit found exactly once in the solution (no kernel needed)."""
+    nb = nbformat.read(path, as_version=4)
+    planted = [mistake for mistake in mistakes_of(exercise_of(path)) if plant(nb, mistake)]
+    assert len(planted) >= 6, (f"expected at least 6 mistakes in tests/mistakes/{exercise_of(path)}.py, "
+                               f"found {len(planted)}")
+
+
+@pytest.mark.parametrize("path", SOLUTIONS, ids=EXERCISE_IDS)
+def test_docs_list_every_planted_mistake(path):
+    """docs/exercises.md names every planted mistake, in the exercise's own section."""
+    text = (ROOT / "docs" / "exercises.md").read_text(encoding="utf-8")
+    exercise = exercise_of(path)
+    heading = re.search(rf"^### {exercise}\b.*$", text, flags=re.MULTILINE)
+    assert heading, f"expected a section '### {exercise} · …' in docs/exercises.md, found none"
+    section = text[heading.end():].split("\n### ", 1)[0]
+    missing = [mistake.name for mistake in mistakes_of(exercise) if mistake.name not in section]
+    assert not missing, f"docs/exercises.md's {exercise} section does not list: {'; '.join(missing)}"

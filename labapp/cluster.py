@@ -310,7 +310,7 @@ class Cluster:
                     owner = f"process {entry['owner']['pid']}"
             raise ClusterError(
                 f"a cluster is already running in {self.dir}, started by {owner} (another "
-                "notebook or `labapp up`?). Stop it there, or run `labapp down --all`, or give "
+                f"notebook or `labapp up`?). Stop it there, or run `labapp down --name {self.name}`, or give "
                 "this one another name: Cluster(name=...)"
             ) from None
         # we hold the lock, so an entry for this folder was left by an owner that died

@@ -24,7 +24,7 @@ from . import regions
 SOLUTIONS, EXERCISES = "solutions", "exercises"
 # An error in this cell is expected while the stubs are unsolved. Not nbval's own `raises-exception`
 # tag: JupyterLab's Run All goes on past a cell with that one, to the stop cell, and a student who
-# then fixes a stub finds the cluster stopped. tests/conftest.py tells nbval about this tag instead.
+# then fixes a stub finds the cluster stopped. The root conftest.py tells nbval about this tag instead.
 RAISES = "fails-until-solved"
 CHECK = "check"  # the solution's check_exNN() cells: pass on the solution, must fail on the stubs
 RAISES_IN_EXERCISE = "raises-in-exercise"  # solution-side: this cell fails once earlier cells are stubs

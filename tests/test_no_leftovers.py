@@ -30,7 +30,7 @@ def test_a_test_session_leaves_no_process_and_no_file(tmp_path):
 
 
 def test_the_notebooks_left_no_kernel_and_no_cluster(sandbox):
-    """Runs after every lesson, exercise and solution (tests/conftest.py orders it last)."""
+    """Runs after every lesson, exercise and solution (the root conftest.py orders it last)."""
     import psutil
 
     runtime = sandbox / "runtime"

@@ -24,6 +24,11 @@ def pytest_run(folder: Path, *args: str, timeout: float = 300) -> subprocess.Com
                           cwd=folder, env=env, capture_output=True, text=True, timeout=timeout)
 
 
+# the outer session has imported test_no_leftovers (and conftest) under those module names already: an
+# in-process run imports the project's copies by path instead, else pytest refuses ("import file mismatch")
+ISOLATED = ("--import-mode=importlib",)
+
+
 def node_ids(output: str) -> list[str]:
     """The node ids that `pytest --collect-only -q` printed, in order."""
     return [line for line in output.splitlines() if "::" in line]
@@ -31,7 +36,8 @@ def node_ids(output: str) -> list[str]:
 
 def collected(pytester, *args: str) -> list[str]:
     """The node ids pytest would run in pytester's folder, in order (a run in this process)."""
-    run = pytester.runpytest_inprocess("-p", "randomly", "-p", "no:cacheprovider", "--collect-only", "-q", *args)
+    run = pytester.runpytest_inprocess("-p", "randomly", "-p", "no:cacheprovider", *ISOLATED, "--collect-only", "-q",
+                                       *args)
     assert run.ret == 0, run.stdout.str()[-3000:]
     return node_ids(run.stdout.str())
 
@@ -96,7 +102,7 @@ def test_cells_keep_their_order_in_any_subset(project, subset, seed):
 @pytest.mark.parametrize("target", ["notebooks/01_lesson.ipynb", "exercises/ex01_task.ipynb"])
 def test_one_notebook_alone_passes_under_pytest_randomly(project, target):
     """Run for real: a shuffled cell fails its assert; the exercise's stub error is expected."""
-    run = project.runpytest_inprocess("-p", "randomly", "-p", "no:cacheprovider", "--randomly-seed=2", target)
+    run = project.runpytest_inprocess("-p", "randomly", "-p", "no:cacheprovider", *ISOLATED, "--randomly-seed=2", target)
     run.assert_outcomes(passed=9 if target.startswith("exercises") else 8)
 
 

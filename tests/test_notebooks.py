@@ -76,3 +76,12 @@ def test_every_stop_cell_says_what_it_stopped(path):
     shown = "".join("".join(o.get("data", {}).get("text/plain", "")) for o in outputs)
     assert shown.startswith(f"stopped cluster 'lesson{path.name[:2]}': "), \
         f"{path.name}: the stop cell shows {shown!r}, expected what cluster.stop() stopped"
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "solutions").glob("*.ipynb")), ids=lambda p: p.name)
+def test_every_solution_stop_cell_says_what_it_stopped(path):
+    """Solutions run under strict nbval too: their stop cell's committed Out[] is what cluster.stop() says."""
+    outputs = code_cells(path)[-1].get("outputs", [])
+    shown = "".join("".join(o.get("data", {}).get("text/plain", "")) for o in outputs)
+    assert shown.startswith(f"stopped cluster '{path.name[:4]}': "), \
+        f"solutions/{path.name}: the stop cell shows {shown!r}, expected what cluster.stop() stopped"

@@ -721,6 +721,20 @@ def _consumers(cluster, nodes: list[str]) -> dict[str, set[str]]:
                   "say which queues it consumes within 10 s. Run the check again; nothing passed.")
 
 
+def _settled_consumers(cluster, nodes: list[str], timeout: float = 5.0) -> dict[str, set[str]]:
+    """The queues each worker consumes once two readings agree: a broadcast without destination (or a late
+    reply) reaches a busy worker some moments after dedicate() returned, and must not be judged half-done."""
+    found = _consumers(cluster, nodes)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        time.sleep(0.3)
+        again = _consumers(cluster, nodes)
+        if again == found:
+            return found
+        found = again
+    return found
+
+
 def _reset_queues(cluster, nodes: list[str]) -> None:
     """Every worker back to the default queue only, whatever earlier runs of dedicate() did."""
     control = cluster.celery.control
@@ -798,7 +812,7 @@ def check_ex05(cluster, route, dedicate, crunches: int = 8) -> None:
     nodes = list(names.values())
     _reset_queues(cluster, nodes)  # a fresh start: an earlier dedicate() must not decide this verdict
     calls = _dedicate_calls(cluster.celery.control, dedicate)
-    problem = _dedicate_problem(_consumers(cluster, nodes), calls, names)
+    problem = _dedicate_problem(_settled_consumers(cluster, nodes), calls, names)
     if problem:
         _fail("ex05", problem)
 

@@ -6,9 +6,12 @@ mistake is planted into a copy of the solution, the copy runs from the top on a 
 check cell must fail with a ``CheckFailed`` whose message names the mistake (``Mistake.expect``). Any other
 error from the check cell (a traceback from the lab or from the student's code) fails the test.
 
-One kernel serves the whole module: each run first stops the previous run's cluster and clears its
-namespace and its ``work/`` folder, so a mistake never inherits the previous run's state. The kernel's
-working directory is a temporary copy of ``solutions/``: ``work/`` files never land in the repository.
+Two kernels (one on a single core) share the runs, each in a thread of its own: every run first stops
+that kernel's previous cluster and clears its namespace and its ``work/`` folder, so a mistake never
+inherits the previous run's state. Each kernel's working directory is its own temporary copy of
+``solutions/`` (``work/`` files never land in the repository) with its own runtime folder, so the two
+kernels' clusters of one exercise never meet. The runs happen in the first test that needs them; each
+test then judges its own run.
 
 A check that measures (ex03) refuses to pass on a machine it measured as too busy to judge. The mistakes
 are caught before that verdict (by what the check observed, not by speed), so they hold under load; a
@@ -19,9 +22,12 @@ from __future__ import annotations
 
 import copy
 import importlib
+import os
+import queue
 import re
 import shutil
 import sys
+import threading
 import warnings
 from pathlib import Path
 
@@ -37,6 +43,7 @@ from tests.mistakes import Mistake  # noqa: E402
 
 SOLUTIONS = sorted((ROOT / exercises.SOLUTIONS).glob("ex*.ipynb"))
 CELL_TIMEOUT = 240  # s; the checks wait on the cluster with their own, shorter, timeouts
+SLOW_EXERCISES = ("ex06", "ex05", "ex04")  # their runs take longest: started first, the short ones fill in
 BUSY = re.compile(r"too busy to judge")  # the checks' own word when the machine cannot be judged
 # run before each notebook: the previous run's cluster goes, and with it every piece of its state
 RESET = """\
@@ -94,29 +101,94 @@ PARAMS += [pytest.param(path, mistake, id=f"{exercise_of(path)}-{mistake.name}")
            for path in SOLUTIONS for mistake in mistakes_of(exercise_of(path))]
 
 
-@pytest.fixture(scope="module")
-def kernel(tmp_path_factory):
-    """One kernel of this environment (nbval's), its cwd a temporary copy of solutions/; stopped at the end."""
-    from jupyter_client import KernelManager
-    from nbval.kernel import CURRENT_ENV_KERNEL_NAME, NbvalKernelspecManager
+class Kernel:
+    """One kernel of this environment (nbval's), its cwd a private copy of solutions/ and its own runtime folder."""
 
-    folder = tmp_path_factory.mktemp("solutions")
-    for path in SOLUTIONS:
-        shutil.copy(path, folder / path.name)
-    manager = KernelManager(kernel_name=CURRENT_ENV_KERNEL_NAME, kernel_spec_manager=NbvalKernelspecManager())
-    manager.start_kernel(cwd=str(folder))
-    client = manager.client()
-    client.manager = manager  # so that a cell that hangs can be interrupted (_run)
-    client.start_channels()
-    client.wait_for_ready(timeout=60)
-    try:
-        yield client
-    finally:
+    def __init__(self, folder: Path):
+        from jupyter_client import KernelManager
+        from nbval.kernel import CURRENT_ENV_KERNEL_NAME, NbvalKernelspecManager
+
+        folder.mkdir(parents=True)
+        for path in SOLUTIONS:
+            shutil.copy(path, folder / path.name)
+        # two kernels run the same exercise's cluster name at once: each keeps its clusters apart
+        env = {**os.environ, "LABAPP_RUNTIME_DIR": str(folder / "runtime")}
+        self.manager = KernelManager(kernel_name=CURRENT_ENV_KERNEL_NAME, kernel_spec_manager=NbvalKernelspecManager())
+        self.manager.start_kernel(cwd=str(folder), env=env)
+        self.client = self.manager.client()
+        self.client.manager = self.manager  # so that a cell that hangs can be interrupted (_run)
+        self.client.start_channels()
+        self.client.wait_for_ready(timeout=60)
+
+    def close(self) -> None:
+        """Stop the last run's cluster from inside, then the kernel (graceful: its atexit stops what is left)."""
         try:
-            _run(client, STOP)  # the last run's cluster, stopped by its own kernel
-        finally:  # even if that failed: a graceful shutdown runs the kernel's atexit stop of the cluster
-            client.stop_channels()
-            manager.shutdown_kernel(now=False)
+            _run(self.client, STOP)
+        finally:
+            self.client.stop_channels()
+            self.manager.shutdown_kernel(now=False)
+
+
+def parallel_runs() -> int:
+    """Kernels that run at once: two where two cores are free (the runs mostly wait on workers), else one."""
+    from labapp.host import usable_cores
+
+    return 2 if usable_cores() >= 2 else 1
+
+
+@pytest.fixture(scope="module")
+def verdicts(request, tmp_path_factory):
+    """Run every selected solution and planted mistake once, spread over parallel kernels; {job id: outputs}."""
+    jobs = [(item.callspec.params["path"], item.callspec.params["mistake"]) for item in request.session.items
+            if getattr(item, "function", None) is test_check_catches_the_mistake]  # what -k or a node id chose
+    jobs.sort(key=lambda job: exercise_of(job[0]) in SLOW_EXERCISES, reverse=True)  # the long ones first
+    todo = queue.Queue()
+    for job in jobs:
+        todo.put(job)
+    done: dict[str, tuple] = {}
+    base = tmp_path_factory.mktemp("kernels")
+    started: list[Kernel] = []
+
+    def serve(kernel: Kernel) -> None:  # one thread per kernel: a kernel's client stays in its thread
+        while True:
+            try:
+                job = todo.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                done[job_id(*job)] = judge(kernel.client, *job)
+            except BaseException as exc:  # the test of this job reports it; the others go on
+                done[job_id(*job)] = exc
+
+    try:
+        for index in range(parallel_runs()):
+            started.append(Kernel(base / f"k{index}"))
+        threads = [threading.Thread(target=serve, args=(kernel,), daemon=True) for kernel in started]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        yield done
+    finally:
+        for kernel in started:
+            kernel.close()
+
+
+def job_id(path: Path, mistake: Mistake | None) -> str:
+    """ex03-solution, or ex03-<the mistake's name>."""
+    return f"{exercise_of(path)}-{mistake.name if mistake else 'solution'}"
+
+
+def judge(client, path: Path, mistake: Mistake | None) -> tuple[list[dict], list[str], bool]:
+    """Run the solution (once more if the check found the machine too busy), or the planted mistake."""
+    nb = nbformat.read(path, as_version=4)
+    if mistake is not None:
+        return (*run_notebook(client, plant(nb, mistake)), False)
+    outputs, earlier = run_notebook(client, nb)
+    retried = _refused(outputs)
+    if retried:  # the check refused to judge a busy machine: once more
+        outputs, earlier = run_notebook(client, nb)
+    return outputs, earlier, retried
 
 
 def _run(client, code: str) -> list[dict]:
@@ -184,16 +256,17 @@ def _shown(outputs: list[dict]) -> str:
     return "\n".join(shown)[-1500:]
 
 
-@pytest.mark.timeout(600)
+# all runs happen in the first test that asks for them (the fixture), so that one has the time of all
+@pytest.mark.timeout(1800)
 @pytest.mark.parametrize(("path", "mistake"), PARAMS)
-def test_check_catches_the_mistake(kernel, path, mistake):
+def test_check_catches_the_mistake(verdicts, path, mistake):
     """The solution passes its check; each planted mistake fails it with a message that names the mistake."""
-    nb = nbformat.read(path, as_version=4)
     exercise = exercise_of(path)
+    verdict = verdicts[job_id(path, mistake)]
+    if isinstance(verdict, BaseException):
+        raise verdict
+    outputs, earlier, _ = verdict
     if mistake is None:
-        outputs, earlier = run_notebook(kernel, nb)
-        if _refused(outputs):
-            outputs, earlier = run_notebook(kernel, nb)  # the check refused to judge a busy machine: once more
         if _refused(outputs) and not earlier:  # it measured interference twice: honest, and not a pass
             warnings.warn(f"{exercise}'s solution was not judged: {_error(outputs)['evalue']}", stacklevel=1)
             return
@@ -201,7 +274,6 @@ def test_check_catches_the_mistake(kernel, path, mistake):
             f"{exercise}'s solution: expected every cell to run and the check to pass, found "
             f"{'; '.join(earlier) or 'no error before the check'} and under the check:\n{_shown(outputs)}")
         return
-    outputs, earlier = run_notebook(kernel, plant(nb, mistake))
     error = _error(outputs)
     context = f"{exercise}, planted mistake {mistake.name!r}"
     assert error is not None, (f"{context}: expected the check to fail, found it passed:\n{_shown(outputs)}"

@@ -414,8 +414,8 @@ def _batch_size(measure) -> int | None:
     return default if isinstance(default, int) and default > 0 else None
 
 
-def _table_problem(throughput, cores: int) -> str | None:
-    """What is impossible or missing in the student's table of tasks per second by workers (None if it holds)."""
+def _table_shape_problem(throughput) -> str | None:
+    """What is missing in the student's table of tasks per second by workers (None if it is complete)."""
     if isinstance(throughput, dict) and not throughput:
         return ("expected throughput measured at 1, 2 and 4 workers, found none: did the measuring cell "
                 "finish?")
@@ -424,12 +424,19 @@ def _table_problem(throughput, cores: int) -> str | None:
         return f"expected throughput measured at 1, 2 and 4 workers, found keys {found}"
     if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 for v in throughput.values()):
         return f"expected positive tasks-per-second figures, found {throughput}"
+    return None
+
+
+def _table_physics_problem(throughput: dict, cores: int) -> str | None:
+    """What is physically impossible in a complete table of tasks per second by workers (None if nothing)."""
     for workers in (2, 4):
         speedup = throughput[workers] / throughput[1]
         if speedup > 1.3 * workers:
+            # measure() itself was judged sound just before: the table is stale, or a reading was disturbed
             return (f"your table says {workers} workers gave {speedup:.1f}× one worker, which is impossible: "
-                    f"{workers} workers can do at most {workers}× the work of one. The table did not come from a "
-                    "measure() that waits for every result: run the measuring cell again.")
+                    f"{workers} workers can do at most {workers}× the work of one. Either the table came from an "
+                    "earlier measure() that did not wait for every result, or something slowed the 1-worker "
+                    "measurement: run the measuring cell again.")
         if workers > cores and speedup > 1.3 * cores:
             return (f"your table says {workers} workers gave {speedup:.1f}× one worker, which is impossible for "
                     f"CPU-bound work on {cores} core{'s' if cores != 1 else ''}: {cores} cores do at most "
@@ -453,15 +460,19 @@ def judge_ex03_answer(throughput: dict, plateau_workers, cores: int) -> None:
     from .lesson import plateau
 
     cores = max(1, int(cores))
-    problem = _table_problem(throughput, cores)
+    problem = _table_shape_problem(throughput)
     if problem:
         _fail("ex03", problem)
+    # the answer's kind is judged before the figures: a noisy table must not hide a wrong kind of answer
     if plateau_workers is ... or plateau_workers is None:
         _fail("ex03", "expected your answer in plateau_workers (a number of workers), found nothing yet")
     if plateau_workers not in throughput or isinstance(plateau_workers, bool):
         _fail("ex03", f"expected plateau_workers to be one of the worker counts you measured (1, 2 or 4), found "
                       f"{plateau_workers!r}, which is not one of the worker counts: read it off the table's "
                       "first column")
+    problem = _table_physics_problem(throughput, cores)
+    if problem:
+        _fail("ex03", problem)
     measured = plateau([{"workers": n, "throughput": throughput[n]} for n in sorted(throughput)])
     if (measured or 4) // 2 >= cores:  # the count below the plateau already had a core per worker
         _fail("ex03", f"your CPU-bound tasks kept scaling past the {cores} core{'s' if cores != 1 else ''} this "

@@ -132,6 +132,7 @@ def test_each_foreseen_mistake_in_ex02_is_named(ex_cluster, tmp_path, mistake):
     ({1: 10, 2: 19, 4: 19.5}, 4, 2, "stop growing at 2 workers .*found plateau_workers = 4"),
     ({1: 10, 2: 19, 4: 19.5}, ..., 2, "found nothing yet"),
     ({1: 10, 2: 19, 4: 19.5}, 19.5, 2, "not one of the worker counts"),
+    ({1: 10, 2: 39, 4: 40}, 40, 2, "not one of the worker counts"),  # a noisy table hides no wrong kind
     ({1: 10, 2: 19}, 2, 2, "at 1, 2 and 4 workers"),
     ({1: 10, 2: 20, 4: 39}, 2, 4, "expected plateau_workers = 4"),
     ({1: 10, 2: 27, 4: 28}, 2, 2, "2 workers gave 2.7× one worker, which is impossible"),

@@ -14,8 +14,10 @@ kernels' clusters of one exercise never meet. The runs happen in the first test 
 test then judges its own run.
 
 A check that measures (ex03) refuses to pass on a machine it measured as too busy to judge. The mistakes
-are caught before that verdict (by what the check observed, not by speed), so they hold under load; a
-solution that was refused twice is reported as not judged (a warning), never as a pass.
+are caught before that verdict (by what the check observed, not by speed), so they hold under load; the
+solution of a measuring exercise runs alone (the other kernel waits), since the other kernel's clusters
+would otherwise be the load it measures; a solution that was refused twice is reported as not judged (a
+warning), never as a pass.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import shutil
 import sys
 import threading
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 import nbformat
@@ -44,6 +47,7 @@ from tests.mistakes import Mistake  # noqa: E402
 SOLUTIONS = sorted((ROOT / exercises.SOLUTIONS).glob("ex*.ipynb"))
 CELL_TIMEOUT = 240  # s; the checks wait on the cluster with their own, shorter, timeouts
 SLOW_EXERCISES = ("ex06", "ex05", "ex04")  # their runs take longest: started first, the short ones fill in
+MEASURING_EXERCISES = ("ex03",)  # their solutions' checks judge measured speed: each runs alone
 BUSY = re.compile(r"too busy to judge")  # the checks' own word when the machine cannot be judged
 # run before each notebook: the previous run's cluster goes, and with it every piece of its state
 RESET = """\
@@ -61,6 +65,7 @@ STOP = """\
 if "cluster" in globals():
     cluster.stop()
 """
+STOPPING = threading.Event()  # set on Ctrl-C: no cell starts any more, except each kernel's STOP
 
 
 def exercise_of(path: Path) -> str:
@@ -123,10 +128,52 @@ class Kernel:
     def close(self) -> None:
         """Stop the last run's cluster from inside, then the kernel (graceful: its atexit stops what is left)."""
         try:
-            _run(self.client, STOP)
+            _run(self.client, STOP, even_when_stopping=True)
         finally:
             self.client.stop_channels()
             self.manager.shutdown_kernel(now=False)
+
+
+class Turns:
+    """Runs side by side, except one that measures speed: it waits for the others and runs alone."""
+
+    def __init__(self):
+        self._changed = threading.Condition()
+        self._running = 0
+        self._alone = False
+
+    @contextmanager
+    def beside_others(self):
+        """Hold a place among the runs that may share the machine."""
+        with self._changed:
+            self._changed.wait_for(lambda: not self._alone)
+            self._running += 1
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._running -= 1
+                self._changed.notify_all()
+
+    @contextmanager
+    def alone(self):
+        """Hold the machine: no other run starts, and this one starts once the others have finished."""
+        with self._changed:
+            self._changed.wait_for(lambda: not self._alone)
+            self._alone = True
+            self._changed.wait_for(lambda: self._running == 0)
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._alone = False
+                self._changed.notify_all()
+
+
+def measures(job) -> bool:
+    """The job is the solution of an exercise whose check judges measured speed."""
+    path, mistake = job
+    return mistake is None and exercise_of(path) in MEASURING_EXERCISES
 
 
 def parallel_runs() -> int:
@@ -141,13 +188,15 @@ def verdicts(request, tmp_path_factory):
     """Run every selected solution and planted mistake once, spread over parallel kernels; {job id: outputs}."""
     jobs = [(item.callspec.params["path"], item.callspec.params["mistake"]) for item in request.session.items
             if getattr(item, "function", None) is test_check_catches_the_mistake]  # what -k or a node id chose
-    jobs.sort(key=lambda job: exercise_of(job[0]) in SLOW_EXERCISES, reverse=True)  # the long ones first
+    # the measuring solutions first (alone, before the machine fills up), then the long ones
+    jobs.sort(key=lambda job: (measures(job), exercise_of(job[0]) in SLOW_EXERCISES), reverse=True)
     todo = queue.Queue()
     for job in jobs:
         todo.put(job)
     done: dict[str, tuple] = {}
     base = tmp_path_factory.mktemp("kernels")
     started: list[Kernel] = []
+    turns = Turns()
 
     def serve(kernel: Kernel) -> None:  # one thread per kernel: a kernel's client stays in its thread
         while True:
@@ -156,7 +205,8 @@ def verdicts(request, tmp_path_factory):
             except queue.Empty:
                 return
             try:
-                done[job_id(*job)] = judge(kernel.client, *job)
+                with turns.alone() if measures(job) else turns.beside_others():
+                    done[job_id(*job)] = judge(kernel.client, *job)
             except BaseException as exc:  # the test of this job reports it; the others go on
                 done[job_id(*job)] = exc
 
@@ -166,8 +216,18 @@ def verdicts(request, tmp_path_factory):
         threads = [threading.Thread(target=serve, args=(kernel,), daemon=True) for kernel in started]
         for thread in threads:
             thread.start()
-        for thread in threads:
-            thread.join()
+        try:
+            for thread in threads:
+                thread.join()
+        except BaseException:  # Ctrl-C: no cell starts any more, the running ones are interrupted, then all stops
+            STOPPING.set()
+            while not todo.empty():
+                todo.get_nowait()
+            for kernel in started:
+                kernel.manager.interrupt_kernel()
+            for thread in threads:
+                thread.join(timeout=60)
+            raise
         yield done
     finally:
         for kernel in started:
@@ -191,8 +251,10 @@ def judge(client, path: Path, mistake: Mistake | None) -> tuple[list[dict], list
     return outputs, earlier, retried
 
 
-def _run(client, code: str) -> list[dict]:
+def _run(client, code: str, even_when_stopping: bool = False) -> list[dict]:
     """Execute code in the kernel and return its outputs as nbformat-like dicts."""
+    if STOPPING.is_set() and not even_when_stopping:
+        raise KeyboardInterrupt("the run was stopped (Ctrl-C)")
     outputs = []
 
     def keep(message):
@@ -307,3 +369,31 @@ def test_docs_list_every_planted_mistake(path):
     section = text[heading.end():].split("\n### ", 1)[0]
     missing = [mistake.name for mistake in mistakes_of(exercise) if mistake.name not in section]
     assert not missing, f"docs/exercises.md's {exercise} section does not list: {'; '.join(missing)}"
+
+
+def test_a_measuring_run_waits_for_the_others_then_holds_the_machine():
+    """Turns: alone() starts after the running side-by-side run ends, and a new one waits until it ends."""
+    import time
+
+    turns, log, started = Turns(), [], threading.Event()
+
+    def beside(name: str, pause: float) -> None:
+        with turns.beside_others():
+            log.append(f"{name} starts")
+            started.set()
+            time.sleep(pause)
+            log.append(f"{name} ends")
+
+    first = threading.Thread(target=beside, args=("first", 0.2))
+    first.start()
+    started.wait(5)
+    with turns.alone():
+        log.append("alone starts")
+        started.clear()
+        second = threading.Thread(target=beside, args=("second", 0))
+        second.start()
+        assert not started.wait(0.2), "a side-by-side run started while a measuring run held the machine"
+        log.append("alone ends")
+    first.join(5)
+    second.join(5)
+    assert log == ["first starts", "first ends", "alone starts", "alone ends", "second starts", "second ends"]

@@ -13,7 +13,7 @@ ifeq ($(filter Linux Darwin,$(LAB_SYSTEM)),)
 $(error the lab runs on Linux or macOS, not on $(or $(LAB_SYSTEM),this system): on Windows, use WSL2 or the dev container (see README.md))
 endif
 
-.PHONY: lab test install browser iproute2 screenshot clean
+.PHONY: lab test test-fast lint install browser iproute2 screenshot clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || { \
@@ -36,9 +36,18 @@ lab: $(STAMP)
 	$(BIN)/labapp lab
 
 ## make test: install (and Chromium for the browser test, iproute2 for the network-namespace
-## test), then run the whole test suite
-test: $(STAMP) browser iproute2
+## test), lint, then run the whole test suite
+test: $(STAMP) browser iproute2 lint
 	$(BIN)/python -m pytest
+
+## make lint: ruff's checks and its formatting, as configured in pyproject.toml
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+## make test-fast: the unit layer only (no process, no cluster): seconds, for every small change
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest tests/unit
 
 ## make browser: Debian's Chromium for the browser test (Playwright never downloads one).
 ## It never asks for a password: as root, or with password-less sudo, it installs; else it only says
@@ -53,16 +62,16 @@ browser:
 	elif [ "$$CI" = true ]; then \
 	  echo "error: CI runs the browser test, and $(CHROMIUM) is missing with no way to install it (apt-get as root)"; exit 1; \
 	else \
-	  echo "note: no $(CHROMIUM), and apt-get needs root here: the browser test (tests/test_browser.py) will be skipped."; \
+	  echo "note: no $(CHROMIUM), and apt-get needs root here: the browser test (tests/browser/test_browser.py) will be skipped."; \
 	  echo "      To run it: sudo apt-get install chromium, then make test again."; \
 	fi
 
-## make iproute2: the `ip` command for the network-namespace test (tests/test_classroom_netns.py),
+## make iproute2: the `ip` command for the network-namespace test (tests/classroom/test_classroom_netns.py),
 ## installed like chromium. That test needs root: as another user, outside CI, it is only noted.
 iproute2:
 	@if [ -x "$(IP_COMMAND)" ]; then exit 0; fi; \
 	if [ "$$(id -u 2>/dev/null)" != 0 ] && [ "$$CI" != true ]; then \
-	  echo "note: no $(IP_COMMAND), and the network-namespace test (tests/test_classroom_netns.py) needs root: it will be skipped"; \
+	  echo "note: no $(IP_COMMAND), and the network-namespace test (tests/classroom/test_classroom_netns.py) needs root: it will be skipped"; \
 	elif command -v apt-get >/dev/null 2>&1 && { [ "$$(id -u)" = 0 ] || sudo -n true 2>/dev/null; }; then \
 	  echo "installing Debian's iproute2 for the network-namespace test (apt-get)"; \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iproute2; \
@@ -71,12 +80,12 @@ iproute2:
 	elif [ "$$CI" = true ]; then \
 	  echo "error: CI runs the network-namespace test, and $(IP_COMMAND) is missing with no way to install it (apt-get as root)"; exit 1; \
 	else \
-	  echo "note: no $(IP_COMMAND) and no apt-get here: the network-namespace test (tests/test_classroom_netns.py) will be skipped"; \
+	  echo "note: no $(IP_COMMAND) and no apt-get here: the network-namespace test (tests/classroom/test_classroom_netns.py) will be skipped"; \
 	fi
 
 ## make screenshot: docs/dashboard.png from real JupyterLab in headless Chromium
 screenshot: $(STAMP) browser
-	$(BIN)/python docs/make_screenshot.py
+	$(BIN)/python -m tests.support.screenshot
 
 clean:
 	-$(BIN)/labapp down

@@ -8,7 +8,7 @@ import pytest
 
 # the settings tests/conftest.py gives every test cluster through the environment
 TEST_ONLY_SETTINGS = ("LABAPP_VISIBILITY_TIMEOUT", "LABAPP_LONGTASK_MAX_X")
-# an exercise's stubs fail on purpose (see labapp.exercises.RAISES): nbval then expects the error
+# an exercise's stubs fail on purpose (see labapp.authoring.exercises.RAISES): nbval then expects the error
 FAILS_UNTIL_SOLVED = "fails-until-solved"
 # runs after everything else, so that it also covers the notebooks' kernels and clusters
 LAST_FILE = "test_no_leftovers.py"
@@ -22,8 +22,7 @@ def is_notebook_cell(item) -> bool:
 def ordered(items: list) -> list:
     """The other tests first (in the order given), then each notebook's cells in the notebook's
     own order (a notebook is a script), then the leftover check."""
-    cells = sorted((item for item in items if is_notebook_cell(item)),
-                   key=lambda item: (str(item.path), item.cell_num))
+    cells = sorted((item for item in items if is_notebook_cell(item)), key=lambda item: (str(item.path), item.cell_num))
     last = [item for item in items if item.path.name == LAST_FILE]
     rest = [item for item in items if not is_notebook_cell(item) and item not in last]
     return rest + cells + last

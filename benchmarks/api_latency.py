@@ -1,6 +1,6 @@
 """API latency under load: 8 concurrent clients POST /factorial while 2 workers are busy.
 
-    .venv/bin/python benchmarks/api_latency.py [--requests 250] [--clients 8] [--json FILE]
+    .venv/bin/python -m benchmarks.api_latency [--requests 250] [--clients 8] [--json FILE]
 
 In one process and one run it measures the same load in four scenarios, each
 ``--rounds`` times and interleaved, so that a neighbour's load on the machine
@@ -32,12 +32,11 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import psutil
+
+from labapp import Cluster, Settings
+
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
-
-import psutil  # noqa: E402
-
-from labapp import Cluster, Settings  # noqa: E402
 
 CONTEXT = multiprocessing.get_context("fork")  # clients start in ms, without re-importing
 BODY = b'{"n": 20}'
@@ -69,8 +68,7 @@ def one_client(api_url: str, method: str, path: str, count: int, start_at: float
     out.send((latencies, errors))
 
 
-def load(api_url: str, clients: int, per_client: int, method: str = "POST",
-         path: str = "/factorial") -> dict:
+def load(api_url: str, clients: int, per_client: int, method: str = "POST", path: str = "/factorial") -> dict:
     """Run clients processes at once (each its own interpreter: no client-side GIL contention);
     latency figures in ms and requests per second."""
     start_at = time.time() + 0.3  # every client starts at the same moment
@@ -90,10 +88,16 @@ def load(api_url: str, clients: int, per_client: int, method: str = "POST",
     wall = time.time() - start_at
     for proc in procs:
         proc.join()
-    return {"requests": len(latencies), "errors": errors, "rps": len(latencies) / wall,
-            "p50": percentile(latencies, 50), "p90": percentile(latencies, 90),
-            "p99": percentile(latencies, 99), "max": max(latencies),
-            "mean": statistics.fmean(latencies)}
+    return {
+        "requests": len(latencies),
+        "errors": errors,
+        "rps": len(latencies) / wall,
+        "p50": percentile(latencies, 50),
+        "p90": percentile(latencies, 90),
+        "p99": percentile(latencies, 99),
+        "max": max(latencies),
+        "mean": statistics.fmean(latencies),
+    }
 
 
 def busy(cluster: Cluster, ms: int) -> None:
@@ -151,8 +155,7 @@ def api_cpu_ms_per_request(cluster: Cluster, clients: int, per_client: int) -> f
 
 def run(clients: int, per_client: int, rounds: int, nices: list[int], workdir: Path) -> dict:
     """Measure every scenario rounds times, interleaved; return the figures."""
-    figures: dict = {"clients": clients, "per_client": per_client, "cores": psutil.cpu_count(),
-                     "scenarios": {}}
+    figures: dict = {"clients": clients, "per_client": per_client, "cores": psutil.cpu_count(), "scenarios": {}}
     with contextlib.ExitStack() as stack:
         # one cluster per worker priority whose 2 workers are kept busy, and one without
         # workers (no CPU but the API's and the broker's)
@@ -160,7 +163,8 @@ def run(clients: int, per_client: int, rounds: int, nices: list[int], workdir: P
         for nice in nices:
             options = {"worker_nice": nice} if "worker_nice" in Settings.__dataclass_fields__ else {}
             loaded[nice] = stack.enter_context(
-                Cluster(workers=2, name=f"latency-nice{nice}", runtime_dir=str(workdir), **options))
+                Cluster(workers=2, name=f"latency-nice{nice}", runtime_dir=str(workdir), **options)
+            )
         idle = stack.enter_context(Cluster(workers=0, name="latency-idle", runtime_dir=str(workdir)))
         for cluster in [*loaded.values(), idle]:
             load(cluster.api_url, clients, 20)  # warm up: connections, imports, caches
@@ -174,17 +178,16 @@ def run(clients: int, per_client: int, rounds: int, nices: list[int], workdir: P
                 busy(cluster, ms=8000)
                 runs.setdefault(f"busy, nice {nice}", []).append(load(cluster.api_url, clients, per_client))
                 runs.setdefault(f"health-busy, nice {nice}", []).append(
-                    load(cluster.api_url, clients, per_client, "GET", "/health"))
+                    load(cluster.api_url, clients, per_client, "GET", "/health")
+                )
                 drain(cluster)
             runs.setdefault("idle", []).append(load(idle.api_url, clients, per_client))
             runs.setdefault("serial", []).append(load(idle.api_url, 1, per_client * 2))
             drain(idle)
         for name, results in runs.items():
             figures["scenarios"][name] = {
-                key: round(statistics.median(r[key] for r in results), 2)
-                for key in ("p50", "p90", "p99", "max", "rps")
-            } | {"errors": sum(r["errors"] for r in results),
-                 "requests": sum(r["requests"] for r in results)}
+                key: round(statistics.median(r[key] for r in results), 2) for key in ("p50", "p90", "p99", "max", "rps")
+            } | {"errors": sum(r["errors"] for r in results), "requests": sum(r["requests"] for r in results)}
     return figures
 
 
@@ -194,15 +197,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--requests", type=int, default=250, help="requests per client per run")
     parser.add_argument("--rounds", type=int, default=2, help="runs of each scenario (interleaved)")
-    parser.add_argument("--nice", default="0,10",
-                        help="worker CPU priorities to compare, comma-separated (LABAPP_WORKER_NICE)")
+    parser.add_argument(
+        "--nice", default="0,10", help="worker CPU priorities to compare, comma-separated (LABAPP_WORKER_NICE)"
+    )
     parser.add_argument("--json", default=None, metavar="FILE")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="labapp-latency-") as workdir:
         nices = [int(n) for n in args.nice.split(",")] if "worker_nice" in Settings.__dataclass_fields__ else [0]
         figures = run(args.clients, args.requests, args.rounds, nices, Path(workdir))
-    print(f"{args.clients} clients x {args.requests} requests, median of {args.rounds} runs "
-          f"({figures['cores']} cores)")
+    print(f"{args.clients} clients x {args.requests} requests, median of {args.rounds} runs ({figures['cores']} cores)")
     print(f"{'scenario':<22} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'max ms':>8} {'req/s':>8} errors")
     for name, s in figures["scenarios"].items():
         print(f"{name:<22} {s['p50']:>8} {s['p90']:>8} {s['p99']:>8} {s['max']:>8} {s['rps']:>8} {s['errors']}")

@@ -17,8 +17,7 @@ celery = Celery("bare_tasks", broker=BROKER_URL, backend=BROKER_URL)
 celery.conf.update(task_serializer="json", result_serializer="json", accept_content=["json"])
 if os.environ.get("BARE_RELIABLE") == "1":
     # the lab's reliability settings alone, to tell their cost from the lab's own
-    celery.conf.update(task_acks_late=True, task_reject_on_worker_lost=True,
-                       worker_prefetch_multiplier=1)
+    celery.conf.update(task_acks_late=True, task_reject_on_worker_lost=True, worker_prefetch_multiplier=1)
 
 
 @celery.task
@@ -26,5 +25,10 @@ def sleep_ms(ms):
     """Wait ms milliseconds; return the same timing record as the lab's task."""
     started = time.time()
     time.sleep(ms / 1000)
-    return {"ms": ms, "started": started, "finished": time.time(),
-            "worker": sleep_ms.request.hostname, "pid": os.getpid()}
+    return {
+        "ms": ms,
+        "started": started,
+        "finished": time.time(),
+        "worker": sleep_ms.request.hostname,
+        "pid": os.getpid(),
+    }

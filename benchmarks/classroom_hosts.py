@@ -1,9 +1,9 @@
 """Classroom throughput across hosts: one student host against two, measured in one run (root only).
 
-    sudo .venv/bin/python benchmarks/classroom_hosts.py [--tasks 40] [--x 0.2] [--trials 3]
+    sudo .venv/bin/python -m benchmarks.classroom_hosts [--tasks 40] [--x 0.2] [--trials 3]
 
 A teacher (`labapp serve --public --workers 0`) and student hosts (`labapp join --workers 2`),
-each in a network namespace of its own on a private subnet (labapp.netlab; nothing for that
+each in a network namespace of its own on a private subnet (tests/support/netlab.py; nothing for that
 subnet leaves the machine). A batch of long tasks of x seconds (they wait, like I/O) is sent
 from the teacher's namespace with s1 joined, then again once s2 has joined too. Throughput is
 tasks / (last task finished - first task sent), from the workers' own timestamps (one clock:
@@ -19,13 +19,9 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))  # tests/netns_classroom.py: the same set-up as the classroom test
-
-from netns_classroom import drive, events, host_of, join_student, start_teacher  # noqa: E402
-from labapp import netlab  # noqa: E402
-from labapp.netlab import Netlab  # noqa: E402
+from tests.support import netlab
+from tests.support.netlab import Netlab
+from tests.support.netns_classroom import drive, events, host_of, join_student, start_teacher
 
 SUBNET = "10.231.79.0/24"  # not the test's: a benchmark may run while the tests do
 
@@ -40,8 +36,12 @@ def batch(net: Netlab, api: str, folder: Path, tasks: int, x: float) -> dict:
     if not last["complete"] or any(s["state"] != "SUCCESS" for s in statuses):
         raise SystemExit(f"the batch did not succeed: {[s and s['state'] for s in statuses]}")
     wall = max(s["result"]["finished"] for s in statuses) - first_sent
-    return {"tasks": tasks, "wall_s": wall, "throughput": tasks / wall,
-            "hosts": dict(sorted(Counter(host_of(s["worker"]) for s in statuses).items()))}
+    return {
+        "tasks": tasks,
+        "wall_s": wall,
+        "throughput": tasks / wall,
+        "hosts": dict(sorted(Counter(host_of(s["worker"]) for s in statuses).items())),
+    }
 
 
 def measure(net: Netlab, api: str, folder: Path, args, label: str, hosts: int) -> list[float]:
@@ -51,8 +51,11 @@ def measure(net: Netlab, api: str, folder: Path, args, label: str, hosts: int) -
     for trial in range(1, args.trials + 1):
         point = batch(net, api, folder, args.tasks, args.x)
         figures.append(point["throughput"])
-        print(f"{label}, trial {trial}: {point['tasks']} tasks in {point['wall_s']:.2f} s = "
-              f"{point['throughput']:.2f} tasks/s (tasks per host: {point['hosts']})", flush=True)
+        print(
+            f"{label}, trial {trial}: {point['tasks']} tasks in {point['wall_s']:.2f} s = "
+            f"{point['throughput']:.2f} tasks/s (tasks per host: {point['hosts']})",
+            flush=True,
+        )
     return figures
 
 
@@ -78,8 +81,9 @@ def main() -> int:
             two = statistics.median(measure(net, api, folder, args, "2 student hosts (4 workers)", 2))
             for started in [*students, teacher]:  # what is left, close() ends
                 started.stop()
-    print(f"\nmedian throughput: 1 host {one:.2f} tasks/s, 2 hosts {two:.2f} tasks/s; "
-          f"ratio {two / one:.2f} (ideal 2.00)")
+    print(
+        f"\nmedian throughput: 1 host {one:.2f} tasks/s, 2 hosts {two:.2f} tasks/s; ratio {two / one:.2f} (ideal 2.00)"
+    )
     return 0
 
 

@@ -1,6 +1,6 @@
 """Measure the lab's cluster against a bare Celery + Redis setup, in one process and one run.
 
-    .venv/bin/python benchmarks/compare_bare_celery.py [--trials 3] [--json FILE]
+    .venv/bin/python -m benchmarks.compare_bare_celery [--trials 3] [--json FILE]
 
 (a) the labapp cluster (Cluster: hardened settings, heartbeats) and
 (b) the bare setup of the original class (benchmarks/bare_tasks.py, default
@@ -23,14 +23,14 @@ import tempfile
 import time
 from pathlib import Path
 
+from celery import Celery
+
+from labapp import Cluster
+from labapp.bench import run_batch, run_scaling, usable_cores, warm_up
+from labapp.engine import processes
+from labapp.engine.broker import BrokerServer
+
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
-
-from celery import Celery  # noqa: E402
-
-from labapp import Cluster, procs  # noqa: E402
-from labapp.bench import run_batch, run_scaling, usable_cores, warm_up  # noqa: E402
-from labapp.broker import BrokerServer  # noqa: E402
 
 LAB_SLEEP = "labapp.tasks.sleep_ms"
 BARE_SLEEP = "bare_tasks.sleep_ms"
@@ -61,9 +61,25 @@ class BareCelery:
         for _ in range(count):
             name = f"{self.dir.name}{len(self.workers) + 1}@{socket.gethostname()}"
             log = self.dir / f"{name.split('@')[0]}.log"
-            proc = procs.spawn([sys.executable, "-m", "celery", "-A", "bare_tasks", "worker",
-                                "-c", "1", "-n", name, "--loglevel", "INFO"],
-                               log, env=env, cwd=str(HERE))
+            proc = processes.spawn(
+                [
+                    sys.executable,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "bare_tasks",
+                    "worker",
+                    "-c",
+                    "1",
+                    "-n",
+                    name,
+                    "--loglevel",
+                    "INFO",
+                ],
+                log,
+                env=env,
+                cwd=str(HERE),
+            )
             self.workers.append(proc)
             names.append(name)
         pending = set(names)
@@ -76,7 +92,7 @@ class BareCelery:
 
     def stop_workers(self) -> None:
         """Stop every worker (the broker stays)."""
-        procs.stop_children(self.workers, timeout=5)
+        processes.stop_children(self.workers, timeout=5)
         self.workers.clear()
 
     def stop(self) -> None:
@@ -100,7 +116,7 @@ def scale_up_latency(cluster, rounds: int = 3, hold_ms: int = 3000) -> list[dict
     for _ in range(rounds):
         n = len(cluster.workers)
         busy = [cluster.celery.send_task(LAB_SLEEP, kwargs={"ms": hold_ms}) for _ in range(n)]
-        procs.wait_until(lambda: cluster.queue_length() == 0, 10, what="every worker to be busy")
+        processes.wait_until(lambda: cluster.queue_length() == 0, 10, what="every worker to be busy")
         time.sleep(0.1)  # they took their task: the next ones can only go to the new worker
         markers = [cluster.celery.send_task(LAB_SLEEP, kwargs={"ms": 0}) for _ in range(3)]
         t0_epoch, t0 = time.time(), time.perf_counter()
@@ -121,8 +137,13 @@ def api_latency(cluster, requests: int = 500) -> dict:
         cluster.client.submit_longtask(0)
         times.append((time.perf_counter() - t0) * 1000)
     times.sort()
-    return {"requests": requests, "p50_ms": percentile(times, 50), "p90_ms": percentile(times, 90),
-            "p99_ms": percentile(times, 99), "max_ms": times[-1]}
+    return {
+        "requests": requests,
+        "p50_ms": percentile(times, 50),
+        "p90_ms": percentile(times, 90),
+        "p99_ms": percentile(times, 99),
+        "max_ms": times[-1],
+    }
 
 
 def percentile(sorted_values: list[float], pct: float) -> float:
@@ -139,7 +160,7 @@ def tiny_throughput(app, task_name: str, workers: int) -> float:
 
 def wait_idle(cluster, timeout: float = 60) -> None:
     """Wait until the lab's queue is empty (e.g. the API-latency tasks ran)."""
-    procs.wait_until(lambda: cluster.queue_length() == 0, timeout, interval=0.2, what="an empty queue")
+    processes.wait_until(lambda: cluster.queue_length() == 0, timeout, interval=0.2, what="an empty queue")
 
 
 # ------------------------------------------------------------------- the run
@@ -152,13 +173,19 @@ def run(trials: int, workdir: Path) -> dict:
     """All measurements of one run; returns the figures."""
     cores = usable_cores()
     figures: dict = {"cores": cores}
-    lab = Cluster(workers=1, name="compare", runtime_dir=str(workdir / "runtime"),
-                  registry_dir=str(workdir / "registry"))
+    lab = Cluster(
+        workers=1, name="compare", runtime_dir=str(workdir / "runtime"), registry_dir=str(workdir / "registry")
+    )
     bare = BareCelery(workdir / "bare")
     bare_reliable = BareCelery(workdir / "bare-reliable", reliable=True)
     # the lab's other delivery option: Celery's defaults (early ack, prefetch 4, no STARTED)
-    lab_early = Cluster(workers=1, name="compare-early-ack", delivery="early_ack",
-                        runtime_dir=str(workdir / "runtime"), registry_dir=str(workdir / "registry"))
+    lab_early = Cluster(
+        workers=1,
+        name="compare-early-ack",
+        delivery="early_ack",
+        runtime_dir=str(workdir / "runtime"),
+        registry_dir=str(workdir / "registry"),
+    )
     try:
         say("labapp: cold start (Cluster(workers=1).start() until the first result)...")
         t0 = time.perf_counter()
@@ -185,9 +212,12 @@ def run(trials: int, workdir: Path) -> dict:
         tiny = {}
         lab_early.start()
         bare_reliable.start_broker()
-        setups = {"lab": (lab.celery, LAB_SLEEP), "bare": (bare.app, BARE_SLEEP),
-                  "bare_reliable": (bare_reliable.app, BARE_SLEEP),
-                  "lab_early_ack": (lab_early.celery, LAB_SLEEP)}
+        setups = {
+            "lab": (lab.celery, LAB_SLEEP),
+            "bare": (bare.app, BARE_SLEEP),
+            "bare_reliable": (bare_reliable.app, BARE_SLEEP),
+            "lab_early_ack": (lab_early.celery, LAB_SLEEP),
+        }
         for n in sorted({1, cores}):
             say(f"tiny tasks (sleep 0 ms) at {n} worker(s), four setups, {trials} alternating trials each...")
             lab.scale(n)
@@ -228,46 +258,99 @@ def report(f: dict) -> list[tuple[str, str, str, bool]]:
     scale = statistics.median(r["first_task_s"] for r in f["scale_up"])
     scale_ret = statistics.median(r["scale_returned_s"] for r in f["scale_up"])
     rows = [
-        ("sleep-bound efficiency at 8 workers", f"{sleep8['efficiency']:.2f}", ">= 0.90",
-         sleep8["efficiency"] >= 0.90),
-        (f"cpu-bound speedup at {cores} workers (= cores)", f"{cpu_n['speedup']:.2f} "
-         f"= {cpu_n['speedup'] / cores:.2f} x cores", f">= {0.85 * cores:.2f}",
-         cpu_n["speedup"] >= 0.85 * cores),
-        (f"cpu-bound speedup at {cpu_max['workers']} workers (plateau)", f"{cpu_max['speedup']:.2f}",
-         f"~{cores} (no more cores)", True),
+        ("sleep-bound efficiency at 8 workers", f"{sleep8['efficiency']:.2f}", ">= 0.90", sleep8["efficiency"] >= 0.90),
+        (
+            f"cpu-bound speedup at {cores} workers (= cores)",
+            f"{cpu_n['speedup']:.2f} = {cpu_n['speedup'] / cores:.2f} x cores",
+            f">= {0.85 * cores:.2f}",
+            cpu_n["speedup"] >= 0.85 * cores,
+        ),
+        (
+            f"cpu-bound speedup at {cpu_max['workers']} workers (plateau)",
+            f"{cpu_max['speedup']:.2f}",
+            f"~{cores} (no more cores)",
+            True,
+        ),
     ]
     for n, t in f["tiny"].items():
         ratio = t["lab"] / t["bare"]
-        rows.append((f"tiny tasks at {n} worker(s): labapp / bare celery",
-                     f"{ratio:.2f} ({t['lab']:.0f} vs {t['bare']:.0f} tasks/s)", ">= 0.90", ratio >= 0.90))
+        rows.append(
+            (
+                f"tiny tasks at {n} worker(s): labapp / bare celery",
+                f"{ratio:.2f} ({t['lab']:.0f} vs {t['bare']:.0f} tasks/s)",
+                ">= 0.90",
+                ratio >= 0.90,
+            )
+        )
         same = t["lab"] / t["bare_reliable"]
-        rows.append((f"tiny tasks at {n} worker(s): labapp at_least_once / bare with acks_late + prefetch 1",
-                     f"{same:.2f} ({t['lab']:.0f} vs {t['bare_reliable']:.0f} tasks/s)", "(reference)", True))
+        rows.append(
+            (
+                f"tiny tasks at {n} worker(s): labapp at_least_once / bare with acks_late + prefetch 1",
+                f"{same:.2f} ({t['lab']:.0f} vs {t['bare_reliable']:.0f} tasks/s)",
+                "(reference)",
+                True,
+            )
+        )
         early = t["lab_early_ack"] / t["bare"]
-        rows.append((f"tiny tasks at {n} worker(s): labapp early_ack / bare (Celery's defaults both)",
-                     f"{early:.2f} ({t['lab_early_ack']:.0f} vs {t['bare']:.0f} tasks/s)", "(reference)", True))
+        rows.append(
+            (
+                f"tiny tasks at {n} worker(s): labapp early_ack / bare (Celery's defaults both)",
+                f"{early:.2f} ({t['lab_early_ack']:.0f} vs {t['bare']:.0f} tasks/s)",
+                "(reference)",
+                True,
+            )
+        )
         delivery = t["bare_reliable"] / t["bare"]
-        rows.append((f"tiny tasks at {n} worker(s): bare with acks_late + prefetch 1 / bare",
-                     f"{delivery:.2f} ({t['bare_reliable']:.0f} vs {t['bare']:.0f} tasks/s)",
-                     "(reference)", True))
+        rows.append(
+            (
+                f"tiny tasks at {n} worker(s): bare with acks_late + prefetch 1 / bare",
+                f"{delivery:.2f} ({t['bare_reliable']:.0f} vs {t['bare']:.0f} tasks/s)",
+                "(reference)",
+                True,
+            )
+        )
         price = t["lab"] / t["lab_early_ack"]
-        rows.append((f"tiny tasks at {n} worker(s): labapp at_least_once / labapp early_ack",
-                     f"{price:.2f} ({t['lab']:.0f} vs {t['lab_early_ack']:.0f} tasks/s)",
-                     "(the price of the guarantee)", True))
+        rows.append(
+            (
+                f"tiny tasks at {n} worker(s): labapp at_least_once / labapp early_ack",
+                f"{price:.2f} ({t['lab']:.0f} vs {t['lab_early_ack']:.0f} tasks/s)",
+                "(the price of the guarantee)",
+                True,
+            )
+        )
     rows += [
-        ("cold start: labapp (start until first result)", f"{f['lab_cold_start_s']:.2f} s", "<= 1.5 s",
-         f["lab_cold_start_s"] <= 1.5),
-        ("cold start: labapp start() returns (workers ready)", f"{f['lab_start_returned_s']:.2f} s",
-         "(reference)", True),
-        ("cold start: bare celery (broker + worker + first result)", f"{f['bare_cold_start_s']:.2f} s",
-         "(reference)", True),
-        ("cold start ratio labapp / bare", f"{f['lab_cold_start_s'] / f['bare_cold_start_s']:.2f}",
-         "(reference)", True),
-        ("scale(+1) until the new worker runs a task (median of 3)", f"{scale:.2f} s", "<= 1.0 s",
-         scale <= 1.0),
+        (
+            "cold start: labapp (start until first result)",
+            f"{f['lab_cold_start_s']:.2f} s",
+            "<= 1.5 s",
+            f["lab_cold_start_s"] <= 1.5,
+        ),
+        (
+            "cold start: labapp start() returns (workers ready)",
+            f"{f['lab_start_returned_s']:.2f} s",
+            "(reference)",
+            True,
+        ),
+        (
+            "cold start: bare celery (broker + worker + first result)",
+            f"{f['bare_cold_start_s']:.2f} s",
+            "(reference)",
+            True,
+        ),
+        (
+            "cold start ratio labapp / bare",
+            f"{f['lab_cold_start_s'] / f['bare_cold_start_s']:.2f}",
+            "(reference)",
+            True,
+        ),
+        ("scale(+1) until the new worker runs a task (median of 3)", f"{scale:.2f} s", "<= 1.0 s", scale <= 1.0),
         ("scale(+1) call returns (new worker ready)", f"{scale_ret:.2f} s", "(reference)", True),
-        (f"API POST /longtask p50 / p99 ({f['api']['requests']} requests)",
-         f"{f['api']['p50_ms']:.1f} / {f['api']['p99_ms']:.1f} ms", "(reference)", True),
+        (
+            f"API POST /longtask p50 / p99 ({f['api']['requests']} requests)",
+            f"{f['api']['p50_ms']:.1f} / {f['api']['p99_ms']:.1f} ms",
+            "(reference)",
+            True,
+        ),
     ]
     return rows
 
@@ -282,8 +365,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="labapp-compare-") as tmp:
         figures = run(args.trials, Path(tmp))
     rows = report(figures)
-    say(f"\nResults ({figures['cores']} usable CPU cores, one run, "
-        f"{time.perf_counter() - started:.0f} s):")
+    say(f"\nResults ({figures['cores']} usable CPU cores, one run, {time.perf_counter() - started:.0f} s):")
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
     for what, measured, target, met in rows:
         mark = "" if target.startswith("(") or target.startswith("~") else ("  ok" if met else "  MISSED")

@@ -1,6 +1,6 @@
 """Sleep-bound scaling, 4 workers against 1, measured in one run (it was a test's assertion).
 
-    .venv/bin/python benchmarks/sleep_scaling.py [--trials 3]
+    .venv/bin/python -m benchmarks.sleep_scaling [--trials 3]
 
 16 tasks of 200 ms take 3.2 s on one worker and ideally 0.8 s on four; the target,
 4 workers >= 2.5 x the throughput of 1, leaves half a second for overhead on a loaded
@@ -13,12 +13,9 @@ import argparse
 import statistics
 import sys
 import tempfile
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from labapp import Cluster  # noqa: E402
-from labapp.bench import run_scaling  # noqa: E402
+from labapp import Cluster
+from labapp.bench import run_scaling
 
 TARGET = 2.5
 
@@ -32,11 +29,13 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="labapp-sleep-scaling-") as tmp:
         with Cluster(workers=1, name="sleep-scaling", runtime_dir=tmp) as cluster:
             for trial in range(1, args.trials + 1):
-                one, four = run_scaling(cluster, [1, 4], kind="sleep", tasks=16, duration_ms=200,
-                                        progress=False)
+                one, four = run_scaling(cluster, [1, 4], kind="sleep", tasks=16, duration_ms=200, progress=False)
                 ratios.append(four["throughput"] / one["throughput"])
-                print(f"trial {trial}: {one['throughput']:.2f} tasks/s at 1 worker, "
-                      f"{four['throughput']:.2f} at 4: ratio {ratios[-1]:.2f}", flush=True)
+                print(
+                    f"trial {trial}: {one['throughput']:.2f} tasks/s at 1 worker, "
+                    f"{four['throughput']:.2f} at 4: ratio {ratios[-1]:.2f}",
+                    flush=True,
+                )
     median = statistics.median(ratios)
     verdict = "met" if median >= TARGET else "MISSED"
     print(f"4 workers / 1 worker, sleep 200 ms: median {median:.2f} (target >= {TARGET}): {verdict}")

@@ -11,18 +11,106 @@ Definitions (what the records and plots report):
 
 from __future__ import annotations
 
-import os
+import json
+import platform
 import sys
 import time
 from pathlib import Path
 
 from celery.result import ResultSet
 
-# BenchRecords, COLUMNS and usable_cores live apart so that plots need not import this
-# module; they stay importable from here (labapp.bench.BenchRecords)
-from .bench_records import COLUMNS, TASKS, BenchRecords  # noqa: F401
-from .heartbeat import natural_key
-from .host import in_notebook, usable_cores  # noqa: F401
+from labapp.engine.heartbeat import natural_key
+from labapp.engine.this_process import in_notebook, usable_cores
+
+# usable_cores is part of what a notebook measures with: lessons import it from here
+__all__ = [
+    "BenchRecords",
+    "Progress",
+    "batch_size",
+    "default_rounds",
+    "parse_workers",
+    "run_batch",
+    "run_scaling",
+    "summarize",
+    "usable_cores",
+    "warm_up",
+]
+
+TASKS = {"sleep": "labapp.tasks.sleep_ms", "cpu": "labapp.tasks.cpu_ms"}
+COLUMNS = (
+    ("workers", "workers", "{:d}"),
+    ("tasks", "tasks", "{:d}"),
+    ("wall_s", "wall s", "{:.2f}"),
+    ("throughput", "tasks/s", "{:.1f}"),
+    ("speedup", "speedup", "{:.2f}"),
+    ("efficiency", "efficiency", "{:.0%}"),
+)
+
+
+class BenchRecords(list):
+    """The points of one scaling run (dicts), with what was measured; prints as a table."""
+
+    def __init__(
+        self, points=(), *, kind: str | None = None, duration_ms: float | None = None, cores: int | None = None
+    ):
+        super().__init__(points)
+        self.kind = kind
+        self.duration_ms = duration_ms
+        self.cores = cores or usable_cores()
+
+    @property
+    def title(self) -> str:
+        """What was measured, in one line."""
+        what = f"{self.kind} tasks" if self.kind else "tasks"
+        if self.duration_ms is not None:
+            what += f" of {self.duration_ms:g} ms"
+        return f"{what} on {self.cores} CPU cores"
+
+    def table(self) -> str:
+        """The records as a plain-text table."""
+        rows = [[label for _, label, _ in COLUMNS]]
+        rows += [[fmt.format(p[key]) for key, _, fmt in COLUMNS] for p in self]
+        widths = [max(len(r[i]) for r in rows) for i in range(len(COLUMNS))]
+        lines = ["  ".join(cell.rjust(w) for cell, w in zip(r, widths)) for r in rows]
+        return "\n".join([f"Scaling benchmark: {self.title}", *lines])
+
+    __str__ = __repr__ = table
+
+    def _repr_html_(self) -> str:
+        head = "".join(f"<th>{label}</th>" for _, label, _ in COLUMNS)
+        body = "".join(
+            "<tr>" + "".join(f"<td>{fmt.format(p[key])}</td>" for key, _, fmt in COLUMNS) + "</tr>" for p in self
+        )
+        return f"<p><b>Scaling benchmark</b>: {self.title}</p><table><tr>{head}</tr>{body}</table>"
+
+    def to_dict(self) -> dict:
+        """Everything, JSON-ready: what was measured, where, and the points."""
+        import celery
+
+        return {
+            "kind": self.kind,
+            "task": TASKS.get(self.kind),
+            "duration_ms": self.duration_ms,
+            "cores": self.cores,
+            "python": platform.python_version(),
+            "celery": celery.__version__,
+            "platform": platform.platform(),
+            "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "points": list(self),
+        }
+
+    def save_json(self, path) -> Path:
+        """Write to_dict() as JSON; return the path."""
+        path = Path(path)
+        path.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+        return path
+
+    @classmethod
+    def load_json(cls, path) -> "BenchRecords":
+        """Read records written by save_json."""
+        data = json.loads(Path(path).read_text())
+        return cls(data["points"], kind=data["kind"], duration_ms=data["duration_ms"], cores=data.get("cores"))
+
 
 KIND_LABELS = {"sleep": "sleep (waiting, I/O-bound)", "cpu": "cpu (computing, CPU-bound)"}
 TARGET_POINT_S = 1.5  # the default batch keeps every worker busy this long at each point
@@ -103,8 +191,7 @@ class Progress:
             from tqdm import tqdm
 
             # disable=None: no bar when stderr is not a terminal (CI logs, pytest)
-            self._bar = tqdm(total=total, unit="task", file=sys.stderr, disable=None,
-                             dynamic_ncols=True, leave=False)
+            self._bar = tqdm(total=total, unit="task", file=sys.stderr, disable=None, dynamic_ncols=True, leave=False)
 
     def describe(self, text: str) -> None:
         """Show what is being measured now."""
@@ -141,8 +228,9 @@ class Progress:
 
 
 # ----------------------------------------------------------------- measurement
-def run_batch(app, task_name: str, kwargs: dict, count: int, *, progress: Progress | None = None,
-              timeout: float | None = None) -> dict:
+def run_batch(
+    app, task_name: str, kwargs: dict, count: int, *, progress: Progress | None = None, timeout: float | None = None
+) -> dict:
     """Send count tasks, read every result; return tasks, wall_s, t0 and per-task timings.
 
     Every result is read (join_native over the result channel): a publisher that
@@ -169,17 +257,21 @@ def run_batch(app, task_name: str, kwargs: dict, count: int, *, progress: Progre
     # interval: join_native first polls the backend once and then sleeps `interval`
     # (default 0.5 s) before listening on the result channel; that sleep would be a
     # fixed half second added to every short batch.
-    ResultSet(results, app=app).join_native(timeout=timeout, callback=on_result, propagate=True,
-                                            interval=0.005)
+    ResultSet(results, app=app).join_native(timeout=timeout, callback=on_result, propagate=True, interval=0.005)
     wall = time.perf_counter() - start
     timings = []
     for result in results:
         got_at, value = received[result.id]
-        timings.append({
-            "worker": value["worker"], "pid": value["pid"],
-            "submitted": sent_at[result.id] - t0, "started": value["started"] - t0,
-            "finished": value["finished"] - t0, "received": got_at - t0,
-        })
+        timings.append(
+            {
+                "worker": value["worker"],
+                "pid": value["pid"],
+                "submitted": sent_at[result.id] - t0,
+                "started": value["started"] - t0,
+                "finished": value["finished"] - t0,
+                "received": got_at - t0,
+            }
+        )
     return {"tasks": count, "wall_s": wall, "t0": t0, "timings": timings}
 
 
@@ -204,8 +296,16 @@ def _describe_timings(timings: list[dict]) -> dict:
     }
 
 
-def run_scaling(cluster, workers=(1, 2, 4, 8), kind: str = "sleep", tasks: int | None = None,
-                duration_ms: int = 100, *, progress: bool = True, warmup: bool = True) -> "BenchRecords":
+def run_scaling(
+    cluster,
+    workers=(1, 2, 4, 8),
+    kind: str = "sleep",
+    tasks: int | None = None,
+    duration_ms: int = 100,
+    *,
+    progress: bool = True,
+    warmup: bool = True,
+) -> "BenchRecords":
     """Scale the cluster to each worker count, warm up, run a batch, and return the records.
 
     ``tasks`` is the batch size at every point; None gives each worker the same
@@ -243,84 +343,3 @@ def run_scaling(cluster, workers=(1, 2, 4, 8), kind: str = "sleep", tasks: int |
     finally:
         bar.close(ok=completed)
     return BenchRecords(summarize(raw), kind=kind, duration_ms=duration_ms, cores=usable_cores())
-
-
-# ------------------------------------------------------------------------- CLI
-def cli_main(args) -> int:
-    """``labapp bench``: start a cluster (or use --broker), run the scaling benchmark, report."""
-    from .cluster import Cluster, ClusterError
-    from .settings import Settings
-
-    try:
-        counts = parse_workers(args.workers)
-        limit = Settings.from_env().bench_max_ms
-        if not 0 <= args.duration <= limit:
-            raise ValueError(f"--duration must be from 0 to {limit} ms, got {args.duration}")
-        if args.tasks is not None and args.tasks < 1:
-            raise ValueError(f"--tasks must be >= 1, got {args.tasks}")
-        json_path = _output_path(args.json, "--json") if args.json else None
-        plot_path = _plot_path(args.plot) if args.plot else None
-        cluster = Cluster(workers=counts[0], name="bench", broker_url=args.broker,
-                          delivery=getattr(args, "delivery", None))
-        for count in counts:  # refuse 1,2,64 before starting anything, not at the third point
-            cluster._check_worker_count(count)
-    except ValueError as exc:  # bad arguments or LABAPP_* settings
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    where = f"broker {cluster.safe_broker_url}" if args.broker else "an embedded broker"
-    print(f"starting a cluster with {where}...", flush=True)
-    try:
-        cluster.start()
-        print(f"benchmarking {KIND_LABELS[args.kind]} tasks of {args.duration} ms at "
-              f"{', '.join(map(str, counts))} workers ({usable_cores()} CPU cores usable)", flush=True)
-        records = run_scaling(cluster, counts, kind=args.kind, tasks=args.tasks,
-                              duration_ms=args.duration)
-    except ClusterError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("\ninterrupted", file=sys.stderr)
-        return 130
-    except Exception as exc:  # a task failed or timed out (a worker died mid-run, broker lost...)
-        print(f"error: the benchmark stopped: {type(exc).__name__}: {exc}\n"
-              f"       the cluster's logs are in {cluster.dir}", file=sys.stderr)
-        return 1
-    finally:
-        cluster.stop()
-    print(records.table())
-    for point in records:
-        if point["other_workers"]:
-            print(f"warning: at {point['workers']} workers, tasks also ran on {point['other_workers']} "
-                  "(other workers on this broker): the figures include them", file=sys.stderr)
-    if json_path:
-        print(f"records written to {records.save_json(json_path)}")
-    if plot_path:
-        from .plots import save_summary
-
-        print(f"plot written to {save_summary(records, plot_path)}")
-    return 0
-
-
-def _output_path(text: str, option: str) -> Path:
-    """A file path whose folder exists and is writable, checked before minutes of measuring."""
-    path = Path(text).expanduser()
-    folder = path.parent.resolve()
-    if not folder.is_dir():
-        raise ValueError(f"{option} {text}: the folder {folder} does not exist")
-    if not os.access(folder, os.W_OK):
-        raise ValueError(f"{option} {text}: the folder {folder} is not writable")
-    return path
-
-
-def _plot_path(text: str) -> Path:
-    """The --plot path: PNG when it has no suffix, else a format matplotlib can write."""
-    from matplotlib.figure import Figure
-
-    path = _output_path(text, "--plot")
-    if not path.suffix:
-        return path.with_suffix(".png")
-    formats = Figure().canvas.get_supported_filetypes()
-    if path.suffix[1:].lower() not in formats:
-        raise ValueError(f"--plot {text}: matplotlib cannot write .{path.suffix[1:]} files; "
-                         f"use one of {', '.join('.' + f for f in sorted(formats))}")
-    return path

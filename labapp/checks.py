@@ -30,6 +30,7 @@ class CheckFailed(Exception):
 
 def _any_digits(check):
     """Run a check with Python's 4300-digit guard lifted (big factorials), and put it back after."""
+
     @functools.wraps(check)
     def run(*args, **kwargs):
         before = sys.get_int_max_str_digits()
@@ -38,6 +39,7 @@ def _any_digits(check):
             return check(*args, **kwargs)
         finally:
             sys.set_int_max_str_digits(before)
+
     return run
 
 
@@ -58,8 +60,13 @@ def run_task(cluster, name: str, kwargs: dict, timeout: float = TASK_TIMEOUT) ->
         time.sleep(0.05)
     state = result.state
     error = f"{type(result.result).__name__}: {result.result}" if state == "FAILURE" else ""
-    return {"state": state, "result": result.result if state == "SUCCESS" else None,
-            "error": error, "traceback": result.traceback or error, "id": result.id}
+    return {
+        "state": state,
+        "result": result.result if state == "SUCCESS" else None,
+        "error": error,
+        "traceback": result.traceback or error,
+        "id": result.id,
+    }
 
 
 def unregistered(cluster, name: str) -> bool:
@@ -70,12 +77,16 @@ def unregistered(cluster, name: str) -> bool:
 
 def _not_run_hint(cluster, name: str, module: str) -> str:
     if unregistered(cluster, name):
-        return (f"the workers received {name} but do not know it (NotRegistered; 'Received unregistered task' in their "
-                f"logs). Workers only run code they import: put the task in work/{module}.py and load it "
-                f"with cluster.add_tasks('work/{module}.py'). A task defined in the notebook exists only "
-                "in the notebook's process.")
-    return (f"no worker ran {name} within {TASK_TIMEOUT:g} s. Is a worker running (cluster.status())? "
-            f"Did cluster.add_tasks('work/{module}.py') succeed?")
+        return (
+            f"the workers received {name} but do not know it (NotRegistered; 'Received unregistered task' in their "
+            f"logs). Workers only run code they import: put the task in work/{module}.py and load it "
+            f"with cluster.add_tasks('work/{module}.py'). A task defined in the notebook exists only "
+            "in the notebook's process."
+        )
+    return (
+        f"no worker ran {name} within {TASK_TIMEOUT:g} s. Is a worker running (cluster.status())? "
+        f"Did cluster.add_tasks('work/{module}.py') succeed?"
+    )
 
 
 def _failure_text(trace: str) -> str:
@@ -88,28 +99,37 @@ def _require_module(cluster, exercise: str, module: str, kind: str = "tasks") ->
     loaded = cluster.student_tasks if kind == "tasks" else cluster.student_routes
     call = "add_tasks" if kind == "tasks" else "add_routes"
     if module not in loaded:
-        _fail(exercise, f"expected work/{module}.py loaded with cluster.{call}('work/{module}.py'), "
-                        f"found {'nothing loaded' if not loaded else 'only ' + ', '.join(sorted(loaded))}. "
-                        + _why_not_loaded(module, kind) + "The cluster runs only code it was given that way.")
+        _fail(
+            exercise,
+            f"expected work/{module}.py loaded with cluster.{call}('work/{module}.py'), "
+            f"found {'nothing loaded' if not loaded else 'only ' + ', '.join(sorted(loaded))}. "
+            + _why_not_loaded(module, kind)
+            + "The cluster runs only code it was given that way.",
+        )
     source = Path(getattr(cluster, "_sources", {}).get(module, f"work/{module}.py"))
     try:
         stale = source.read_bytes() != Path(loaded[module]).read_bytes()
     except OSError:
         stale = False
     if stale:
-        _fail(exercise, f"{source} changed since cluster.{call} loaded it: the cluster still runs the version it "
-                        f"loaded. Run the cluster.{call}('{source}') cell again after every edit of the file.")
+        _fail(
+            exercise,
+            f"{source} changed since cluster.{call} loaded it: the cluster still runs the version it "
+            f"loaded. Run the cluster.{call}('{source}') cell again after every edit of the file.",
+        )
 
 
 def _why_not_loaded(module: str, kind: str) -> str:
     """Why work/<module>.py is not loaded, as cluster.add_tasks/add_routes would say ('' if it would load)."""
-    from . import student_code
+    from labapp.engine import student_code
 
     path = Path("work") / f"{module}.py"
     if not path.exists():
         what = "task" if kind == "tasks" else "blueprint"
-        return (f"There is no file {path}: a {what} defined in a notebook cell exists only in the notebook's "
-                f"process, never in the cluster's. Start the cell with %%writefile {path} to write it to the file. ")
+        return (
+            f"There is no file {path}: a {what} defined in a notebook cell exists only in the notebook's "
+            f"process, never in the cluster's. Start the cell with %%writefile {path} to write it to the file. "
+        )
     check = student_code.check_tasks if kind == "tasks" else student_code.check_routes
     try:
         check(path)
@@ -127,32 +147,44 @@ def _factorial_problem(exercise: str, n: int, outcome: dict, name: str) -> str |
         if "NotImplementedError" in trace:
             return f"{name}(n={n}) still raises NotImplementedError: replace the stub with your code."
         if "Exceeds the limit" in trace or "int_max_str_digits" in trace:
-            return (f"{name}(n={n}) failed: {_failure_text(trace)}. {n}! has more than 4300 digits; "
-                    "Python refuses to turn it into a string unless told to: call "
-                    "sys.set_int_max_str_digits(0) in the task before str(...).")
+            return (
+                f"{name}(n={n}) failed: {_failure_text(trace)}. {n}! has more than 4300 digits; "
+                "Python refuses to turn it into a string unless told to: call "
+                "sys.set_int_max_str_digits(0) in the task before str(...)."
+            )
         if "TypeError" in trace and "argument" in trace:
-            return (f"{name}(n={n}) was called with n={n} and failed: {_failure_text(trace)}. "
-                    "Expected a task that takes exactly one argument, n.")
+            return (
+                f"{name}(n={n}) was called with n={n} and failed: {_failure_text(trace)}. "
+                "Expected a task that takes exactly one argument, n."
+            )
         return f"{name}(n={n}) failed: {_failure_text(trace)}"
     result = outcome["result"]
     if not isinstance(result, dict) or set(result) != {"n", "digits", "value"}:
-        return (f"expected {name}(n={n}) to return a dict with keys n, digits and value, "
-                f"found {type(result).__name__} {str(result)[:80]!r}")
+        return (
+            f"expected {name}(n={n}) to return a dict with keys n, digits and value, "
+            f"found {type(result).__name__} {str(result)[:80]!r}"
+        )
     value = result["value"]
     if isinstance(value, int):
-        return (f"expected value as a decimal string, found an int. JSON readers turn big numbers into "
-                f"floats (about 16 exact digits) and Python refuses int->str past 4300 digits: "
-                f"return str(...) of the product.")
+        return (
+            "expected value as a decimal string, found an int. JSON readers turn big numbers into "
+            "floats (about 16 exact digits) and Python refuses int->str past 4300 digits: "
+            "return str(...) of the product."
+        )
     expected = str(math.factorial(n))
     if value != expected:
         for other in (n - 1, n + 1):
             if other >= 0 and value == str(math.factorial(other)):
-                return (f"expected {n}! = {_short(expected)}, found {_short(value)} = {other}!: off by one? "
-                        "math.factorial(n) or a product over range(1, n + 1).")
+                return (
+                    f"expected {n}! = {_short(expected)}, found {_short(value)} = {other}!: off by one? "
+                    "math.factorial(n) or a product over range(1, n + 1)."
+                )
         return f"expected {n}! = {_short(expected)}, found {_short(str(value))}"
     if result["digits"] != len(expected) or result["n"] != n:
-        return (f"for n={n} expected n={n} and digits={len(expected)}, "
-                f"found n={result['n']!r} and digits={result['digits']!r}")
+        return (
+            f"for n={n} expected n={n} and digits={len(expected)}, "
+            f"found n={result['n']!r} and digits={result['digits']!r}"
+        )
     return None
 
 
@@ -178,8 +210,11 @@ def check_ex01(cluster) -> None:
         problem = _factorial_problem("ex01", n, outcome, name)
         if problem:
             _fail("ex01", problem)
-    _passed("ex01", "factorial(n) ran on the workers and gave n! as a decimal string for 0, 1, 7, a "
-                    "random n and 5000 (16,326 digits).")
+    _passed(
+        "ex01",
+        "factorial(n) ran on the workers and gave n! as a decimal string for 0, 1, 7, a "
+        "random n and 5000 (16,326 digits).",
+    )
 
 
 # --------------------------------------------------------------- exercise 02
@@ -199,18 +234,27 @@ def check_ex02(cluster, start: str = "/ex02/factorial", status: str = "/ex02/sta
     except requests.RequestException as exc:
         _fail("ex02", f"POST {start} did not answer: {exc}")
     if answer.status_code == 404:
-        _fail("ex02", f"expected POST {start} to exist, found 404: is the route on your blueprint "
-                      f"(@bp.post('{start}')) and did cluster.add_routes load it?")
+        _fail(
+            "ex02",
+            f"expected POST {start} to exist, found 404: is the route on your blueprint "
+            f"(@bp.post('{start}')) and did cluster.add_routes load it?",
+        )
     if answer.status_code >= 500:
         log = cluster.logs("api", tail=30)
         if "NotImplementedError" in log:
             _fail("ex02", f"POST {start} still raises NotImplementedError: replace the stub with your code.")
-        _fail("ex02", f"expected 202 from POST {start} with the body {{\"n\": {n}}}, found {answer.status_code}: "
-                      f"your endpoint raised {_student_error(cluster, log)}")
+        _fail(
+            "ex02",
+            f'expected 202 from POST {start} with the body {{"n": {n}}}, found {answer.status_code}: '
+            f"your endpoint raised {_student_error(cluster, log)}",
+        )
     body = _json(answer)
     if answer.status_code == 200 and "task_id" not in body:
-        _fail("ex02", f"expected 202 with a task id, found 200 with {str(body)[:80]}: does the endpoint wait "
-                      "for the result (.get())? Send the task and answer at once.")
+        _fail(
+            "ex02",
+            f"expected 202 with a task id, found 200 with {str(body)[:80]}: does the endpoint wait "
+            "for the result (.get())? Send the task and answer at once.",
+        )
     if answer.status_code != 202 or "task_id" not in body:
         _fail("ex02", f"expected 202 with a task_id, found {answer.status_code} {str(body)[:80]}")
     task_id = body["task_id"]
@@ -220,36 +264,56 @@ def check_ex02(cluster, start: str = "/ex02/factorial", status: str = "/ex02/sta
         got = requests.get(f"{api}{status}/{task_id}", timeout=5)
         state = _json(got).get("state")
         if got.status_code != 200:
-            _fail("ex02", f"expected GET {status}/<id> to answer 200 for an id your POST gave, "
-                          f"found {got.status_code} {got.text[:80]}" + (_PENDING_IS_NOT_UNKNOWN if got.status_code == 404
-                                                                          else ""))
+            _fail(
+                "ex02",
+                f"expected GET {status}/<id> to answer 200 for an id your POST gave, "
+                f"found {got.status_code} {got.text[:80]}"
+                + (_PENDING_IS_NOT_UNKNOWN if got.status_code == 404 else ""),
+            )
         if state in ("SUCCESS", "FAILURE") or time.monotonic() > deadline:
             break
         time.sleep(0.1)
     result = _json(got).get("result")
     value = result.get("value") if isinstance(result, dict) else result
     if state == "FAILURE" and unregistered(cluster, "ex02_tasks.factorial"):
-        _fail("ex02", "the task failed with NotRegistered: the workers do not know ex02_tasks.factorial. "
-                      "Run cluster.add_tasks('work/ex02_tasks.py') again (after a restart, the workers "
-                      "start without it).")
+        _fail(
+            "ex02",
+            "the task failed with NotRegistered: the workers do not know ex02_tasks.factorial. "
+            "Run cluster.add_tasks('work/ex02_tasks.py') again (after a restart, the workers "
+            "start without it).",
+        )
     if state != "SUCCESS" or str(value) != str(math.factorial(n)):
         error = _json(got).get("error")
-        _fail("ex02", f"expected state SUCCESS and the value of {n}! from GET {status}/<id>, "
-                      f"found state {state!r}" + (f" ({error})" if error else f" and result {str(result)[:80]}"))
+        _fail(
+            "ex02",
+            f"expected state SUCCESS and the value of {n}! from GET {status}/<id>, "
+            f"found state {state!r}" + (f" ({error})" if error else f" and result {str(result)[:80]}"),
+        )
 
     unknown = requests.get(f"{api}{status}/{uuid.uuid4()}", timeout=5)
     if unknown.status_code != 404:
         said = _json(unknown).get("state")
-        _fail("ex02", f"expected 404 for an id your API never issued, found {unknown.status_code}"
-                      f"{f' with state {said!r}' if said else ''}. Celery says PENDING for any id it has never seen; keep "
-                      "a record of the ids you issue (a Redis key per id) and answer 404 for the others.")
+        _fail(
+            "ex02",
+            f"expected 404 for an id your API never issued, found {unknown.status_code}"
+            f"{f' with state {said!r}' if said else ''}. Celery says PENDING for any id it has never seen; keep "
+            "a record of the ids you issue (a Redis key per id) and answer 404 for the others.",
+        )
 
     for bad, why in _BAD_BODIES.items():
         got = post(bad)
         if got.status_code != 400:
-            _fail("ex02", f"expected 400 with an error message for the body {bad} ({why}), found {got.status_code}"
-                          + (" (a crash: validate before you send the task)" if got.status_code >= 500 else
-                             " (the task was queued anyway)" if got.status_code == 202 else ""))
+            _fail(
+                "ex02",
+                f"expected 400 with an error message for the body {bad} ({why}), found {got.status_code}"
+                + (
+                    " (a crash: validate before you send the task)"
+                    if got.status_code >= 500
+                    else " (the task was queued anyway)"
+                    if got.status_code == 202
+                    else ""
+                ),
+            )
 
     workers = len(cluster.workers)
     cluster.scale(0)
@@ -259,38 +323,52 @@ def check_ex02(cluster, start: str = "/ex02/factorial", status: str = "/ex02/sta
         cluster.scale(workers)
     if problem:
         _fail("ex02", problem)
-    _passed("ex02", f"POST {start} answered 202 at once (even with no worker), GET {status}/<id> gave "
-                    "SUCCESS with the right value, an unknown id got 404, and 7 bad bodies got 400.")
+    _passed(
+        "ex02",
+        f"POST {start} answered 202 at once (even with no worker), GET {status}/<id> gave "
+        "SUCCESS with the right value, an unknown id got 404, and 7 bad bodies got 400.",
+    )
 
 
-_PENDING_IS_NOT_UNKNOWN = (". Celery says PENDING for a queued task and for an unknown id alike: decide 404 by your own "
-                           "record of the ids you issued, never by the state")
+_PENDING_IS_NOT_UNKNOWN = (
+    ". Celery says PENDING for a queued task and for an unknown id alike: decide 404 by your own "
+    "record of the ids you issued, never by the state"
+)
 _BAD_BODIES = {  # what each bad body tests, in the student's words
-    '{"n": -1}': "a negative n", '{"n": "20"}': "a string, not a number",
+    '{"n": -1}': "a negative n",
+    '{"n": "20"}': "a string, not a number",
     '{"n": true}': "true is a bool, and in Python bool is a subclass of int: test isinstance(n, bool) first",
-    '{"n": 2.5}': "not a whole number", "{}": "no n at all", '{"n": 20, "x": 1}': "a field besides n",
+    '{"n": 2.5}': "not a whole number",
+    "{}": "no n at all",
+    '{"n": 20, "x": 1}': "a field besides n",
     "not json": "a body that is not JSON",
 }
 
 
 def _queued_problem(api: str, start: str, status: str, post) -> str | None:
-    """With no worker running: POST must answer 202 at once and GET must say PENDING for that id (else what is wrong)."""
+    """With no worker running: POST must answer 202 at once, GET must say PENDING for that id (else what is wrong)."""
     started = time.monotonic()
     try:
         got = post('{"n": 10}', timeout=4)
     except requests.Timeout:
-        return (f"with no worker running, POST {start} did not answer within 4 s: it waits for the "
-                "result (.get()), which blocks the web server. Answer 202 with the id at once.")
+        return (
+            f"with no worker running, POST {start} did not answer within 4 s: it waits for the "
+            "result (.get()), which blocks the web server. Answer 202 with the id at once."
+        )
     except requests.RequestException as exc:
         return f"with no worker running, POST {start} did not answer: {exc}"
     if got.status_code != 202:
-        return (f"with no worker running, expected POST {start} to answer 202 at once, "
-                f"found {got.status_code} after {time.monotonic() - started:.1f} s")
+        return (
+            f"with no worker running, expected POST {start} to answer 202 at once, "
+            f"found {got.status_code} after {time.monotonic() - started:.1f} s"
+        )
     queued = requests.get(f"{api}{status}/{_json(got).get('task_id')}", timeout=5)
     if queued.status_code != 200 or _json(queued).get("state") != "PENDING":
-        return (f"with no worker running, expected GET {status}/<id> for the id your POST just gave to answer "
-                f"200 with state PENDING (queued, no worker has taken it yet), found {queued.status_code} "
-                f"{queued.text[:80].strip()}" + (_PENDING_IS_NOT_UNKNOWN if queued.status_code == 404 else ""))
+        return (
+            f"with no worker running, expected GET {status}/<id> for the id your POST just gave to answer "
+            f"200 with state PENDING (queued, no worker has taken it yet), found {queued.status_code} "
+            f"{queued.text[:80].strip()}" + (_PENDING_IS_NOT_UNKNOWN if queued.status_code == 404 else "")
+        )
     return None
 
 
@@ -345,12 +423,21 @@ def _observe_measure(cluster, measure, workers: int) -> dict:
         for r in results:  # now wait, for each task's worker and end time
             r.get(timeout=60, propagate=False)
     except Exception as exc:  # noqa: BLE001  (a timeout, or a broker the student's code upset)
-        _fail("ex03", f"the {len(results)} tasks measure(workers={workers}) sent did not all finish within 60 s "
-                      f"({type(exc).__name__}): is a worker running (cluster.status())?")
+        _fail(
+            "ex03",
+            f"the {len(results)} tasks measure(workers={workers}) sent did not all finish within 60 s "
+            f"({type(exc).__name__}): is a worker running (cluster.status())?",
+        )
     done = [_epoch(r.date_done) for r in results]
-    return {"rate": rate, "sent": [at for _, at in sent], "done": done, "unfinished": unfinished,
-            "returned": returned,
-            "running": running, "ran_on": {r.worker for r in results if r.worker}}
+    return {
+        "rate": rate,
+        "sent": [at for _, at in sent],
+        "done": done,
+        "unfinished": unfinished,
+        "returned": returned,
+        "running": running,
+        "ran_on": {r.worker for r in results if r.worker},
+    }
 
 
 def _epoch(moment) -> float:
@@ -368,38 +455,54 @@ def _batch_problem(seen: dict, workers: int, batch: int | None) -> str | None:
     if not sent:
         return f"expected {call} to send {EX03_TASK} tasks, found it sent none"
     if batch is not None and len(sent) != batch:
-        return (f"expected {call} to send its whole batch, tasks={batch} factorials, found it sent {len(sent)}: "
-                "the batch size is the tasks argument, whatever the number of workers")
+        return (
+            f"expected {call} to send its whole batch, tasks={batch} factorials, found it sent {len(sent)}: "
+            "the batch size is the tasks argument, whatever the number of workers"
+        )
     if seen["unfinished"]:
-        return (f"{call} returned while {seen['unfinished']} of its {len(sent)} tasks had not finished: it never "
-                "waited for the results, so the clock timed the sending only. ready() only asks whether a "
-                "task is done; get(timeout=...) waits for it.")
+        return (
+            f"{call} returned while {seen['unfinished']} of its {len(sent)} tasks had not finished: it never "
+            "waited for the results, so the clock timed the sending only. ready() only asks whether a "
+            "task is done; get(timeout=...) waits for it."
+        )
     if seen["running"] != workers:
-        return (f"expected {call} to run the batch on {workers} workers, found {seen['running']} running: it "
-                "never scaled the cluster to the workers it was asked for (cluster.scale(workers) first)")
+        return (
+            f"expected {call} to run the batch on {workers} workers, found {seen['running']} running: it "
+            "never scaled the cluster to the workers it was asked for (cluster.scale(workers) first)"
+        )
     in_flight = max(1 + sum(end > start for end in done[:k]) for k, start in enumerate(sent))
     if len(sent) > 1 and in_flight == 1:
-        return (f"{call} sent each task only after the previous one had finished (a get() right after each "
-                f"send?): the batch ran one task at a time, so the other workers had nothing to do. Send the "
-                "whole batch first, then collect.")
+        return (
+            f"{call} sent each task only after the previous one had finished (a get() right after each "
+            f"send?): the batch ran one task at a time, so the other workers had nothing to do. Send the "
+            "whole batch first, then collect."
+        )
     if workers > 1 and len(sent) > 1 and len(seen["ran_on"]) < 2:
-        return (f"{call} ran all {len(sent)} tasks on one worker ({', '.join(seen['ran_on'])}) though "
-                f"{workers} were running: the batch was serialised on a single worker")
+        return (
+            f"{call} ran all {len(sent)} tasks on one worker ({', '.join(seen['ran_on'])}) though "
+            f"{workers} were running: the batch was serialised on a single worker"
+        )
     span = max(done) - min(sent)  # from the first send to the last result: what the batch really took
     real = len(sent) / span
     after = seen["returned"] - min(sent)  # from the first send until measure() returned
     if span * 0.95 <= rate <= after + 0.05 and abs(len(sent) / rate - after) > 0.1 * after:
-        return (f"{call} returned {rate:.2f}, which is how many seconds the batch took ({span:.2f} s); expected "
-                f"tasks per second: tasks / seconds = {real:.1f}")
+        return (
+            f"{call} returned {rate:.2f}, which is how many seconds the batch took ({span:.2f} s); expected "
+            f"tasks per second: tasks / seconds = {real:.1f}"
+        )
     if rate > 1.1 * real:
-        return (f"{call} reported {rate:.1f} tasks/s, but its {len(sent)} tasks took {span:.2f} s from the first "
-                f"send to the last result, {real:.1f} tasks/s at most: it stopped the clock before the last "
-                "result came back. Stop it after collecting every result.")
+        return (
+            f"{call} reported {rate:.1f} tasks/s, but its {len(sent)} tasks took {span:.2f} s from the first "
+            f"send to the last result, {real:.1f} tasks/s at most: it stopped the clock before the last "
+            "result came back. Stop it after collecting every result."
+        )
     clocked = len(sent) / rate
     if clocked > after + 0.2 + 0.2 * after:  # the clock started well before the first send
-        return (f"{call} timed {clocked:.2f} s for a batch that took {span:.2f} s from the first send to the last "
-                "result: the clock included something else, such as cluster.scale(). Start it after scaling, "
-                "just before sending.")
+        return (
+            f"{call} timed {clocked:.2f} s for a batch that took {span:.2f} s from the first send to the last "
+            "result: the clock included something else, such as cluster.scale(). Start it after scaling, "
+            "just before sending."
+        )
     return None
 
 
@@ -417,8 +520,7 @@ def _batch_size(measure) -> int | None:
 def _table_shape_problem(throughput) -> str | None:
     """What is missing in the student's table of tasks per second by workers (None if it is complete)."""
     if isinstance(throughput, dict) and not throughput:
-        return ("expected throughput measured at 1, 2 and 4 workers, found none: did the measuring cell "
-                "finish?")
+        return "expected throughput measured at 1, 2 and 4 workers, found none: did the measuring cell finish?"
     if not isinstance(throughput, dict) or not {1, 2, 4} <= set(throughput):
         found = sorted(throughput) if isinstance(throughput, dict) else type(throughput).__name__
         return f"expected throughput measured at 1, 2 and 4 workers, found keys {found}"
@@ -433,16 +535,20 @@ def _table_physics_problem(throughput: dict, cores: int) -> str | None:
         speedup = throughput[workers] / throughput[1]
         if speedup > 1.3 * workers:
             # measure() itself was judged sound just before: the table is stale, or a reading was disturbed
-            return (f"your table says {workers} workers gave {speedup:.1f}× one worker, which is impossible: "
-                    f"{workers} workers can do at most {workers}× the work of one. Either the table came from an "
-                    "earlier measure() that did not wait for every result, or something slowed the 1-worker "
-                    "measurement: run the measuring cell again.")
+            return (
+                f"your table says {workers} workers gave {speedup:.1f}× one worker, which is impossible: "
+                f"{workers} workers can do at most {workers}× the work of one. Either the table came from an "
+                "earlier measure() that did not wait for every result, or something slowed the 1-worker "
+                "measurement: run the measuring cell again."
+            )
         if workers > cores and speedup > 1.3 * cores:
-            return (f"your table says {workers} workers gave {speedup:.1f}× one worker, which is impossible for "
-                    f"CPU-bound work on {cores} core{'s' if cores != 1 else ''}: {cores} cores do at most "
-                    f"{cores}× the work of one. Other programs took CPU time while you measured, so more workers "
-                    "won a larger share of it: the machine is too busy to judge. Close what you can and run the "
-                    "measuring cell again.")
+            return (
+                f"your table says {workers} workers gave {speedup:.1f}× one worker, which is impossible for "
+                f"CPU-bound work on {cores} core{'s' if cores != 1 else ''}: {cores} cores do at most "
+                f"{cores}× the work of one. Other programs took CPU time while you measured, so more workers "
+                "won a larger share of it: the machine is too busy to judge. Close what you can and run the "
+                "measuring cell again."
+            )
     return None
 
 
@@ -457,7 +563,7 @@ def check_ex03(cluster, measure, throughput: dict, plateau_workers, cores: int) 
 
 def judge_ex03_answer(throughput: dict, plateau_workers, cores: int) -> None:
     """ex03's verdict on a table of tasks/s by workers and the plateau named from it (after measure() was judged)."""
-    from .lesson import plateau
+    from labapp.lesson import plateau
 
     cores = max(1, int(cores))
     problem = _table_shape_problem(throughput)
@@ -467,32 +573,47 @@ def judge_ex03_answer(throughput: dict, plateau_workers, cores: int) -> None:
     if plateau_workers is ... or plateau_workers is None:
         _fail("ex03", "expected your answer in plateau_workers (a number of workers), found nothing yet")
     if plateau_workers not in throughput or isinstance(plateau_workers, bool):
-        _fail("ex03", f"expected plateau_workers to be one of the worker counts you measured (1, 2 or 4), found "
-                      f"{plateau_workers!r}, which is not one of the worker counts: read it off the table's "
-                      "first column")
+        _fail(
+            "ex03",
+            f"expected plateau_workers to be one of the worker counts you measured (1, 2 or 4), found "
+            f"{plateau_workers!r}, which is not one of the worker counts: read it off the table's "
+            "first column",
+        )
     problem = _table_physics_problem(throughput, cores)
     if problem:
         _fail("ex03", problem)
     measured = plateau([{"workers": n, "throughput": throughput[n]} for n in sorted(throughput)])
     if (measured or 4) // 2 >= cores:  # the count below the plateau already had a core per worker
-        _fail("ex03", f"your CPU-bound tasks kept scaling past the {cores} core{'s' if cores != 1 else ''} this "
-                      f"notebook may use (up to {measured or 4} workers), which the cores alone cannot give: other "
-                      "programs took CPU time while you measured, and more workers won a larger share of it. The "
-                      "machine is too busy to judge: close what you can and run the measuring cell again."
-                      + (f" ({_load_note(cores)})" if _load_note(cores) else ""))
+        _fail(
+            "ex03",
+            f"your CPU-bound tasks kept scaling past the {cores} core{'s' if cores != 1 else ''} this "
+            f"notebook may use (up to {measured or 4} workers), which the cores alone cannot give: other "
+            "programs took CPU time while you measured, and more workers won a larger share of it. The "
+            "machine is too busy to judge: close what you can and run the measuring cell again."
+            + (f" ({_load_note(cores)})" if _load_note(cores) else ""),
+        )
     top = max(throughput.values())
     if measured is None and plateau_workers != 4:
-        _fail("ex03", f"your numbers kept growing up to 4 workers (only 4 reached 90% of the best), so "
-                      f"expected plateau_workers = 4, found {plateau_workers!r}")
+        _fail(
+            "ex03",
+            f"your numbers kept growing up to 4 workers (only 4 reached 90% of the best), so "
+            f"expected plateau_workers = 4, found {plateau_workers!r}",
+        )
     if measured is not None and plateau_workers != measured:
-        _fail("ex03", f"your measurements stop growing at {measured} workers (the fewest that reached 90% of "
-                      f"your best, {top:.1f} tasks/s), found plateau_workers = {plateau_workers} "
-                      f"({throughput[plateau_workers] / top:.0%} of the best)")
+        _fail(
+            "ex03",
+            f"your measurements stop growing at {measured} workers (the fewest that reached 90% of "
+            f"your best, {top:.1f} tasks/s), found plateau_workers = {plateau_workers} "
+            f"({throughput[plateau_workers] / top:.0%} of the best)",
+        )
     # the same words on every machine (the notebook's committed output is compared); the numbers
     # and the cores are in the student's own table above
-    _passed("ex03", "measure() sent the whole batch before collecting, ran it on the workers it was asked for "
-                    "and waited for every result; plateau_workers matches where your measurements stopped "
-                    "growing, within what the cores allow.")
+    _passed(
+        "ex03",
+        "measure() sent the whole batch before collecting, ran it on the workers it was asked for "
+        "and waited for every result; plateau_workers matches where your measurements stopped "
+        "growing, within what the cores allow.",
+    )
 
 
 def _load_note(cores: int) -> str:
@@ -503,8 +624,12 @@ def _load_note(cores: int) -> str:
         load = os.getloadavg()[0]
     except (AttributeError, OSError):
         return ""
-    return f"{load:.1f} processes waited for the CPU on average over the last minute, for {cores} core{'s' if cores != 1 else ''}" \
-        if load > cores else ""
+    return (
+        f"{load:.1f} processes waited for the CPU on average over the last minute, "
+        f"for {cores} core{'s' if cores != 1 else ''}"
+        if load > cores
+        else ""
+    )
 
 
 # --------------------------------------------------------------- exercise 04
@@ -532,55 +657,79 @@ def _split_problem(n: int, parts: int, ranges) -> str | None:
     covered = [i for lo, hi in pairs for i in range(lo, hi)]
     if sorted(covered) == list(range(1, n + 1)):
         if len(pairs) > parts:
-            return (f"expected at most {parts} ranges from split({n}, {parts}), found {len(pairs)}: {pairs}. A step "
-                    f"of n // parts leaves the remainder (n % parts) as one range too many: give the "
-                    f"remainder to the last range instead.")
+            return (
+                f"expected at most {parts} ranges from split({n}, {parts}), found {len(pairs)}: {pairs}. A step "
+                f"of n // parts leaves the remainder (n % parts) as one range too many: give the "
+                f"remainder to the last range instead."
+            )
         return None
     missing = sorted(set(range(1, n + 1)) - set(covered))
     outside = sorted({i for i in covered if not 1 <= i <= n})
     doubled = sorted({i for i in covered if covered.count(i) > 1 and 1 <= i <= n})
-    found = (f"found {pairs}" + (f": {missing[:5]} missing" if missing else "")
-             + (f": {doubled[:5]} twice" if doubled else "") + (f": {outside[:5]} outside 1..{n}" if outside else ""))
+    found = (
+        f"found {pairs}"
+        + (f": {missing[:5]} missing" if missing else "")
+        + (f": {doubled[:5]} twice" if doubled else "")
+        + (f": {outside[:5]} outside 1..{n}" if outside else "")
+    )
     lead = f"expected split({n}, {parts}) to cover 1..{n} once, {found}"
     remainder = n % parts
     if missing == list(range(n - remainder + 1, n + 1)) and remainder and not outside and not doubled:
-        return (f"{lead}. Pieces of n // parts = {n // parts} numbers each drop the remainder (n % parts = "
-                f"{remainder}) when n is not a multiple of parts: let the last range end at n + 1.")
+        return (
+            f"{lead}. Pieces of n // parts = {n // parts} numbers each drop the remainder (n % parts = "
+            f"{remainder}) when n is not a multiple of parts: let the last range end at n + 1."
+        )
     if any(i > n for i in outside) and not missing and not any(i < 1 for i in outside):
-        return (f"{lead}. The last range runs past n: the product would include numbers beyond n. Stop it at "
-                f"n + 1 (min(hi, n + 1)).")
+        return (
+            f"{lead}. The last range runs past n: the product would include numbers beyond n. Stop it at "
+            f"n + 1 (min(hi, n + 1))."
+        )
     return lead + ". range(lo, hi) stops before hi, and n! starts at 1: off by one?"
 
 
 def _not_a_chord(result, n: int) -> str | None:
     """Why factorial_in_parts' answer is not a started chord's AsyncResult (None if it is one)."""
-    from celery.canvas import Signature, _chord, group as _group
+    from celery.canvas import Signature, _chord
+    from celery.canvas import group as _group
     from celery.result import AsyncResult, GroupResult
 
     call = f"factorial_in_parts({n}, 4)"
     if isinstance(result, _chord):
-        return (f"expected {call} to return the chord's AsyncResult, found the chord itself, a Signature (a "
-                "description of the work, never sent: no worker ran anything). Call it with the body to send "
-                "it: chord(header)(body) returns the AsyncResult.")
+        return (
+            f"expected {call} to return the chord's AsyncResult, found the chord itself, a Signature (a "
+            "description of the work, never sent: no worker ran anything). Call it with the body to send "
+            "it: chord(header)(body) returns the AsyncResult."
+        )
     if isinstance(result, _group):
-        return (f"expected {call} to return the chord's AsyncResult, found a group Signature: never sent, and "
-                "with no combine step. A chord is the group plus its callback: chord(header)(body).")
+        return (
+            f"expected {call} to return the chord's AsyncResult, found a group Signature: never sent, and "
+            "with no combine step. A chord is the group plus its callback: chord(header)(body)."
+        )
     if isinstance(result, Signature):
-        return (f"expected {call} to return the chord's AsyncResult, found a Signature of {result.task}: a "
-                "description, never sent. Send the chord: chord(header)(body).")
-    if isinstance(result, GroupResult) or (isinstance(result, (list, tuple)) and result
-                                          and all(isinstance(r, AsyncResult) for r in result)):
-        return (f"expected {call} to return the chord's AsyncResult, found the results of a group with no "
-                "callback: the parts ran, but nothing combines them into n!. The combine step is missing: "
-                "chord(header)(combine's signature) runs it when the last part is done.")
+        return (
+            f"expected {call} to return the chord's AsyncResult, found a Signature of {result.task}: a "
+            "description, never sent. Send the chord: chord(header)(body)."
+        )
+    if isinstance(result, GroupResult) or (
+        isinstance(result, (list, tuple)) and result and all(isinstance(r, AsyncResult) for r in result)
+    ):
+        return (
+            f"expected {call} to return the chord's AsyncResult, found the results of a group with no "
+            "callback: the parts ran, but nothing combines them into n!. The combine step is missing: "
+            "chord(header)(combine's signature) runs it when the last part is done."
+        )
     if isinstance(result, AsyncResult):
         return None
     if isinstance(result, dict) and "value" in result or isinstance(result, (int, str)):
-        return (f"expected {call} to return the chord's AsyncResult, found the value itself "
-                f"({type(result).__name__}): it waited for the result (.get()). Return chord(header)(body) "
-                "without .get(); whoever needs the value waits.")
-    return (f"expected {call} to return the chord's AsyncResult, found {type(result).__name__} "
-            f"{str(result)[:60]!r}: return chord(header)(body)")
+        return (
+            f"expected {call} to return the chord's AsyncResult, found the value itself "
+            f"({type(result).__name__}): it waited for the result (.get()). Return chord(header)(body) "
+            "without .get(); whoever needs the value waits."
+        )
+    return (
+        f"expected {call} to return the chord's AsyncResult, found {type(result).__name__} "
+        f"{str(result)[:60]!r}: return chord(header)(body)"
+    )
 
 
 def _chord_shape_problem(result, n: int, parts: int) -> str | None:
@@ -588,21 +737,29 @@ def _chord_shape_problem(result, n: int, parts: int) -> str | None:
     from celery.result import GroupResult
 
     if result.name != "ex04_tasks.combine":
-        return (f"expected the chord's result to be the combine step's, found a result of {result.name}: the "
-                "body of the chord is ex04_tasks.combine, the group of products its header.")
+        return (
+            f"expected the chord's result to be the combine step's, found a result of {result.name}: the "
+            "body of the chord is ex04_tasks.combine, the group of products its header."
+        )
     header = result.parent
     if not isinstance(header, GroupResult):
-        return ("expected the combine step to come out of a chord, found combine sent on its own, with no group "
-                "before it: did factorial_in_parts wait for the parts (.get()) and then send combine? The notebook "
-                "then waits in the middle; a chord sends combine by itself when the last part is done.")
+        return (
+            "expected the combine step to come out of a chord, found combine sent on its own, with no group "
+            "before it: did factorial_in_parts wait for the parts (.get()) and then send combine? The notebook "
+            "then waits in the middle; a chord sends combine by itself when the last part is done."
+        )
     names = {child.name for child in header.results}
     if names != {"ex04_tasks.product"} or len(header.results) != parts:
-        return (f"expected a header of {parts} ex04_tasks.product tasks (one per range of split(n, parts)), found "
-                f"{len(header.results)} tasks of {', '.join(sorted(map(str, names)))}")
+        return (
+            f"expected a header of {parts} ex04_tasks.product tasks (one per range of split(n, parts)), found "
+            f"{len(header.results)} tasks of {', '.join(sorted(map(str, names)))}"
+        )
     fed = list(result.args or ())[:1]
     if fed != [[child.result for child in header.results]]:
-        return ("expected combine to receive the header's results as its first argument, found other arguments: "
-                "give combine's signature only n (kwargs={'n': n}); the chord puts the parts first.")
+        return (
+            "expected combine to receive the header's results as its first argument, found other arguments: "
+            "give combine's signature only n (kwargs={'n': n}); the chord puts the parts first."
+        )
     return None
 
 
@@ -613,9 +770,11 @@ def _value_problem(value, n: int) -> str | None:
     if text == str(expected):
         return None
     if text.isdigit() and int(text) and expected % int(text) == 0:
-        return (f"expected the chord to give {n}! = {_short(str(expected))}, found {_short(text)}, which divides "
-                f"{n}!: some of the numbers 1..{n} never made it into a product. Give product(lo, hi) exactly "
-                "the ranges split(n, parts) returned.")
+        return (
+            f"expected the chord to give {n}! = {_short(str(expected))}, found {_short(text)}, which divides "
+            f"{n}!: some of the numbers 1..{n} never made it into a product. Give product(lo, hi) exactly "
+            "the ranges split(n, parts) returned."
+        )
     return f"expected the chord to give {n}! = {_short(str(expected))}, found {_short(text)}"
 
 
@@ -633,15 +792,26 @@ def check_ex04(split, factorial_in_parts) -> None:
             if "NotImplementedError" in str(failed):
                 raise
             zero = "must not be zero" in str(failed) or "ZeroDivisionError" in str(failed)
-            raise CheckFailed(f"{failed}" + (f". With parts > n, n // parts is 0: a step of 0 (or a division by it) "
-                                             "fails; more parts than numbers leaves some ranges empty." if zero else ""))
+            raise CheckFailed(  # noqa: B904  (the student's crash, told in the check's words, replaces it)
+                f"{failed}"
+                + (
+                    ". With parts > n, n // parts is 0: a step of 0 (or a division by it) "
+                    "fails; more parts than numbers leaves some ranges empty."
+                    if zero
+                    else ""
+                )
+            )
         problem = _split_problem(n, parts, ranges)
         if problem:
             problems.append(problem)
     if problems:  # the first case that went wrong; all of them decided which mistake it is
         remainder = [p for p in problems if "drop the remainder" in p]
-        _fail("ex04", remainder[0] if remainder and len(remainder) == len(problems) else
-              next((p for p in problems if "drop the remainder" not in p), problems[0]))
+        _fail(
+            "ex04",
+            remainder[0]
+            if remainder and len(remainder) == len(problems)
+            else next((p for p in problems if "drop the remainder" not in p), problems[0]),
+        )
     n, parts = random.randint(1500, 3000), 4
     result = _student_call("ex04", f"factorial_in_parts({n}, {parts})", factorial_in_parts, n, parts)
     problem = _not_a_chord(result, n)
@@ -652,18 +822,27 @@ def check_ex04(split, factorial_in_parts) -> None:
     except Exception as exc:  # noqa: BLE001  (the student's tasks may raise anything)
         text = f"{type(exc).__name__}: {exc}"
         if "TimeoutError" in text or "timed out" in text.lower():
-            _fail("ex04", f"the chord for n={n} did not finish within {TASK_TIMEOUT:g} s: are the workers running "
-                          "(cluster.status()) and did cluster.add_tasks('work/ex04_tasks.py') succeed?")
+            _fail(
+                "ex04",
+                f"the chord for n={n} did not finish within {TASK_TIMEOUT:g} s: are the workers running "
+                "(cluster.status()) and did cluster.add_tasks('work/ex04_tasks.py') succeed?",
+            )
         if "missing 1 required positional argument: 'parts'" in text:
-            _fail("ex04", f"the chord for n={n} failed: {text}. combine got no parts: an immutable signature "
-                          "(.si(...) or immutable=True) does not receive the header's results. Use a plain "
-                          "signature for the body.")
+            _fail(
+                "ex04",
+                f"the chord for n={n} failed: {text}. combine got no parts: an immutable signature "
+                "(.si(...) or immutable=True) does not receive the header's results. Use a plain "
+                "signature for the body.",
+            )
         _fail("ex04", f"the chord for n={n} failed: {text}")
     problem = _chord_shape_problem(result, n, len(split(n, parts))) or _value_problem(value, n)
     if problem:
         _fail("ex04", problem)
-    _passed("ex04", "split() covered 1..n exactly in 6 cases, and a chord (a group of 4 partial products feeding "
-                    "one combine) gave n! for a random n.")
+    _passed(
+        "ex04",
+        "split() covered 1..n exactly in 6 cases, and a chord (a group of 4 partial products feeding "
+        "one combine) gave n! for a random n.",
+    )
 
 
 # --------------------------------------------------------------- exercise 05
@@ -674,11 +853,15 @@ EX05_ROLES = {"w1": {"io"}, "w2": {"cpu"}, "w3": {"cpu"}}
 def _route_error_hint(error: str, name: str) -> str:
     """A word on the foreseen reasons route(name) raised (empty when it is none of them)."""
     if f"KeyError: {name!r}" in error:
-        return (f". Celery names a task by module and function, {name!r}: a table keyed on "
-                f"{name.split('.')[-1]!r} has no such key.")
+        return (
+            f". Celery names a task by module and function, {name!r}: a table keyed on "
+            f"{name.split('.')[-1]!r} has no such key."
+        )
     if "TypeError" in error and "positional argument" in error:
-        return (". Here route() takes one argument, the task's name (Celery's own router functions take "
-                "(name, args, kwargs, options, ...), this one does not).")
+        return (
+            ". Here route() takes one argument, the task's name (Celery's own router functions take "
+            "(name, args, kwargs, options, ...), this one does not)."
+        )
     return ""
 
 
@@ -691,11 +874,16 @@ def _ex05_routes(route) -> dict:
         except CheckFailed as failed:
             raise CheckFailed(f"{failed}{_route_error_hint(str(failed), name)}") from None
         if isinstance(queue, dict) and "queue" in queue:
-            _fail("ex05", f"expected route({name!r}) to return a queue name, found {queue!r}: that is the form of "
-                          "Celery's task_routes setting; here route() returns the name itself, e.g. 'cpu'.")
+            _fail(
+                "ex05",
+                f"expected route({name!r}) to return a queue name, found {queue!r}: that is the form of "
+                "Celery's task_routes setting; here route() returns the name itself, e.g. 'cpu'.",
+            )
         if not isinstance(queue, str) or not queue:
-            _fail("ex05", f"expected route({name!r}) to return a queue name (a str), found "
-                          f"{type(queue).__name__} {queue!r}")
+            _fail(
+                "ex05",
+                f"expected route({name!r}) to return a queue name (a str), found {type(queue).__name__} {queue!r}",
+            )
         queues[name] = queue
     crunch, fetch = queues["ex05_tasks.crunch"], queues["ex05_tasks.fetch"]
     if crunch == fetch:
@@ -706,16 +894,25 @@ def _ex05_routes(route) -> dict:
             except Exception:  # noqa: BLE001  (only a probe of what the route is keyed on)
                 short[name] = None
         if short["crunch"] == "cpu" and short["fetch"] == "io":
-            _fail("ex05", f"expected crunch and fetch on two different queues, found both on {crunch!r}: your "
-                          "route() knows the short names 'crunch' and 'fetch', but Celery names a task by module "
-                          "and function, 'ex05_tasks.crunch', so neither name matched.")
+            _fail(
+                "ex05",
+                f"expected crunch and fetch on two different queues, found both on {crunch!r}: your "
+                "route() knows the short names 'crunch' and 'fetch', but Celery names a task by module "
+                "and function, 'ex05_tasks.crunch', so neither name matched.",
+            )
         _fail("ex05", f"expected crunch and fetch on two different queues, found both on {crunch!r}")
     if (crunch, fetch) == ("io", "cpu"):
-        _fail("ex05", "expected route('ex05_tasks.crunch') = 'cpu' and route('ex05_tasks.fetch') = 'io', found them "
-                      "swapped: the CPU task would go to the I/O worker, and the quick task wait behind crunching.")
+        _fail(
+            "ex05",
+            "expected route('ex05_tasks.crunch') = 'cpu' and route('ex05_tasks.fetch') = 'io', found them "
+            "swapped: the CPU task would go to the I/O worker, and the quick task wait behind crunching.",
+        )
     if (crunch, fetch) != ("cpu", "io"):
-        _fail("ex05", f"expected route('ex05_tasks.crunch') = 'cpu' and route('ex05_tasks.fetch') = 'io' (the queues "
-                      f"dedicate() gives workers), found {crunch!r} and {fetch!r}")
+        _fail(
+            "ex05",
+            f"expected route('ex05_tasks.crunch') = 'cpu' and route('ex05_tasks.fetch') = 'io' (the queues "
+            f"dedicate() gives workers), found {crunch!r} and {fetch!r}",
+        )
     return queues
 
 
@@ -728,8 +925,11 @@ def _consumers(cluster, nodes: list[str]) -> dict[str, set[str]]:
         answered.update({node: {q["name"] for q in listed} for node, listed in (replies or {}).items()})
         if all(node in answered for node in nodes):
             return answered
-    _fail("ex05", f"the machine is too busy to judge: {', '.join(n for n in nodes if n not in answered)} did not "
-                  "say which queues it consumes within 10 s. Run the check again; nothing passed.")
+    _fail(
+        "ex05",
+        f"the machine is too busy to judge: {', '.join(n for n in nodes if n not in answered)} did not "
+        "say which queues it consumes within 10 s. Run the check again; nothing passed.",
+    )
 
 
 def _settled_consumers(cluster, nodes: list[str], timeout: float = 5.0) -> dict[str, set[str]]:
@@ -755,8 +955,11 @@ def _reset_queues(cluster, nodes: list[str]) -> None:
         if "celery" not in queues:
             control.add_consumer("celery", destination=[node], reply=True, timeout=3.0)
     if any(queues != {"celery"} for queues in _consumers(cluster, nodes).values()):
-        _fail("ex05", "the machine is too busy to judge: the workers did not go back to the default queue before "
-                      "dedicate() was called. Run the check again; nothing passed.")
+        _fail(
+            "ex05",
+            "the machine is too busy to judge: the workers did not go back to the default queue before "
+            "dedicate() was called. Run the check again; nothing passed.",
+        )
 
 
 def _dedicate_calls(control, dedicate) -> list[tuple[str, str, object]]:
@@ -768,6 +971,7 @@ def _dedicate_calls(control, dedicate) -> list[tuple[str, str, object]]:
         def call(queue, *args, **kwargs):
             calls.append((name, queue, kwargs.get("destination")))
             return originals[name](queue, *args, **kwargs)
+
         return call
 
     for name in originals:
@@ -785,27 +989,39 @@ def _dedicate_problem(found: dict[str, set[str]], calls, names: dict[str, str]) 
     table = "; ".join(f"{w}: {', '.join(sorted(found[node])) or 'nothing'}" for w, node in names.items())
     bare = sorted({d for _, _, dest in calls for d in (dest or []) if isinstance(d, str) and "@" not in d})
     if bare:
-        return (f"expected w1 on io only and w2, w3 on cpu only, found {table}: dedicate() named the workers "
-                f"{', '.join(map(repr, bare))}, but control commands reach a worker only by its node name, like "
-                f"{names['w1']!r}; a bare name matches no worker. Use cluster.node_name('w1').")
+        return (
+            f"expected w1 on io only and w2, w3 on cpu only, found {table}: dedicate() named the workers "
+            f"{', '.join(map(repr, bare))}, but control commands reach a worker only by its node name, like "
+            f"{names['w1']!r}; a bare name matches no worker. Use cluster.node_name('w1')."
+        )
     everyone = sorted({queue for name, queue, dest in calls if name == "add_consumer" and dest is None})
     for queue in ("io", "cpu"):
         if not any(queue in queues for queues in found.values()):
             never = not any(name == "add_consumer" and q == queue for name, q, _ in calls)
-            return (f"expected a worker consuming from the {queue!r} queue, found none ({table}): tasks sent there "
-                    "would wait forever." + (f" dedicate() never called control.add_consumer({queue!r}, ...)."
-                                              if never and calls else ""))
+            return (
+                f"expected a worker consuming from the {queue!r} queue, found none ({table}): tasks sent there "
+                "would wait forever."
+                + (f" dedicate() never called control.add_consumer({queue!r}, ...)." if never and calls else "")
+            )
     both = [w for w, node in names.items() if {"io", "cpu"} <= found[node]]
     if both:
-        return (f"expected dedicated workers, found {', '.join(both)} consuming from both io and cpu ({table}): a "
-                "crunch task there still delays a fetch." + (
-                    f" add_consumer({everyone[0]!r}) had no destination, and a control command without one goes "
-                    "to every worker." if everyone else " cancel_consumer the other queue on it."))
+        return (
+            f"expected dedicated workers, found {', '.join(both)} consuming from both io and cpu ({table}): a "
+            "crunch task there still delays a fetch."
+            + (
+                f" add_consumer({everyone[0]!r}) had no destination, and a control command without one goes "
+                "to every worker."
+                if everyone
+                else " cancel_consumer the other queue on it."
+            )
+        )
     default = [w for w, node in names.items() if "celery" in found[node]]
     if default:
-        return (f"expected w1 on io only and w2, w3 on cpu only, found {table}: {', '.join(default)} still "
-                "consume from the default queue 'celery', so any task sent without a route lands there too, "
-                "a crunch on the I/O worker included. Call control.cancel_consumer('celery', destination=[...]).")
+        return (
+            f"expected w1 on io only and w2, w3 on cpu only, found {table}: {', '.join(default)} still "
+            "consume from the default queue 'celery', so any task sent without a route lands there too, "
+            "a crunch on the I/O worker included. Call control.cancel_consumer('celery', destination=[...])."
+        )
     wrong = [w for w, node in names.items() if found[node] != EX05_ROLES[w]]
     if wrong:
         return f"expected w1 on io only and w2, w3 on cpu only, found {table}"
@@ -816,8 +1032,11 @@ def check_ex05(cluster, route, dedicate, crunches: int = 8) -> None:
     """ex05: route() sends crunch to cpu and fetch to io; dedicate() gives io to w1 only, cpu to w2 and w3 only."""
     queues = _ex05_routes(route)
     if sorted(cluster.workers) != sorted(EX05_ROLES):
-        _fail("ex05", f"expected the exercise's 3 workers w1, w2, w3, found {', '.join(sorted(cluster.workers)) or 'none'}: "
-                      "run the start cell again (Cluster(workers=3, name='ex05').start()).")
+        _fail(
+            "ex05",
+            f"expected the exercise's 3 workers w1, w2, w3, found {', '.join(sorted(cluster.workers)) or 'none'}: "
+            "run the start cell again (Cluster(workers=3, name='ex05').start()).",
+        )
     _require_module(cluster, "ex05", "ex05_tasks")
     names = {worker: cluster.node_name(worker) for worker in EX05_ROLES}
     nodes = list(names.values())
@@ -832,10 +1051,15 @@ def check_ex05(cluster, route, dedicate, crunches: int = 8) -> None:
     try:  # the I/O worker picks up its new queue on its next poll; measure after that
         warm.get(timeout=TASK_TIMEOUT)
     except Exception as exc:  # noqa: BLE001
-        _fail("ex05", f"a fetch task sent to the io queue did not finish within {TASK_TIMEOUT:g} s: "
-                      f"{type(exc).__name__}: {exc}. Did cluster.add_tasks('work/ex05_tasks.py') succeed?")
-    busy = [app.send_task("ex05_tasks.crunch", kwargs={"ms": 300}, queue=queues["ex05_tasks.crunch"])
-            for _ in range(crunches)]
+        _fail(
+            "ex05",
+            f"a fetch task sent to the io queue did not finish within {TASK_TIMEOUT:g} s: "
+            f"{type(exc).__name__}: {exc}. Did cluster.add_tasks('work/ex05_tasks.py') succeed?",
+        )
+    busy = [
+        app.send_task("ex05_tasks.crunch", kwargs={"ms": 300}, queue=queues["ex05_tasks.crunch"])
+        for _ in range(crunches)
+    ]
     sent = time.monotonic()
     quick = app.send_task("ex05_tasks.fetch", kwargs={"ms": 50}, queue=queues["ex05_tasks.fetch"])
     try:
@@ -850,11 +1074,17 @@ def check_ex05(cluster, route, dedicate, crunches: int = 8) -> None:
     # the order of finishing, not a stopwatch: a loaded machine slows every task alike
     ahead = sum(result.date_done < quick.date_done for result in busy)
     if ahead > crunches // 2:
-        _fail("ex05", f"expected the fetch task to finish before most of the {crunches} CPU tasks queued with it, "
-                      f"found {ahead} of them done first: it waited behind the crunching.")
-    _passed("ex05", f"route() sent crunch to cpu and fetch to io; dedicate() gave io to w1 only and cpu to w2 and w3 "
-                    f"only; with {crunches} CPU tasks queued, a fetch finished before most of them, in {waited * 1000:.0f} ms, on "
-                    "its own worker.")
+        _fail(
+            "ex05",
+            f"expected the fetch task to finish before most of the {crunches} CPU tasks queued with it, "
+            f"found {ahead} of them done first: it waited behind the crunching.",
+        )
+    _passed(
+        "ex05",
+        f"route() sent crunch to cpu and fetch to io; dedicate() gave io to w1 only and cpu to w2 and w3 "
+        f"only; with {crunches} CPU tasks queued, a fetch finished before most of them, in {waited * 1000:.0f} ms, on "
+        "its own worker.",
+    )
 
 
 # --------------------------------------------------------------- exercise 06
@@ -881,6 +1111,15 @@ def _ex06_seconds(moment) -> float:
     return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).timestamp()
 
 
+def _ex06_finish(result, timeout: float, unfinished) -> None:
+    """Wait for record() to end: its error, or unfinished(state) when it did not end in time, is the ✗ line."""
+    state = _ex06_wait(result, ("SUCCESS", "FAILURE"), timeout)
+    if state == "FAILURE":
+        _ex06_failure(result)
+    if state != "SUCCESS":
+        _fail("ex06", unfinished(state))
+
+
 def _ex06_failure(result) -> None:
     error = f"{type(result.result).__name__}: {result.result}"
     if "NotImplementedError" in error:
@@ -894,52 +1133,78 @@ def _ex06_plain_runs(cluster, store) -> None:
     results = []
     for name in (item, other, item):  # one after the other, so "only the first" means the first
         result = cluster.celery.send_task("ex06_tasks.record", kwargs={"item": name, "seconds": 0})
-        state = _ex06_wait(result, ("SUCCESS", "FAILURE"), TASK_TIMEOUT)
-        if state == "FAILURE":
-            _ex06_failure(result)
-        if state != "SUCCESS":
-            _fail("ex06", f"expected record() to finish within {TASK_TIMEOUT:g} s, found {state}: "
-                          + ("the machine is too busy to judge; run the check again, nothing passed." if state == "STARTED" else
-                             "did cluster.add_tasks('work/ex06_tasks.py') succeed? Is a worker running "
-                             "(cluster.status())?"))
+        _ex06_finish(
+            result,
+            TASK_TIMEOUT,
+            lambda state: (
+                f"expected record() to finish within {TASK_TIMEOUT:g} s, found {state}: "
+                + (
+                    "the machine is too busy to judge; run the check again, nothing passed."
+                    if state == "STARTED"
+                    else "did cluster.add_tasks('work/ex06_tasks.py') succeed? Is a worker running (cluster.status())?"
+                )
+            ),
+        )
         results.append(result)
     log = store.lrange(EX06_LOG, 0, -1)
     counts = (log.count(item), log.count(other))
     if counts == (0, 0):
-        _fail("ex06", "expected each item once in ex06:log after 3 tasks that ran once, without any crash, found "
-                      "none of them: a task that runs once must append. Does it append only when the key was "
-                      "already set? store.set(key, 1, nx=True) answers True when it set the key, on the first run.")
+        _fail(
+            "ex06",
+            "expected each item once in ex06:log after 3 tasks that ran once, without any crash, found "
+            "none of them: a task that runs once must append. Does it append only when the key was "
+            "already set? store.set(key, 1, nx=True) answers True when it set the key, on the first run.",
+        )
     if sum(counts) == 1:
-        _fail("ex06", "expected each of 3 tasks (3 different task ids) to append its item, found only the first "
-                      "did: the guard's key is the same for every task, so after the first the key is always "
-                      "there. Make the key from the task's id, self.request.id.")
+        _fail(
+            "ex06",
+            "expected each of 3 tasks (3 different task ids) to append its item, found only the first "
+            "did: the guard's key is the same for every task, so after the first the key is always "
+            "there. Make the key from the task's id, self.request.id.",
+        )
     if counts == (1, 1):
-        _fail("ex06", f"expected {item!r} twice in ex06:log (two tasks, two ids, the same item), found it once: "
-                      "the guard is keyed on the item, so a second task with the same item is skipped. Once per "
-                      "task means a key from the task's id, self.request.id.")
+        _fail(
+            "ex06",
+            f"expected {item!r} twice in ex06:log (two tasks, two ids, the same item), found it once: "
+            "the guard is keyed on the item, so a second task with the same item is skipped. Once per "
+            "task means a key from the task's id, self.request.id.",
+        )
     if counts != (2, 1):
-        _fail("ex06", f"expected {item!r} twice and {other!r} once in ex06:log after 3 tasks without any crash, "
-                      f"found them {counts[0]} and {counts[1]} times")
+        _fail(
+            "ex06",
+            f"expected {item!r} twice and {other!r} once in ex06:log after 3 tasks without any crash, "
+            f"found them {counts[0]} and {counts[1]} times",
+        )
 
 
 def _ex06_twice_problem(item: str, count: int, task_id: str, at_kill: dict, after: dict) -> str:
     """Why the item was appended on both runs, read from the keys the task left."""
-    lead = (f"expected {item!r} once in ex06:log, found it {count} times: the task ran again after its worker died "
-            "(at-least-once delivery) and appended again.")
+    lead = (
+        f"expected {item!r} once in ex06:log, found it {count} times: the task ran again after its worker died "
+        "(at-least-once delivery) and appended again."
+    )
     named = [key for key in at_kill if task_id in key]
     if named and not any(key in after for key in named):
-        return (f"{lead} Your key {named[0]!r} had {at_kill[named[0]]} s to live when the worker died and was gone "
-                f"when the task ran again: it expired first. The redelivery comes after the visibility timeout; "
-                "keep the key longer than that (ex=3600).")
+        return (
+            f"{lead} Your key {named[0]!r} had {at_kill[named[0]]} s to live when the worker died and was gone "
+            f"when the task ran again: it expired first. The redelivery comes after the visibility timeout; "
+            "keep the key longer than that (ex=3600)."
+        )
     if named:
-        return (f"{lead} Your key {named[0]!r} was there when the task ran again, yet it appended: append only when "
-                "store.set(key, 1, nx=True) answers True. Without nx=True, SET always succeeds.")
+        return (
+            f"{lead} Your key {named[0]!r} was there when the task ran again, yet it appended: append only when "
+            "store.set(key, 1, nx=True) answers True. Without nx=True, SET always succeeds."
+        )
     if at_kill:
-        return (f"{lead} The key your task set ({next(iter(at_kill))!r}) does not name the task's id, so the second "
-                "run made a new one: a key from a fresh uuid or the time changes on every run. Use self.request.id, "
-                "the same on every run of the task.")
-    return (f"{lead} No key was set: mark the effect as done under the task's id (self.request.id) with SET NX, and "
-            "append only if you set it.")
+        return (
+            f"{lead} The key your task set ({next(iter(at_kill))!r}) does not name the task's id, so the second "
+            "run made a new one: a key from a fresh uuid or the time changes on every run. Use self.request.id, "
+            "the same on every run of the task."
+        )
+    return (
+        f"{lead} No key was set: mark the effect as done under the task's id (self.request.id) with SET NX, and "
+        "append only if you set it."
+    )
 
 
 def check_ex06(cluster, item: str | None = None, seconds: float = 3.0) -> None:
@@ -959,35 +1224,52 @@ def check_ex06(cluster, item: str | None = None, seconds: float = 3.0) -> None:
     if state == "FAILURE":
         _ex06_failure(result)
     if state != "STARTED" and state != "SUCCESS":
-        _fail("ex06", f"expected record() to start within {TASK_TIMEOUT:g} s, found {state}: the machine may be too "
-                      "busy to judge; run the check again.")
+        _fail(
+            "ex06",
+            f"expected record() to start within {TASK_TIMEOUT:g} s, found {state}: the machine may be too "
+            "busy to judge; run the check again.",
+        )
     deadline = time.monotonic() + seconds + TASK_TIMEOUT
     while item not in store.lrange(EX06_LOG, 0, -1) and result.state == "STARTED" and time.monotonic() < deadline:
         time.sleep(0.05)  # kill only once the effect happened: the point is a crash after it
     worker = (result.info or {}).get("hostname", "").split("@")[0] if result.state == "STARTED" else ""
     if worker not in cluster.workers or item not in store.lrange(EX06_LOG, 0, -1):
-        _fail("ex06", "the machine is too busy to judge: the task was not caught running after its append (it ended "
-                      "before its worker could be killed). Run the check again; nothing passed.")
+        _fail(
+            "ex06",
+            "the machine is too busy to judge: the task was not caught running after its append (it ended "
+            "before its worker could be killed). Run the check again; nothing passed.",
+        )
     at_kill = {key: ttl for key, ttl in _student_keys(store).items() if key not in before}
     killed_at = time.time()
     cluster.kill_worker(worker)
     cluster.scale(len(cluster.workers) + 1)  # a replacement, so the redelivered task has somewhere to go
     wait = cluster.settings.visibility_timeout + seconds + 30
-    state = _ex06_wait(result, ("SUCCESS", "FAILURE"), wait)
-    if state == "FAILURE":
-        _ex06_failure(result)
-    if state != "SUCCESS":
-        _fail("ex06", f"the machine is too busy to judge: after the crash the task did not run again within {wait:g} s "
-                      f"(state {state}). Run the check again; nothing passed.")
+    _ex06_finish(
+        result,
+        wait,
+        lambda state: (
+            f"the machine is too busy to judge: after the crash the task did not run again within "
+            f"{wait:g} s (state {state}). Run the check again; nothing passed."
+        ),
+    )
     if _ex06_seconds(result.date_done) <= killed_at:  # the replacement takes the killed one's name: compare times
-        _fail("ex06", "the machine is too busy to judge: the killed worker had already finished the task, so it never "
-                      "ran twice. Run the check again; nothing passed.")
+        _fail(
+            "ex06",
+            "the machine is too busy to judge: the killed worker had already finished the task, so it never "
+            "ran twice. Run the check again; nothing passed.",
+        )
     count = store.lrange(EX06_LOG, 0, -1).count(item)
     if count == 0:
-        _fail("ex06", f"expected {item!r} once in the list ex06:log, found it never after the crash: the second run "
-                      "removed it, or appended it elsewhere?")
+        _fail(
+            "ex06",
+            f"expected {item!r} once in the list ex06:log, found it never after the crash: the second run "
+            "removed it, or appended it elsewhere?",
+        )
     if count > 1:
         _fail("ex06", _ex06_twice_problem(item, count, result.id, at_kill, _student_keys(store)))
-    _passed("ex06", "3 tasks without a crash appended their items once per task (the same item twice, from two "
-                    "tasks); then the worker running record(...) was killed mid-task, the task ran again, and its "
-                    "item is in ex06:log exactly once.")
+    _passed(
+        "ex06",
+        "3 tasks without a crash appended their items once per task (the same item twice, from two "
+        "tasks); then the worker running record(...) was killed mid-task, the task ran again, and its "
+        "item is in ex06:log exactly once.",
+    )

@@ -1,204 +1,276 @@
-"""A classroom cluster: what the instructor's broker publishes and what a joining worker checks.
+"""Lesson 08's helpers: other "machines" joining the classroom from this one, and throughput by machine.
 
-The instructor's cluster writes one key, ``labapp:class``, with its versions and the settings
-every worker of the class must share. A worker that joins reads it first: it refuses a class
-that runs other code, and takes the class's settings (visibility timeout, delivery...).
+A joined machine is the real student command, ``labapp join FILE --workers N --name NAME``,
+run in the background with its output in a log file; it dies with the notebook's kernel.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
-import re
-import secrets
-import socket
+import signal
+import sys
 import time
 from pathlib import Path
-from urllib.parse import quote, unquote, urlsplit
 
-import redis
+from labapp.engine import heartbeat, processes
+from labapp.engine.broker import free_port
+from labapp.engine.classroom_protocol import mask, tasks_version, version_problem
+from labapp.engine.runtime_folder import write_private_file
+from labapp.live import LiveExperiment
+from labapp.settings import Settings
 
-from . import __version__
+# what lesson 08 shows of the classroom's protocol, beside this module's own helpers
+__all__ = [
+    "BackgroundCommand",
+    "LiveThroughputByMachine",
+    "free_port",
+    "join",
+    "machine_of",
+    "mask",
+    "run_labapp",
+    "stop",
+    "tasks_version",
+    "version_problem",
+    "wait_for_flower",
+    "write_private_file",
+]
 
-CLASS_KEY = "labapp:class"
-WORKER_USER = "worker"  # the broker's ACL user for joined workers (see broker.WORKER_ACL)
-PASSWORD_ENV = "LABAPP_BROKER_PASSWORD"
-MIN_PASSWORD = 16
-# the settings a joined worker takes from the class, so that every worker behaves alike
-SHARED_SETTINGS = ("visibility_timeout", "longtask_max_x", "factorial_max_n", "bench_max_ms",
-                   "result_expires", "delivery", "task_events")
-NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,30}$")
-CONNECT_TIMEOUT = 3.0
-
-
-class JoinError(RuntimeError):
-    """This machine cannot join the class; the message says why and what to do."""
-
-
-def tasks_version() -> str:
-    """A short fingerprint of the lab's task code: workers of one class must run the same."""
-    source = (Path(__file__).parent / "tasks.py").read_bytes()
-    return hashlib.sha256(source).hexdigest()[:12]
-
-
-def generate_password() -> str:
-    """A strong random broker password (256 bits, URL-safe)."""
-    return secrets.token_urlsafe(32)
+INSTRUCTOR = "instructor"
 
 
-def password_problem(password: str) -> str | None:
-    """Why a password is too weak for a broker on a network (None if it is strong enough)."""
-    if len(password) < MIN_PASSWORD:
-        return f"it has {len(password)} characters; a public broker needs at least {MIN_PASSWORD}"
-    if len(set(password)) < 8:
-        return "it repeats too few different characters"
-    if not re.fullmatch(r"[A-Za-z0-9._~-]+", password):
-        return "use only letters, digits and . _ ~ - (it goes into a redis:// URL)"
-    return None
+_RUNNING: dict[str, "BackgroundCommand"] = {}  # by name: running a cell again replaces, never doubles
 
 
-def node_host() -> str:
-    """This machine's name as Celery node names carry it."""
-    return socket.gethostname()
+class BackgroundCommand:
+    """A command running in the background, its output in a log file; it dies with this process."""
 
+    def __init__(self, args: list[str], log: Path, env: dict | None = None):
+        self.args = args
+        self.log = log
+        log.unlink(missing_ok=True)
+        self.proc = processes.spawn(args, log, env=env)
 
-def class_info(name: str, api_url: str, settings) -> dict:
-    """What the instructor's cluster publishes about itself."""
-    return {"name": name, "labapp": __version__, "tasks": tasks_version(), "api_url": api_url,
-            "host": node_host(), "started": time.time(),
-            "settings": {key: getattr(settings, key) for key in SHARED_SETTINGS}}
+    @classmethod
+    def start(cls, name: str, args: list[str], log: Path, env: dict | None = None) -> "BackgroundCommand":
+        """Start a command under a name; one that still runs under that name stops first (Ctrl-C)."""
+        stop(name)
+        command = _RUNNING[name] = cls(args, log, env)
+        return command
 
-
-def publish(client, info: dict) -> None:
-    """Write the class's info key (the instructor's cluster does it at start)."""
-    client.set(CLASS_KEY, json.dumps(info))
-
-
-def withdraw(client) -> None:
-    """Remove the class's info key: the class has ended."""
-    client.delete(CLASS_KEY)
-
-
-def read(client) -> dict | None:
-    """The class's info, or None if this broker runs no class."""
-    raw = client.get(CLASS_KEY)
-    return json.loads(raw) if raw else None
-
-
-def version_problem(info: dict) -> str | None:
-    """Which versions differ between this machine and the class (None if none)."""
-    differ = []
-    if info.get("labapp") != __version__:
-        differ.append(f"labapp {__version__} here, {info.get('labapp')} in the class")
-    if info.get("tasks") != tasks_version():
-        differ.append(f"task code {tasks_version()} here, {info.get('tasks')} in the class")
-    if not differ:
-        return None
-    return ("this machine runs other code than the class: " + "; ".join(differ)
-            + ". Install the instructor's version of the lab (git pull, then make install) and join again")
-
-
-def join_url(user: str, password: str, host: str, port: int) -> str:
-    """A broker URL for a worker: redis://user:password@host:port/0."""
-    return f"redis://{quote(user, safe='')}:{quote(password, safe='')}@{host}:{port}/0"
-
-
-def mask(url: str) -> str:
-    """The URL with its password replaced by ***, for printing."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    user = parts.username or ""
-    host = parts.netloc.rsplit("@", 1)[1]
-    return f"{parts.scheme}://{user}:***@{host}{parts.path}"
-
-
-def write_secret_file(path: Path, text: str) -> Path:
-    """Write text to a file only its owner can read (0600 from the start)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.unlink(missing_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text.rstrip("\n") + "\n")
-    return path
-
-
-def resolve_source(source: str, environ=None) -> str:
-    """The broker URL a student gave: a join file, or a redis:// URL (password from the environment)."""
-    environ = os.environ if environ is None else environ
-    if source.startswith(("redis://", "rediss://")):
-        url = source
-    else:
-        path = Path(source).expanduser()
-        if not path.is_file():
-            raise JoinError(f"{source!r} is neither a redis:// URL nor a join file that exists here "
-                            "(the instructor gives you the file that `labapp serve --public` wrote)")
-        lines = [line.strip() for line in path.read_text().splitlines()
-                 if line.strip() and not line.lstrip().startswith("#")]
-        if not lines or not lines[0].startswith(("redis://", "rediss://")):
-            raise JoinError(f"{source} holds no redis:// URL on its first line: is it the join file?")
-        url = lines[0]
-    parts = urlsplit(url)
-    if parts.password is None and environ.get(PASSWORD_ENV):
-        user = parts.username or WORKER_USER
-        url = join_url(unquote(user), environ[PASSWORD_ENV], parts.hostname, parts.port or 6379)
-    if urlsplit(url).password is None:
-        raise JoinError(f"{url} has no password: put it in {PASSWORD_ENV} (never on the command line, "
-                        "where `ps` shows it to everyone), or use the join file")
-    return url
-
-
-def where(url: str) -> str:
-    """host:port of a broker URL."""
-    parts = urlsplit(url)
-    return f"{parts.hostname}:{parts.port or 6379}"
-
-
-def connect(url: str, timeout: float = CONNECT_TIMEOUT):
-    """A redis-py client that fails fast (a join must answer within seconds, not minutes)."""
-    return redis.Redis.from_url(url, decode_responses=True, socket_timeout=timeout,
-                                socket_connect_timeout=timeout)
-
-
-def check_class(url: str, timeout: float = CONNECT_TIMEOUT) -> dict:
-    """Reach the broker, log in, read the class; raise JoinError saying which of these failed."""
-    client = connect(url, timeout)
-    try:
+    def output(self) -> str:
+        """Everything the command printed so far."""
         try:
-            client.ping()
-            # in the same guard: a broker that stops or refuses between the two answers is
-            # one of the cases below, not a traceback that ends `labapp join` and its workers
-            info = read(client)
-        except redis.AuthenticationError:
-            raise JoinError(f"the broker at {where(url)} refused the password (user "
-                            f"{urlsplit(url).username or 'default'}): ask the instructor for the "
-                            "current join file") from None
-        except redis.ResponseError as exc:
-            if "WRONGPASS" in str(exc) or "NOAUTH" in str(exc):
-                raise JoinError(f"the broker at {where(url)} refused the password: ask the "
-                                "instructor for the current join file") from None
-            raise JoinError(f"the broker at {where(url)} answered: {exc}") from None
-        except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
-            raise JoinError(f"no broker answers at {where(url)} ({_reason(exc)}): is the "
-                            "instructor's `labapp serve --public` running, are you on the class's "
-                            "network, and is its port open in the firewall?") from None
-    finally:
-        client.close()
-    if info is None:
-        raise JoinError(f"the broker at {where(url)} runs no labapp class (the instructor starts "
-                        "one with `labapp serve --public`)")
-    problem = version_problem(info)
-    if problem:
-        raise JoinError(problem)
-    return info
+            return self.log.read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def wait_for(self, text: str, timeout: float = 30.0) -> str:
+        """Wait until the output has a line starting with text; return that line (or raise, showing the output)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for line in self.output().splitlines():
+                if line.startswith(text):
+                    return line
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        raise RuntimeError(f"{' '.join(self.args[2:])} did not print {text!r}:\n{self.output()}")
+
+    @property
+    def running(self) -> bool:
+        """True while the command runs."""
+        return self.proc.poll() is None
+
+    def interrupt(self, timeout: float = 30.0) -> int:
+        """Press Ctrl-C (SIGINT) and wait for the command to end; return its exit code."""
+        if self.running:
+            self.proc.send_signal(signal.SIGINT)
+        try:
+            return self.proc.wait(timeout)
+        except Exception:
+            processes.stop_child(self.proc)
+            return self.proc.returncode
 
 
-def _reason(exc: Exception) -> str:
-    text = str(exc) or type(exc).__name__
-    if "refused" in text.lower():
-        return "connection refused"
-    if "timed out" in text.lower() or isinstance(exc, redis.TimeoutError):
-        return "no answer: timed out"
-    return text.split(". ")[0]
+def stop(name: str) -> int | None:
+    """Ctrl-C the background command of that name, if it runs; return its exit code."""
+    command = _RUNNING.pop(name, None)
+    return command.interrupt() if command is not None else None
+
+
+def join(join_file, name: str, workers: int = 2, wait: bool = True) -> BackgroundCommand:
+    """Run ``labapp join join_file --workers N --name name`` in the background, as a student would.
+
+    Run again with the same name, the machine that joined before leaves first.
+    """
+    runtime = Settings.from_env().runtime_path
+    command = BackgroundCommand.start(
+        f"join {name}",
+        [sys.executable, "-m", "labapp", "join", str(join_file), "--workers", str(workers), "--name", name],
+        runtime / f"join-{name}.out",
+    )
+    if wait:
+        command.wait_for("joined")
+    return command
+
+
+def run_labapp(*args: str, timeout: float = 60.0) -> str:
+    """Run the ``labapp`` command to its end; return what it printed, its exit code and how long it took."""
+    import subprocess
+
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "labapp", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
+    took = time.monotonic() - started
+    return f"{(done.stdout + done.stderr).rstrip()}\n(exit code {done.returncode}, after {took:.1f} s)"
+
+
+def wait_for_flower(url: str, timeout: float = 60.0) -> list[str]:
+    """Wait until Flower at url lists workers; return their node names."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/api/workers?refresh=1", timeout=10) as answer:
+                found = json.loads(answer.read())
+            if found:
+                return sorted(found)
+        except (urllib.error.URLError, OSError, ValueError):
+            pass
+        time.sleep(0.5)
+    raise TimeoutError(f"Flower at {url} listed no worker within {timeout:.0f} s")
+
+
+def machine_of(node: str) -> str:
+    """The machine a worker belongs to: the --name it joined with (``guest-w1@vm`` → guest)."""
+    worker = node.split("@", 1)[0]
+    return worker.rsplit("-", 1)[0] if "-" in worker else INSTRUCTOR
+
+
+class LiveThroughputByMachine(LiveExperiment):
+    """Keep the queue fed with short tasks, let machines join on a schedule, plot tasks/s of each machine."""
+
+    FIRST_SAMPLE_AFTER = 1.0  # each sample is the second that just ended
+
+    def __init__(
+        self,
+        cluster,
+        seconds: float = 15,
+        join_at: dict | None = None,
+        workers_per_machine: int = 2,
+        task_ms: int = 100,
+    ):
+        super().__init__(cluster, seconds, task_ms)
+        self.join_at = dict(sorted((join_at or {}).items()))  # {seconds: machine name}
+        self.workers_per_machine = workers_per_machine
+        self.joined: list[BackgroundCommand] = []
+        self.samples: list[tuple[float, dict[str, int]]] = []  # (seconds, {machine: tasks in the last second})
+        self.workers: list[int] = []  # live workers at each sample (their heartbeats)
+        self.joined_at: dict[str, float] = {}  # machine -> when its `labapp join` started (s)
+        self.first_task_at: dict[str, float] = {}  # machine -> when it finished its first task (s)
+        self._pending: dict[float, str] = {}
+        self._done: list[tuple[float, str]] = []
+
+    def before_run(self) -> None:
+        """A run before this one: its machines leave first; the schedule starts again."""
+        for name in self.join_at.values():
+            stop(f"join {name}")
+        self._pending = dict(self.join_at)
+
+    def step(self, elapsed: float) -> None:
+        """Let a machine join when the schedule says so, and keep work queued for every worker there may be."""
+        for at in [at for at in self._pending if elapsed >= at]:
+            self.joined.append(
+                join(self.cluster.join_file, self._pending.pop(at), self.workers_per_machine, wait=False)
+            )
+            self.joined_at[self.join_at[at]] = elapsed
+        self.feed(self.workers_per_machine * (1 + len(self.joined)) + len(self.cluster.workers))
+
+    def sample(self, now: float) -> None:
+        """Tasks each machine finished in the second that just ended, and the live workers."""
+        counts: dict[str, int] = {}
+        for finished, machine in list(self._done):
+            if now - 1.0 <= finished < now:
+                counts[machine] = counts.get(machine, 0) + 1
+        self.samples.append((now - self.started - 1.0, counts))
+        self.workers.append(len(heartbeat.live_workers(self.cluster.redis)))
+
+    def on_event(self, event: dict) -> None:
+        """Note when each machine finished each task."""
+        if event["type"] == "task-succeeded":
+            now, machine = time.monotonic(), machine_of(event.get("hostname", ""))
+            self._done.append((now, machine))
+            self.first_task_at.setdefault(machine, now - self.started)
+
+    def join_delay(self, machine: str) -> float | None:
+        """Seconds from a machine's `labapp join` to its first finished task (None if it finished none)."""
+        if machine not in self.joined_at or machine not in self.first_task_at:
+            return None
+        return self.first_task_at[machine] - self.joined_at[machine]
+
+    def machines(self) -> list[str]:
+        """The machines that finished tasks, the instructor's first, then in the order they joined."""
+        seen: dict[str, float] = {}
+        for at, counts in self.samples:
+            for machine in counts:
+                seen.setdefault(machine, at)
+        return sorted(seen, key=lambda m: (m != INSTRUCTOR, seen[m], m))
+
+    def rates(self, since: float, until: float) -> dict[str, float]:
+        """Mean tasks/s of each machine between two moments of the run (seconds)."""
+        window = [counts for at, counts in self.samples if since <= at < until]
+        return {machine: sum(c.get(machine, 0) for c in window) / max(1, len(window)) for machine in self.machines()}
+
+    def figure(self):
+        """Tasks finished per second by each machine, stacked, against time."""
+        from matplotlib.figure import Figure
+
+        fig = Figure(figsize=(8, 3.4), layout="constrained")
+        ax = fig.add_subplot()
+        # each sample is the second that starts at its time: drawn as a step to the next one
+        samples = self.samples + self.samples[-1:]
+        times = [at for at, _ in self.samples] + [at + 1.0 for at, _ in self.samples[-1:]]
+        machines = self.machines()
+        if machines:
+            ax.stackplot(
+                times,
+                [[counts.get(m, 0) for _, counts in samples] for m in machines],
+                labels=machines,
+                alpha=0.8,
+                step="post",
+            )
+        if self.workers:
+            self.draw_ideal(ax, times, self.workers + self.workers[-1:])
+        for at, name in self.join_at.items():
+            ax.axvline(at, color="#616161", linestyle=":", linewidth=1)
+            ax.annotate(
+                f"{name} joins",
+                (at, 1),
+                xycoords=("data", "axes fraction"),
+                xytext=(3, -12),
+                textcoords="offset points",
+                fontsize=9,
+            )
+        ax.set_xlim(0, self.seconds)
+        ax.set_xlabel("seconds")
+        ax.set_ylabel("tasks finished per second")
+        ax.set_title(
+            f"Throughput by machine: {self.task_ms} ms tasks, {self.workers_per_machine} workers per machine",
+            fontsize=10,
+        )
+        ax.grid(True, alpha=0.3)
+        if machines:
+            ax.set_ylim(0, max([n * 1000 / self.task_ms for n in self.workers] + [1]) * 1.25)
+            ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
+        return fig
+
+    def leave(self) -> list[int]:
+        """Every machine this run joined leaves (Ctrl-C); return their exit codes."""
+        return [stop(f"join {name}") or 0 for name in self.joined_at]

@@ -6,31 +6,39 @@ import atexit
 import os
 import signal
 import socket
-import subprocess
 import sys
 import threading
 import time
 import warnings
 import weakref
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import redis
 
-from . import claim, classroom, heartbeat, logfiles, procs, registry, student_code
-from . import flower as flower_monitor
-from .broker import BrokerError, BrokerServer, free_port, port_is_open
-from .celery_app import QUEUE, make_celery
-from .classroom import password_problem
-from .client import ApiError, LabClient
-from .settings import Settings
+from labapp.api.client import ApiError, LabClient
+from labapp.engine import (
+    classroom_protocol,
+    flower_monitor,
+    heartbeat,
+    logfiles,
+    processes,
+    registry,
+    runtime_folder,
+    student_code,
+)
+from labapp.engine.broker import BrokerError, BrokerServer, free_port, port_is_open
+from labapp.engine.celery_config import QUEUE, make_celery, worker_command
+from labapp.engine.classroom_protocol import password_problem
+from labapp.engine.logfiles import read_tail
+from labapp.engine.processes import CLUSTER_ENV, Child
+from labapp.settings import Settings
 
 START_TIMEOUT = 30.0
 UNACKED = "unacked"  # kombu's hash of tasks taken by a worker and not yet acknowledged
 LOOPBACK = ("127.0.0.1", "localhost")
 SECRET_URL_FILE = "broker.url"  # the full broker URL, for the user's own tools (`labapp url --secret`)
 JOIN_FILE = "class.join"  # a classroom's URL for students' workers (`labapp join`)
-CLUSTER_ENV = "LABAPP_CLUSTER_DIR"  # marks every process of a cluster, for tests and `ps e`
 _RUNNING: "weakref.WeakValueDictionary[Path, Cluster]" = weakref.WeakValueDictionary()
 _LOCK = threading.RLock()
 
@@ -41,21 +49,6 @@ class ClusterError(RuntimeError):
     def _render_traceback_(self) -> list[str]:
         """What a notebook shows: the message, not a traceback into the lab's code."""
         return [f"ClusterError: {self}"]
-
-
-@dataclass
-class Child:
-    """One process of the cluster."""
-
-    component: str  # "broker", "api", "w1", "w2", ...
-    proc: subprocess.Popen
-    log: Path
-    identity: dict = field(default_factory=dict)
-
-    @property
-    def alive(self) -> bool:
-        """True while the process runs."""
-        return self.proc.poll() is None
 
 
 class ProcessTable(list):
@@ -77,8 +70,9 @@ class ProcessTable(list):
 
     def _repr_html_(self) -> str:
         head = "".join(f"<th>{col}</th>" for col in self.COLUMNS)
-        body = "".join("<tr>" + "".join(f"<td>{row.get(col, '')}</td>" for col in self.COLUMNS)
-                       + "</tr>" for row in self)
+        body = "".join(
+            "<tr>" + "".join(f"<td>{row.get(col, '')}</td>" for col in self.COLUMNS) + "</tr>" for row in self
+        )
         notes = "".join(f"<p>{note}</p>" for note in self.notes)
         return f"<table><tr>{head}</tr>{body}</table>{notes}"
 
@@ -113,19 +107,6 @@ class Stopped:
 EXTRA_NAMES = {"flower": "Flower"}
 
 
-def read_tail(path: Path, lines: int = 20) -> str:
-    """The last lines of a text file ('' if it does not exist)."""
-    try:
-        with open(path, "rb") as handle:
-            handle.seek(0, os.SEEK_END)
-            size = handle.tell()
-            handle.seek(max(0, size - 64 * 1024))
-            text = handle.read().decode(errors="replace")
-    except OSError:
-        return ""
-    return "\n".join(text.splitlines()[-lines:])
-
-
 class Cluster:
     """A broker, the Flask API and N Celery workers, supervised from this process.
 
@@ -136,29 +117,43 @@ class Cluster:
 
     WORKER_APP = "labapp.worker"  # the module workers load with `celery -A`
 
-    def __init__(self, workers: int = 2, *, name: str = "default", api_port: int | None = None,
-                 broker_url: str | None = None, runtime_dir: str | None = None,
-                 settings: Settings | None = None, classroom: bool = False,
-                 bind: str = "127.0.0.1", broker_port: int | None = None,
-                 worker_password: str | None = None, **overrides):
+    def __init__(
+        self,
+        workers: int = 2,
+        *,
+        name: str = "default",
+        api_port: int | None = None,
+        broker_url: str | None = None,
+        runtime_dir: str | None = None,
+        settings: Settings | None = None,
+        classroom: bool = False,
+        bind: str = "127.0.0.1",
+        broker_port: int | None = None,
+        worker_password: str | None = None,
+        **overrides,
+    ):
         base = settings or Settings.from_env()
         # a cluster reachable from other machines is a classroom: its address is an allowed Host
         if bind in ("0.0.0.0", "::", ""):
-            raise ValueError(f"bind={bind!r} would expose the lab on every network this machine is "
-                             "on: give the one address students reach, e.g. bind='192.168.1.20'")
+            raise ValueError(
+                f"bind={bind!r} would expose the lab on every network this machine is "
+                "on: give the one address students reach, e.g. bind='192.168.1.20'"
+            )
         self.public = bind not in LOOPBACK
         self.classroom = classroom or self.public
         self.bind = bind
         if self.public:
             named = ",".join(h for h in (overrides.get("allowed_hosts") or base.allowed_hosts, bind) if h)
             overrides["allowed_hosts"] = named
-        changes = {k: v for k, v in dict(broker_url=broker_url, runtime_dir=runtime_dir,
-                                          **overrides).items() if v is not None}
+        changes = {
+            k: v for k, v in dict(broker_url=broker_url, runtime_dir=runtime_dir, **overrides).items() if v is not None
+        }
         self.settings = base.with_(**changes) if changes else base
         self.settings.validate()
         self._check_worker_count(workers)
-        if api_port is not None and (isinstance(api_port, bool) or not isinstance(api_port, int)
-                                     or not 1 <= api_port <= 65535):
+        if api_port is not None and (
+            isinstance(api_port, bool) or not isinstance(api_port, int) or not 1 <= api_port <= 65535
+        ):
             raise ValueError(f"api_port must be a TCP port from 1 to 65535, got {api_port!r}")
         self.requested_workers = workers
         self.name = name
@@ -186,14 +181,16 @@ class Cluster:
         self._registry_file = registry.entry_path(self.settings.registry_path, self.dir)
         self._started = False
         self._registered = False  # our entry is in the registry (only we may remove it)
-        self._claim = claim.FolderClaim(self.dir)  # held from before the first spawn until stop()
+        self._claim = runtime_folder.FolderClaim(self.dir)  # held from before the first spawn until stop()
         self._ended: dict[str, str] = {}  # how the last process of each worker name ended
 
     def _check_worker_count(self, workers: int) -> None:
         limit = self.settings.max_workers
         if not isinstance(workers, int) or isinstance(workers, bool) or not 0 <= workers <= limit:
-            raise ValueError(f"workers must be a whole number from 0 to {limit}, got {workers!r} "
-                             f"(each worker is a process of ~100 MB; LABAPP_MAX_WORKERS raises the limit)")
+            raise ValueError(
+                f"workers must be a whole number from 0 to {limit}, got {workers!r} "
+                f"(each worker is a process of ~100 MB; LABAPP_MAX_WORKERS raises the limit)"
+            )
 
     # ----------------------------------------------------------------- life cycle
     def start(self, timeout: float = START_TIMEOUT) -> "Cluster":
@@ -202,9 +199,11 @@ class Cluster:
             existing = _RUNNING.get(self.dir)
             if existing is not None and existing.running:
                 if existing is not self and existing.settings != self.settings:
-                    warnings.warn("a cluster is already running here with other settings; it is "
-                                  "reused as it is (stop() it first to apply new settings)",
-                                  stacklevel=2)
+                    warnings.warn(
+                        "a cluster is already running here with other settings; it is "
+                        "reused as it is (stop() it first to apply new settings)",
+                        stacklevel=2,
+                    )
                 existing.scale(self.requested_workers)
                 return existing
             if existing is not None and existing._only_broker_died():
@@ -231,20 +230,27 @@ class Cluster:
             # the data of the cluster before (AOF) is kept: tasks it accepted are not lost
             data_dir = self.dir / "broker-data"
             self.broker = BrokerServer(
-                data_dir=data_dir, log_path=self.dir / "broker.log",
-                env={**os.environ, CLUSTER_ENV: str(self.dir)}, port=self.broker_port or 0,
+                data_dir=data_dir,
+                log_path=self.dir / "broker.log",
+                env={**os.environ, CLUSTER_ENV: str(self.dir)},
+                port=self.broker_port or 0,
                 public_bind=self.bind if self.public else "",
-                worker_users={classroom.WORKER_USER: self.worker_password or classroom.generate_password()}
-                if self.classroom else None)
+                worker_users={
+                    classroom_protocol.WORKER_USER: self.worker_password or classroom_protocol.generate_password()
+                }
+                if self.classroom
+                else None,
+            )
             try:
                 self.broker.start(timeout=min(timeout, 10))
             except BrokerError as exc:
                 raise ClusterError(f"broker failed to start: {exc}") from None
             self.broker_url = self.broker.url
-            classroom.write_secret_file(self.dir / SECRET_URL_FILE, self.broker_url)
+            runtime_folder.write_private_file(self.dir / SECRET_URL_FILE, self.broker_url)
         self.celery = make_celery(self.settings, self.broker_url)
-        self.redis = redis.Redis.from_url(self.broker_url, decode_responses=True,
-                                          socket_timeout=5, socket_connect_timeout=2)
+        self.redis = redis.Redis.from_url(
+            self.broker_url, decode_responses=True, socket_timeout=5, socket_connect_timeout=2
+        )
         self._check_broker_reachable()
         self._warn_about_kept_tasks()
         port = self.api_port or free_port(self.bind if self.public else "127.0.0.1")
@@ -261,7 +267,7 @@ class Cluster:
             self._open_class(port)
 
     def _api_command(self, port: int) -> list[str]:
-        command = [sys.executable, "-m", "labapp.serve", "--port", str(port)]
+        command = [sys.executable, "-m", "labapp.api.server", "--port", str(port)]
         return command + (["--public-host", self.bind] if self.public else [])
 
     @property
@@ -276,34 +282,42 @@ class Cluster:
         """Publish the class (versions, shared settings) and write the students' join file."""
         if self.broker is None:
             raise ClusterError("a classroom needs the embedded broker (its worker user and join file)")
-        classroom.publish(self.redis, classroom.class_info(self.name, self.public_api_url, self.settings))
-        secret = self.broker.worker_users[classroom.WORKER_USER]
-        url = classroom.join_url(classroom.WORKER_USER, secret, self.bind, self.broker.port)
-        self.join_file = classroom.write_secret_file(self.dir / JOIN_FILE, "\n".join([
-            url,
-            f"# labapp class {self.name!r}, API {self.public_api_url}. Keep this file private: it "
-            "holds the workers' password.",
-            "# join with: labapp join THIS_FILE --workers 2 --name YOUR_NAME",
-        ]))
+        classroom_protocol.publish(
+            self.redis, classroom_protocol.classroom_info(self.name, self.public_api_url, self.settings)
+        )
+        secret = self.broker.worker_users[classroom_protocol.WORKER_USER]
+        url = classroom_protocol.join_url(classroom_protocol.WORKER_USER, secret, self.bind, self.broker.port)
+        self.join_file = runtime_folder.write_private_file(
+            self.dir / JOIN_FILE,
+            "\n".join(
+                [
+                    url,
+                    f"# labapp class {self.name!r}, API {self.public_api_url}. Keep this file private: it "
+                    "holds the workers' password.",
+                    "# join with: labapp join THIS_FILE --workers 2 --name YOUR_NAME",
+                ]
+            ),
+        )
 
     def _end_class(self, grace: float = 3.0) -> None:
         """Withdraw the class, and give joined machines a moment to see it and leave by themselves."""
         try:
-            classroom.withdraw(self.redis)
+            classroom_protocol.withdraw(self.redis)
             ours = {self.node_name(name) for name in self.workers}
 
             def joined_left() -> bool:
                 return not [w for w in heartbeat.live_workers(self.redis) if w["name"] not in ours]
+
             if not joined_left():
-                procs.wait_until(joined_left, grace, interval=0.2)
-        except (redis.RedisError, procs.WaitTimeout):
+                processes.wait_until(joined_left, grace, interval=0.2)
+        except (redis.RedisError, processes.WaitTimeout):
             pass  # they will find the broker gone instead
 
     def _claim_folder(self) -> None:
         """Lock the runtime folder before anything is spawned: one owner per folder, atomically."""
         try:
             self._claim.acquire()
-        except claim.FolderTaken:
+        except runtime_folder.FolderTaken:
             owner = "another process"
             for entry_file, entry in registry.read_entries(self._registry_file.parent):
                 if entry_file == self._registry_file and registry.owner_alive(entry):
@@ -326,7 +340,9 @@ class Cluster:
             warnings.warn(
                 f"the broker kept {waiting} unfinished task(s) from before (its data in "
                 f"{self.broker.data_dir}): they run once workers start. To drop them instead: "
-                "cluster.celery.control.purge()", stacklevel=4)
+                "cluster.celery.control.purge()",
+                stacklevel=4,
+            )
 
     def _check_broker_reachable(self) -> None:
         try:
@@ -344,11 +360,11 @@ class Cluster:
                 self._end_class()
             # the whole cluster goes: a task still running comes back later (acks_late) if the
             # broker's data outlives it (an external Redis); waiting for it would only delay
-            procs.stop_children([child.proc for child in self.extras.values()], timeout=5)
+            processes.stop_children([child.proc for child in self.extras.values()], timeout=5)
             self.extras.clear()
             self._stop_workers(list(self.workers), how="now", timeout=5)
             if self.api is not None:
-                procs.stop_child(self.api.proc, timeout=5)
+                processes.stop_child(self.api.proc, timeout=5)
                 self.api = None
             if self.broker is not None:
                 self.broker.stop()
@@ -380,9 +396,13 @@ class Cluster:
             broker = "embedded"
         elif self.broker is None and self._started and self.broker_url:
             broker = "external"
-        return Stopped(self.name, workers=sum(child.alive for child in self.workers.values()),
-                       extras=tuple(name for name, child in self.extras.items() if child.alive),
-                       api=self.api is not None and self.api.alive, broker=broker)
+        return Stopped(
+            self.name,
+            workers=sum(child.alive for child in self.workers.values()),
+            extras=tuple(name for name, child in self.extras.items() if child.alive),
+            api=self.api is not None and self.api.alive,
+            broker=broker,
+        )
 
     def __enter__(self) -> "Cluster":
         return self.start()
@@ -394,8 +414,7 @@ class Cluster:
     def running(self) -> bool:
         """True while the API (and the broker, if embedded) are alive."""
         api, broker = self.api, self.broker  # read once: stop() may run on another thread
-        return (self._started and api is not None and api.alive
-                and (broker is None or broker.running))
+        return self._started and api is not None and api.alive and (broker is None or broker.running)
 
     @property
     def safe_broker_url(self) -> str:
@@ -410,11 +429,11 @@ class Cluster:
         env = dict(os.environ)
         env.update(self.settings.with_(broker_url=self.broker_url).to_env())
         env[CLUSTER_ENV] = str(self.dir)
-        env[procs.OWNER_ENV] = str(os.getpid())
+        env[processes.OWNER_ENV] = str(os.getpid())
         env[student_code.TASKS_ENV] = student_code.env_value(self.student_tasks.values())
         env[student_code.ROUTES_ENV] = student_code.env_value(self.student_routes.values())
         if self.broker is not None and self.broker.proc is not None:
-            env[procs.BROKER_PID_ENV] = str(self.broker.proc.pid)
+            env[processes.BROKER_PID_ENV] = str(self.broker.proc.pid)
         package_root = str(Path(__file__).resolve().parent.parent)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
         return env
@@ -422,8 +441,8 @@ class Cluster:
     def _spawn(self, component: str, args: list[str], env: dict | None = None) -> Child:
         log = self.dir / f"{component}.log"
         logfiles.open_for_new_process(log, component, self._ended.pop(component, ""))
-        proc = procs.spawn(args, log, env={**self._child_env(), **(env or {})})
-        return Child(component, proc, log, registry.process_identity(proc.pid))
+        proc = processes.spawn(args, log, env={**self._child_env(), **(env or {})})
+        return Child(component, proc, log, processes.process_identity(proc.pid))
 
     def _spawn_worker(self) -> Child:
         index = 1
@@ -431,11 +450,10 @@ class Cluster:
             index += 1
         name = f"w{index}"
         heartbeat.forget(self.redis, self.node_name(name))  # a dead namesake's beat must not read as ready
-        child = self._spawn(name, [
-            sys.executable, "-m", "celery", "-A", self.WORKER_APP, "worker",
-            "--pool", "prefork", "--concurrency", "1", "--hostname", self.node_name(name),
-            "--without-mingle", "--without-gossip", "--loglevel", "INFO",
-        ])
+        child = self._spawn(
+            name,
+            worker_command(self.WORKER_APP, self.node_name(name)),
+        )
         self.workers[name] = child
         return child
 
@@ -449,8 +467,9 @@ class Cluster:
         return f"{prefix}{worker}@{socket.gethostname()}"
 
     def _failure(self, child: Child, what: str) -> ClusterError:
-        return ClusterError(f"{child.component} {what}; see {child.log}\n--- last lines ---\n"
-                            f"{read_tail(child.log, 15)}")
+        return ClusterError(
+            f"{child.component} {what}; see {child.log}\n--- last lines ---\n{read_tail(child.log, 15)}"
+        )
 
     def _wait_api_ready(self, timeout: float) -> None:
         def ready():
@@ -461,8 +480,9 @@ class Cluster:
                 return True
             except ApiError as exc:
                 return exc.status != 0  # any HTTP answer means the server is up
+
         try:
-            procs.wait_until(ready, timeout, interval=0.05, what="the API")
+            processes.wait_until(ready, timeout, interval=0.05, what="the API")
         except TimeoutError:
             raise self._failure(self.api, f"did not answer within {timeout:.0f} s") from None
 
@@ -492,47 +512,53 @@ class Cluster:
         only: its pool processes would die at once), "now" SIGTERMs, "kill" SIGKILLs the group."""
         children = [self.workers.pop(name) for name in names]
         sig = signal.SIGKILL if how == "kill" else signal.SIGTERM
-        procs.stop_children([child.proc for child in children], timeout=timeout, sig=sig,
-                            whole_group=how != "finish")
+        processes.stop_children(
+            [child.proc for child in children], timeout=timeout, sig=sig, whole_group=how != "finish"
+        )
         for child in children:
-            self._ended[child.component] = (f"(pid {child.proc.pid}) "
-                                            f"{logfiles.describe_exit(child.proc.returncode)}")
+            self._ended[child.component] = f"(pid {child.proc.pid}) {logfiles.describe_exit(child.proc.returncode)}"
 
     def _write_registry(self) -> None:
-        children = [c for c in [self.api, *self.workers.values(), *self.extras.values()]
-                    if c is not None]
+        children = [c for c in [self.api, *self.workers.values(), *self.extras.values()] if c is not None]
         if self.broker is not None and self.broker.proc is not None:
-            children.insert(0, Child("broker", self.broker.proc, self.broker.log_path,
-                                     registry.process_identity(self.broker.proc.pid)))
+            children.insert(
+                0,
+                Child(
+                    "broker", self.broker.proc, self.broker.log_path, processes.process_identity(self.broker.proc.pid)
+                ),
+            )
         self._registered = True
-        registry.write_entry(self._registry_file, {
-            "name": self.name,
-            "dir": str(self.dir),
-            "owner": registry.process_identity(os.getpid()),
-            "api_url": getattr(self, "api_url", None),
-            "broker_url": self.safe_broker_url,
-            "children": [{"component": c.component, **c.identity} for c in children],
-        })
+        registry.write_entry(
+            self._registry_file,
+            {
+                "name": self.name,
+                "dir": str(self.dir),
+                "owner": processes.process_identity(os.getpid()),
+                "api_url": getattr(self, "api_url", None),
+                "broker_url": self.safe_broker_url,
+                "children": [{"component": c.component, **c.identity} for c in children],
+            },
+        )
 
     # ----------------------------------------------------------------- operations
     def _require_running(self) -> None:
         if self._only_broker_died():
-            raise ClusterError(f"the broker died (see {self.broker.log_path}): call "
-                               "cluster.restart_broker() to bring it back with its queued tasks")
+            raise ClusterError(
+                f"the broker died (see {self.broker.log_path}): call "
+                "cluster.restart_broker() to bring it back with its queued tasks"
+            )
         if not self.running:
             reload = ""
             if self.student_tasks or self.student_routes:
                 calls = [f"cluster.add_tasks('{self._sources[m]}')" for m in self.student_tasks]
                 calls += [f"cluster.add_routes('{self._sources[m]}')" for m in self.student_routes]
                 reload = f", then load your code again: {', '.join(calls)}"
-            raise ClusterError(f"the cluster is not running: run the start cell again (Cluster(...).start())"
-                               f"{reload}")
+            raise ClusterError(f"the cluster is not running: run the start cell again (Cluster(...).start()){reload}")
 
     def _only_broker_died(self) -> bool:
         """True when the embedded broker is dead and the API still runs: restart_broker() heals it."""
         broker, api = self.broker, self.api
-        return (self._started and broker is not None and not broker.running
-                and api is not None and api.alive)
+        return self._started and broker is not None and not broker.running and api is not None and api.alive
 
     def scale(self, workers: int, timeout: float | None = None) -> "Cluster":
         """Add or remove worker processes until there are ``workers``; removal lets idle ones go first."""
@@ -549,8 +575,7 @@ class Cluster:
                 busy = self._busy_workers()
                 order = sorted(self.workers, key=lambda n: (n in busy, -int(n[1:])))
                 grace = timeout or self.settings.longtask_max_x + 10
-                self._stop_workers(order[: len(self.workers) - workers], how="finish",
-                                   timeout=grace)
+                self._stop_workers(order[: len(self.workers) - workers], how="finish", timeout=grace)
                 self._write_registry()
             return self
 
@@ -573,12 +598,10 @@ class Cluster:
 
     def _busy_workers(self) -> set[str]:
         ours = {self.node_name(name): name for name in self.workers}
-        return {ours[w["name"]] for w in heartbeat.live_workers(self.redis)
-                if w["name"] in ours and w.get("active")}
+        return {ours[w["name"]] for w in heartbeat.live_workers(self.redis) if w["name"] in ours and w.get("active")}
 
     def _reap_dead_workers(self) -> None:
-        self._stop_workers([n for n, c in self.workers.items() if not c.alive],
-                           how="kill", timeout=1)
+        self._stop_workers([n for n, c in self.workers.items() if not c.alive], how="kill", timeout=1)
 
     def add_tasks(self, path, timeout: float = START_TIMEOUT) -> dict[str, str]:
         """Load a file of Celery tasks into every worker; return {task name: signature} once all have it.
@@ -623,7 +646,7 @@ class Cluster:
         with _LOCK:
             self._take_student_file(path, self.student_routes)
             port = int(self.api_url.rsplit(":", 1)[1])
-            procs.stop_child(self.api.proc, timeout=5)
+            processes.stop_child(self.api.proc, timeout=5)
             self.api = self._spawn("api", self._api_command(port))
             self._write_registry()
             self._wait_api_ready(timeout)
@@ -641,8 +664,7 @@ class Cluster:
             if running is not None and running.alive:
                 return self.flower_url
             port = port or free_port()
-            child = self._spawn("flower", flower_monitor.command(self.WORKER_APP, port),
-                                env=flower_monitor.FLOWER_ENV)
+            child = self._spawn("flower", flower_monitor.command(self.WORKER_APP, port), env=flower_monitor.FLOWER_ENV)
             self.extras["flower"] = child
             self.flower_url = f"http://127.0.0.1:{port}"
             self._write_registry()
@@ -651,8 +673,9 @@ class Cluster:
                 if not child.alive:
                     raise self._failure(child, f"exited with code {child.proc.returncode} at start")
                 return flower_monitor.answers(self.flower_url)
+
             try:
-                procs.wait_until(ready, timeout, interval=0.1, what="Flower")
+                processes.wait_until(ready, timeout, interval=0.1, what="Flower")
             except TimeoutError:
                 raise self._failure(child, f"did not answer within {timeout:.0f} s") from None
             return self.flower_url
@@ -679,33 +702,63 @@ class Cluster:
         """One row per process: component, pid, alive, address, log file."""
         rows = ProcessTable()
         if self.broker is not None and self.broker.proc is not None:
-            rows.append({"component": "broker", "pid": self.broker.proc.pid,
-                         "alive": self.broker.running, "address": f"127.0.0.1:{self.broker.port}",
-                         "log": self.broker.log_path})
+            rows.append(
+                {
+                    "component": "broker",
+                    "pid": self.broker.proc.pid,
+                    "alive": self.broker.running,
+                    "address": f"127.0.0.1:{self.broker.port}",
+                    "log": self.broker.log_path,
+                }
+            )
         elif self.broker_url:
-            rows.append({"component": "broker", "pid": "-", "alive": "external",
-                         "address": self.safe_broker_url, "log": "-"})
+            rows.append(
+                {"component": "broker", "pid": "-", "alive": "external", "address": self.safe_broker_url, "log": "-"}
+            )
         if self.api is not None:
-            rows.append({"component": "api", "pid": self.api.proc.pid, "alive": self.api.alive,
-                         "address": self.api_url, "log": self.api.log})
+            rows.append(
+                {
+                    "component": "api",
+                    "pid": self.api.proc.pid,
+                    "alive": self.api.alive,
+                    "address": self.api_url,
+                    "log": self.api.log,
+                }
+            )
         for name in sorted(self.workers, key=lambda n: int(n[1:])):
             child = self.workers[name]
-            rows.append({"component": name, "pid": child.proc.pid, "alive": child.alive,
-                         "address": self.node_name(name), "log": child.log})
+            rows.append(
+                {
+                    "component": name,
+                    "pid": child.proc.pid,
+                    "alive": child.alive,
+                    "address": self.node_name(name),
+                    "log": child.log,
+                }
+            )
         if "flower" in self.extras:
             child = self.extras["flower"]
-            rows.append({"component": "flower", "pid": child.proc.pid, "alive": child.alive,
-                         "address": self.flower_url, "log": child.log})
+            rows.append(
+                {
+                    "component": "flower",
+                    "pid": child.proc.pid,
+                    "alive": child.alive,
+                    "address": self.flower_url,
+                    "log": child.log,
+                }
+            )
         if self._only_broker_died():
-            rows.notes.append("the broker is dead: cluster.restart_broker() brings it back with its "
-                              "queued tasks (nothing is lost)")
+            rows.notes.append(
+                "the broker is dead: cluster.restart_broker() brings it back with its queued tasks (nothing is lost)"
+            )
         elif self._started and not self.running:
-            rows.notes.append("the cluster is down: cluster.start() starts it again "
-                              "(queued tasks are kept)")
+            rows.notes.append("the cluster is down: cluster.start() starts it again (queued tasks are kept)")
         dead = [name for name, child in self.workers.items() if not child.alive]
         if dead and self.running:
-            rows.notes.append(f"dead worker(s) {', '.join(dead)}: cluster.scale({len(self.workers)}) "
-                              "replaces them; their tasks come back after the visibility timeout")
+            rows.notes.append(
+                f"dead worker(s) {', '.join(dead)}: cluster.scale({len(self.workers)}) "
+                "replaces them; their tasks come back after the visibility timeout"
+            )
         return rows
 
     def logs(self, component: str, tail: int = 20) -> str:

@@ -6,10 +6,9 @@ import json
 import os
 import statistics
 import textwrap
-import threading
 import time
 
-from .cluster import UNACKED
+from labapp.cluster import UNACKED
 
 
 def compare(guess, measured: float, unit: str = "s") -> None:
@@ -18,15 +17,18 @@ def compare(guess, measured: float, unit: str = "s") -> None:
         text = f"no guess this time; it took {measured:.2f} {unit}"
     else:
         ratio = measured / guess if guess else float("inf")
-        verdict = ("close" if 0.8 <= ratio <= 1.25 else
-                   "it was slower than you thought" if ratio > 1 else
-                   "it was faster than you thought")
+        verdict = (
+            "close"
+            if 0.8 <= ratio <= 1.25
+            else "it was slower than you thought"
+            if ratio > 1
+            else "it was faster than you thought"
+        )
         text = f"you guessed {guess:g} {unit}, it took {measured:.2f} {unit}: {verdict}"
     print(text)
 
 
-def follow(client, task_id: str, timeout: float = 60.0, interval: float = 0.05,
-           quiet: bool = False) -> dict:
+def follow(client, task_id: str, timeout: float = 60.0, interval: float = 0.05, quiet: bool = False) -> dict:
     """Poll GET /status until the task ends; print each new state with the seconds since the call."""
     start = time.monotonic()
     last_state = None
@@ -63,178 +65,53 @@ def busy_machine_warning(cores: int) -> str | None:
         return None
     if load <= max(1.0, 0.75 * cores):
         return None
-    return (f"this machine is busy: {load:.1f} processes were waiting for the CPU on average over the last "
-            f"minute, for {cores} core{'s' if cores != 1 else ''}. Other programs will take their share, and "
-            "the numbers below will be noisy: close what you can, and run again for a cleaner picture.")
+    return (
+        f"this machine is busy: {load:.1f} processes were waiting for the CPU on average over the last "
+        f"minute, for {cores} core{'s' if cores != 1 else ''}. Other programs will take their share, and "
+        "the numbers below will be noisy: close what you can, and run again for a cleaner picture."
+    )
 
 
 def scaling_conclusions(sleep_records, cpu_records, cores: int) -> list[str]:
     """Sentences about a sleep and a cpu scaling run, computed from their numbers and the cores."""
     sleep = sorted(sleep_records, key=lambda p: p["workers"])
     most = sleep[-1]
-    lines = [f"sleep tasks: {most['workers']} workers gave {most['speedup']:.1f}× the throughput of "
-             f"{sleep[0]['workers']} ({most['efficiency']:.0%} efficiency); waiting tasks do not need "
-             f"a core each, so they scale past the {cores} core{'s' if cores != 1 else ''} you have."]
+    lines = [
+        f"sleep tasks: {most['workers']} workers gave {most['speedup']:.1f}× the throughput of "
+        f"{sleep[0]['workers']} ({most['efficiency']:.0%} efficiency); waiting tasks do not need "
+        f"a core each, so they scale past the {cores} core{'s' if cores != 1 else ''} you have."
+    ]
     cpu = sorted(cpu_records, key=lambda p: p["workers"])
     stop = plateau(cpu)
     best = max(cpu, key=lambda p: p["throughput"])
     if stop is None:
-        lines.append(f"cpu tasks kept scaling up to {cpu[-1]['workers']} workers "
-                     f"({cpu[-1]['speedup']:.1f}×): your {cores} cores left room for every worker.")
+        lines.append(
+            f"cpu tasks kept scaling up to {cpu[-1]['workers']} workers "
+            f"({cpu[-1]['speedup']:.1f}×): your {cores} cores left room for every worker."
+        )
         return lines
-    lines.append(f"cpu tasks stopped scaling at {stop} worker{'s' if stop != 1 else ''}: "
-                 f"{stop} already reached 90% of the best throughput ({best['throughput']:.1f} tasks/s at "
-                 f"{best['workers']} workers); more workers only took turns on the same cores.")
+    lines.append(
+        f"cpu tasks stopped scaling at {stop} worker{'s' if stop != 1 else ''}: "
+        f"{stop} already reached 90% of the best throughput ({best['throughput']:.1f} tasks/s at "
+        f"{best['workers']} workers); more workers only took turns on the same cores."
+    )
     if stop == cores:
-        lines.append(f"That is the {cores} core{'s' if cores != 1 else ''} this notebook may use: "
-                     "one computing task per core is all a machine can run at once.")
+        lines.append(
+            f"That is the {cores} core{'s' if cores != 1 else ''} this notebook may use: "
+            "one computing task per core is all a machine can run at once."
+        )
     elif stop < cores:
-        lines.append(f"That is fewer than the {cores} cores this notebook may use: other programs "
-                     "(the API, the broker, your browser) took their share of the CPU.")
+        lines.append(
+            f"That is fewer than the {cores} cores this notebook may use: other programs "
+            "(the API, the broker, your browser) took their share of the CPU."
+        )
     else:
-        lines.append(f"That is more than the {cores} cores this notebook may use: at fewer workers, other "
-                     "programs were taking CPU time that more workers then claimed for themselves. Close "
-                     "other programs and run again for a cleaner picture.")
+        lines.append(
+            f"That is more than the {cores} cores this notebook may use: at fewer workers, other "
+            "programs were taking CPU time that more workers then claimed for themselves. Close "
+            "other programs and run again for a cleaner picture."
+        )
     return lines
-
-
-class EventCounter:
-    """Listen to a cluster's Celery events in a thread: counts by type, and when each task succeeded."""
-
-    def __init__(self, app, on_event=None):
-        self.app = app
-        self.on_event = on_event  # also called with every event (in the receiver's thread)
-        self.counts: dict[str, int] = {}
-        self.succeeded_at: list[float] = []
-        self._receiver = None
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._listen, name="labapp-events", daemon=True)
-
-    def _on_event(self, event: dict) -> None:
-        self.counts[event["type"]] = self.counts.get(event["type"], 0) + 1
-        if event["type"] == "task-succeeded":
-            self.succeeded_at.append(time.monotonic())
-        if self.on_event is not None:
-            self.on_event(event)
-
-    def _listen(self) -> None:
-        with self.app.connection() as connection:
-            self._receiver = self.app.events.Receiver(connection, handlers={"*": self._on_event})
-            self._ready.set()
-            self._receiver.capture(limit=None, timeout=None, wakeup=False)
-
-    def __enter__(self) -> "EventCounter":
-        self._thread.start()
-        if not self._ready.wait(10):
-            raise TimeoutError("could not listen to the cluster's events within 10 s")
-        time.sleep(0.3)  # the receiver's queue is bound once it consumes: events before that are not seen
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._receiver.should_stop = True  # the receiver checks it at least every second
-        self._thread.join(5)
-
-
-class LiveThroughput:
-    """Keep the queue fed with short tasks, scale on a schedule, and redraw tasks/s every second."""
-
-    TASK = "labapp.tasks.sleep_ms"
-
-    def __init__(self, cluster, seconds: float = 12, scale_at: dict | None = None, task_ms: int = 100):
-        self.cluster = cluster
-        self.seconds = seconds
-        self.scale_at = dict(sorted((scale_at or {}).items()))
-        self.task_ms = task_ms
-        self.samples: list[tuple[float, float, int]] = []  # (seconds, tasks/s over the last second, workers)
-
-    def run(self) -> None:
-        """Run the experiment, showing the plot live (a widget in a notebook, nothing in a terminal)."""
-        view = _image_widget()
-        pending = dict(self.scale_at)
-        with EventCounter(self.cluster.celery) as events:
-            start = next_sample = time.monotonic()
-            while (now := time.monotonic()) - start < self.seconds:
-                for at in [at for at in pending if now - start >= at]:
-                    workers = pending.pop(at)
-                    self._feed(workers)  # enough queued for the new workers while scale() waits for them
-                    self.cluster.scale(workers)
-                self._feed(len(self.cluster.workers))
-                if now >= next_sample:
-                    done = sum(1 for t in events.succeeded_at if now - 1.0 <= t < now)
-                    self.samples.append((now - start, float(done), len(self.cluster.workers)))
-                    next_sample += 1.0
-                    if view is not None:
-                        view.value = _png(self.figure())
-                time.sleep(0.05)
-        self._drain()
-        if view is None:
-            return
-        view.value = _png(self.figure())
-
-    def _feed(self, workers: int) -> None:
-        """Top the queue up to a few seconds of work for ``workers``, so no worker ever waits for a task."""
-        waiting = self.cluster.queue_length()
-        enough = int(workers * 3000 / max(self.task_ms, 1)) + 4
-        for _ in range(max(0, enough - waiting)):
-            self.cluster.celery.send_task(self.TASK, kwargs={"ms": self.task_ms}, ignore_result=True)
-
-    def _drain(self) -> None:
-        """Leave an empty queue behind: drop what was fed but not taken."""
-        self.cluster.redis.delete("celery")
-
-    def rates_by_workers(self) -> dict[int, float]:
-        """Mean tasks/s for each worker count, leaving out the first second after each change (workers starting)."""
-        rates: dict[int, list[float]] = {}
-        changed_at, last = 0.0, None
-        for at, rate, workers in self.samples:
-            if workers != last:
-                changed_at, last = at, workers
-            if at - changed_at >= 1.0:
-                rates.setdefault(workers, []).append(rate)
-        return {workers: sum(r) / len(r) for workers, r in rates.items()}
-
-    def figure(self):
-        """Tasks finished per second against time, with the worker count as a step line."""
-        from matplotlib.figure import Figure
-
-        fig = Figure(figsize=(7, 3.4), layout="constrained")
-        ax = fig.add_subplot()
-        times = [s[0] for s in self.samples]
-        ax.plot(times, [s[1] for s in self.samples], "o-", color="#1565c0", label="tasks finished per second")
-        ideal = [s[2] * 1000 / self.task_ms for s in self.samples]
-        ax.step(times, ideal, where="post", color="#9e9e9e", linestyle="--",
-                label=f"ideal: workers × {1000 / self.task_ms:g}/s")
-        ax.set_xlim(0, self.seconds)
-        ax.set_ylim(0, max(ideal + [1]) * 1.15)
-        ax.set_xlabel("seconds")
-        ax.set_ylabel("tasks per second")
-        ax.set_title(f"Live throughput: {self.task_ms} ms tasks, scaling at "
-                     + ", ".join(f"{at} s → {n} workers" for at, n in self.scale_at.items()), fontsize=10)
-        ax.grid(True, alpha=0.3)
-        ax.legend(loc="upper left", fontsize=8)
-        return fig
-
-
-def _image_widget():
-    """An image widget shown in the current cell, or None outside a notebook."""
-    from .bench import in_notebook
-
-    if not in_notebook():
-        return None
-    import ipywidgets
-    from IPython.display import display
-
-    view = ipywidgets.Image(format="png")
-    display(view)
-    return view
-
-
-def _png(fig) -> bytes:
-    import io
-
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=90)
-    return buffer.getvalue()
 
 
 # ----------------------------------------------------------------- lesson 02 and 06: redelivery
@@ -255,12 +132,18 @@ def taken_at(cluster, task_id: str) -> float | None:
 def redelivery_account(cluster, submitted: float, taken: float | None, result: dict) -> str:
     """Where every second went between a killed task's submission and its end on another worker."""
     options = cluster.celery.conf.broker_transport_options
-    return account_redelivery(submitted, taken, result, visibility_timeout=options["visibility_timeout"],
-                              sweep_s=options["unacked_restore_interval"])
+    return account_redelivery(
+        submitted,
+        taken,
+        result,
+        visibility_timeout=options["visibility_timeout"],
+        sweep_s=options["unacked_restore_interval"],
+    )
 
 
-def account_redelivery(submitted: float, taken: float | None, result: dict, *,
-                       visibility_timeout: float, sweep_s: float) -> str:
+def account_redelivery(
+    submitted: float, taken: float | None, result: dict, *, visibility_timeout: float, sweep_s: float
+) -> str:
     """redelivery_account from numbers, as a sum whose shown parts add up to the shown total."""
     # a client may stamp its submission once the API answered, after a worker took the task
     taken = submitted if taken is None else max(taken, submitted)
@@ -268,14 +151,16 @@ def account_redelivery(submitted: float, taken: float | None, result: dict, *,
     queued = round(taken - submitted, 1)
     work = round(result["finished"] - result["started"], 1)
     back = max(0.0, round(total - queued - visibility_timeout - work, 1))  # what the other parts leave
-    return "\n".join([
-        f"it finished {total:.1f} s after it was submitted:",
-        f"  {queued:4.1f} s  until the killed worker took it",
-        f"+ {visibility_timeout:4.1f} s  the visibility timeout, counted from then",
-        f"+ {back:4.1f} s  until a live worker's check for overdue tasks (every {sweep_s:g} s) requeued it",
-        f"+ {work:4.1f} s  of work again, on another worker",
-        f"= {total:4.1f} s",
-    ])
+    return "\n".join(
+        [
+            f"it finished {total:.1f} s after it was submitted:",
+            f"  {queued:4.1f} s  until the killed worker took it",
+            f"+ {visibility_timeout:4.1f} s  the visibility timeout, counted from then",
+            f"+ {back:4.1f} s  until a live worker's check for overdue tasks (every {sweep_s:g} s) requeued it",
+            f"+ {work:4.1f} s  of work again, on another worker",
+            f"= {total:4.1f} s",
+        ]
+    )
 
 
 def wait_for_tasks(client, ids: list[str], timeout: float, interval: float = 0.5) -> list[str]:
@@ -292,9 +177,13 @@ def wait_for_tasks(client, ids: list[str], timeout: float, interval: float = 0.5
         ended = all(state in ("SUCCESS", "FAILURE", "REVOKED") for state in states)
         if line is not None:
             counts = ", ".join(f"{states.count(s)} {s}" for s in sorted(set(states)))
-            when = (f"all ended after {waited:.0f} s" if ended else
-                    f"stopped waiting after {waited:.0f} s" if waited >= timeout else
-                    f"{waited:.0f} s of at most {timeout:g} s")
+            when = (
+                f"all ended after {waited:.0f} s"
+                if ended
+                else f"stopped waiting after {waited:.0f} s"
+                if waited >= timeout
+                else f"{waited:.0f} s of at most {timeout:g} s"
+            )
             line.value = f"{counts} · {when}"
         if ended or waited >= timeout:
             return states
@@ -303,16 +192,11 @@ def wait_for_tasks(client, ids: list[str], timeout: float, interval: float = 0.5
 
 def _live_label():
     """A text line shown in the current cell and updated in place, or None outside a notebook."""
-    from .bench import in_notebook
-
-    if not in_notebook():
-        return None
     import ipywidgets
-    from IPython.display import display
 
-    label = ipywidgets.Label(value="")
-    display(label)
-    return label
+    from labapp.live import show_in_cell
+
+    return show_in_cell(lambda: ipywidgets.Label(value=""))
 
 
 # ----------------------------------------------------------------- lesson 06: the price of safety
@@ -337,9 +221,14 @@ class DeliveryRounds:
         rows = [("round", "at-least-once", "early ack", "early ÷ at-least-once")]
         for n, (safe, fast) in enumerate(zip(self.at_least_once, self.early_ack), 1):
             rows.append((str(n), f"{safe:.0f}/s", f"{fast:.0f}/s", f"{fast / safe:.2f}×"))
-        rows.append(("median", f"{statistics.median(self.at_least_once):.0f}/s",
-                     f"{statistics.median(self.early_ack):.0f}/s",
-                     f"{statistics.median(_ratios(self.at_least_once, self.early_ack)):.2f}×"))
+        rows.append(
+            (
+                "median",
+                f"{statistics.median(self.at_least_once):.0f}/s",
+                f"{statistics.median(self.early_ack):.0f}/s",
+                f"{statistics.median(_ratios(self.at_least_once, self.early_ack)):.2f}×",
+            )
+        )
         widths = [max(len(row[i]) for row in rows) for i in range(4)]
         lines = ["  ".join(cell.rjust(w) for cell, w in zip(row, widths)) for row in rows]
         return "\n".join([f"{self.tasks} tasks of 0 ms per round, {self.workers} workers:"] + lines)
@@ -359,8 +248,7 @@ def delivery_price(at_least_once: list[float], early_ack: list[float]) -> str:
     five agree on which is faster does the sentence say so; else the difference is noise.
     """
     if len(at_least_once) != len(early_ack) or not at_least_once:
-        raise ValueError(f"expected as many rounds of each delivery, found {len(at_least_once)} "
-                         f"and {len(early_ack)}")
+        raise ValueError(f"expected as many rounds of each delivery, found {len(at_least_once)} and {len(early_ack)}")
     rounds = len(at_least_once)
     ratio = statistics.median(_ratios(at_least_once, early_ack))
     faster = sum(fast > safe for safe, fast in zip(at_least_once, early_ack))
@@ -368,17 +256,23 @@ def delivery_price(at_least_once: list[float], early_ack: list[float]) -> str:
     agree = rounds - rounds // 5  # rounds that must agree for a verdict
     median = f"the median of {rounds} rounds"
     if rounds >= 4 and faster >= agree:
-        return (f"early ack ran {ratio:.2f}× the tasks per second of at-least-once on tiny tasks ({median}; "
-                f"faster in {faster} of them): at-least-once costs {_share(1 - 1 / ratio)} of the "
-                "throughput here, and loses nothing.")
+        return (
+            f"early ack ran {ratio:.2f}× the tasks per second of at-least-once on tiny tasks ({median}; "
+            f"faster in {faster} of them): at-least-once costs {_share(1 - 1 / ratio)} of the "
+            "throughput here, and loses nothing."
+        )
     if rounds >= 4 and slower >= agree:
-        return (f"at-least-once ran {1 / ratio:.2f}× the tasks per second of early ack here ({median}; "
-                f"faster in {slower} of them): its extra round trips to Redis did not show as a cost on "
-                "this machine, now. Run again on a quieter one to see their price.")
+        return (
+            f"at-least-once ran {1 / ratio:.2f}× the tasks per second of early ack here ({median}; "
+            f"faster in {slower} of them): its extra round trips to Redis did not show as a cost on "
+            "this machine, now. Run again on a quieter one to see their price."
+        )
     ratios = _ratios(at_least_once, early_ack)
-    return (f"early ack ran {ratio:.2f}× the tasks per second of at-least-once ({median}), but the rounds "
-            f"went from {min(ratios):.2f}× to {max(ratios):.2f}×, faster in {faster} and slower in "
-            f"{slower}: the difference is within the noise of this machine: run again on a quieter one.")
+    return (
+        f"early ack ran {ratio:.2f}× the tasks per second of at-least-once ({median}), but the rounds "
+        f"went from {min(ratios):.2f}× to {max(ratios):.2f}×, faster in {faster} and slower in "
+        f"{slower}: the difference is within the noise of this machine: run again on a quieter one."
+    )
 
 
 def _share(fraction: float) -> str:
@@ -386,20 +280,20 @@ def _share(fraction: float) -> str:
     return "under 1%" if fraction < 0.005 else f"{fraction:.0%}"
 
 
-def measure_deliveries(at_least_once, early_ack, workers: int = 2, tasks: int = 200,
-                       rounds: int = 8) -> DeliveryRounds:
+def measure_deliveries(at_least_once, early_ack, workers: int = 2, tasks: int = 200, rounds: int = 8) -> DeliveryRounds:
     """Throughput of 0 ms tasks on two clusters, one per delivery guarantee, in alternating rounds.
 
     Each round runs one batch on each cluster, back to back, the first one alternating
     (A B, B A, ...), so that a burst of load from other programs hits both alike.
     """
-    from .bench import TASKS, Progress, run_batch, warm_up
+    from labapp.bench import TASKS, Progress, run_batch, warm_up
 
     clusters = {"at_least_once": at_least_once, "early_ack": early_ack}
     for delivery, cluster in clusters.items():
         if cluster.settings.delivery != delivery:
-            raise ValueError(f"expected a cluster with delivery={delivery!r} as {delivery}, found "
-                             f"{cluster.settings.delivery!r}")
+            raise ValueError(
+                f"expected a cluster with delivery={delivery!r} as {delivery}, found {cluster.settings.delivery!r}"
+            )
     if rounds < 4:
         raise ValueError(f"rounds must be at least 4 for a verdict, got {rounds}")
     throughput: dict[str, list[float]] = {"at_least_once": [], "early_ack": []}

@@ -14,9 +14,9 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
 from matplotlib.transforms import Bbox, offset_copy
 
-from .bench_records import BenchRecords
-from .heartbeat import natural_key
-from .host import in_notebook, usable_cores
+from labapp.bench import BenchRecords
+from labapp.engine.heartbeat import natural_key
+from labapp.engine.this_process import in_notebook, usable_cores
 
 MEASURED = "#1f5fa8"
 IDEAL = "#8a8a8a"
@@ -27,14 +27,18 @@ KIND_TEXT = {"sleep": "sleep tasks (waiting: I/O-bound)", "cpu": "CPU tasks (com
 POINT_LABEL = "labapp-point-label"  # the gid of a point's value label, which _place_labels moves
 LABEL_GAP = 6  # points between a data point and its label
 # where a label may go around its point, best first: (x, y) direction, alignment of the text
-SPOTS = {"above": ((0, 1), "center", "bottom"), "below": ((0, -1), "center", "top"),
-         "left": ((-1, 0), "right", "center"), "right": ((1, 0), "left", "center"),
-         "above left": ((-1, 1), "right", "bottom"), "above right": ((1, 1), "left", "bottom"),
-         "below left": ((-1, -1), "right", "top"), "below right": ((1, -1), "left", "top")}
-THROUGHPUT_SPOTS = ("above", "above left", "below right", "left", "right", "above right", "below",
-                    "below left")
-EFFICIENCY_SPOTS = ("below", "below left", "below right", "above", "above left", "above right",
-                    "left", "right")
+SPOTS = {
+    "above": ((0, 1), "center", "bottom"),
+    "below": ((0, -1), "center", "top"),
+    "left": ((-1, 0), "right", "center"),
+    "right": ((1, 0), "left", "center"),
+    "above left": ((-1, 1), "right", "bottom"),
+    "above right": ((1, 1), "left", "bottom"),
+    "below left": ((-1, -1), "right", "top"),
+    "below right": ((1, -1), "left", "top"),
+}
+THROUGHPUT_SPOTS = ("above", "above left", "below right", "left", "right", "above right", "below", "below left")
+EFFICIENCY_SPOTS = ("below", "below left", "below right", "above", "above left", "above right", "left", "right")
 _SPOT_ORDER: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # axes -> its spots, best first
 LEGEND_DROP = 38  # points from the bottom of an axes to a legend below it: clears ticks and x label
 
@@ -42,8 +46,11 @@ LEGEND_DROP = 38  # points from the bottom of an axes to a legend below it: clea
 def _meta(records) -> tuple[str | None, float | None, int]:
     """kind, duration and cores of the records; a plain list of points says no kind or duration
     (nothing is invented), and its cores are this machine's."""
-    return (getattr(records, "kind", None), getattr(records, "duration_ms", None),
-            getattr(records, "cores", None) or usable_cores())
+    return (
+        getattr(records, "kind", None),
+        getattr(records, "duration_ms", None),
+        getattr(records, "cores", None) or usable_cores(),
+    )
 
 
 def _what(records) -> str:
@@ -95,8 +102,14 @@ def _worker_axis(ax, records, cores: int) -> None:
     ax.set_xticks(counts)
     ax.set_xlim(0, max(counts + [cores]) * 1.08 + 0.2)
     ax.set_xlabel("workers (processes, one task at a time each)")
-    ax.axvline(cores, color=CORES, linestyle=":", linewidth=1.6, zorder=1.5,
-               label=f"{cores} CPU core{'s' if cores > 1 else ''} on this machine")
+    ax.axvline(
+        cores,
+        color=CORES,
+        linestyle=":",
+        linewidth=1.6,
+        zorder=1.5,
+        label=f"{cores} CPU core{'s' if cores > 1 else ''} on this machine",
+    )
     ax.grid(True, alpha=0.3)
 
 
@@ -115,16 +128,24 @@ def throughput_plot(records, ax=None, *, title: str | None = None) -> Figure:
     xs, ys = [p["workers"] for p in points], [p["throughput"] for p in points]
     per_worker = ys[0] / xs[0]
     top = max(xs + [cores]) * 1.08 + 0.2
-    ax.plot([0, top], [0, per_worker * top], color=IDEAL, linestyle="--", linewidth=1.4,
-            label=f"ideal: N × {per_worker:.1f} tasks/s per worker")
+    ax.plot(
+        [0, top],
+        [0, per_worker * top],
+        color=IDEAL,
+        linestyle="--",
+        linewidth=1.4,
+        label=f"ideal: N × {per_worker:.1f} tasks/s per worker",
+    )
     ax.plot(xs, ys, "o-", color=MEASURED, linewidth=2.2, markersize=7, label="measured", zorder=3)
     for x, y, p in zip(xs, ys, points):
         _point_label(ax, f"{y:.1f}/s\n({p['efficiency']:.0%})", (x, y))
     _worker_axis(ax, points, cores)
     ax.set_ylim(0, max(max(ys), per_worker * max(xs)) * 1.22)
     ax.set_ylabel("throughput (tasks per second)")
-    ax.set_title(title or f"Throughput vs workers: {_what(records)}\n{_batch_text(points)}; "
-                          "in brackets: efficiency", fontsize=10.5)
+    ax.set_title(
+        title or f"Throughput vs workers: {_what(records)}\n{_batch_text(points)}; in brackets: efficiency",
+        fontsize=10.5,
+    )
     _legend_below(ax)
     if alone:  # in a bigger figure, its maker places the labels once the layout is complete
         _place_labels(fig)
@@ -154,9 +175,19 @@ def efficiency_plot(records, ax=None, *, title: str | None = None) -> Figure:
 
 def _point_label(ax, text: str, xy) -> None:
     """A value label beside a data point; _place_labels moves it where it covers nothing."""
-    label = ax.annotate(text, xy, textcoords="offset points", xytext=(0, LABEL_GAP), ha="center",
-                        va="bottom", fontsize=8.5, color=MEASURED, bbox=LABEL_BOX, zorder=4,
-                        gid=POINT_LABEL)
+    label = ax.annotate(
+        text,
+        xy,
+        textcoords="offset points",
+        xytext=(0, LABEL_GAP),
+        ha="center",
+        va="bottom",
+        fontsize=8.5,
+        color=MEASURED,
+        bbox=LABEL_BOX,
+        zorder=4,
+        gid=POINT_LABEL,
+    )
     label.set_in_layout(False)  # it stays inside the axes: the layout must not depend on where
 
 
@@ -164,8 +195,9 @@ def _legend_below(ax, ncols: int = 2) -> None:
     """The legend under the axes, below the x label: inside, it would cover points or labels
     wherever the data happen to fall."""
     below = offset_copy(ax.transAxes, fig=ax.figure, y=-LEGEND_DROP, units="points")
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, 0), bbox_transform=below, ncols=ncols,
-              fontsize=8.5, frameon=False)
+    ax.legend(
+        loc="upper center", bbox_to_anchor=(0.5, 0), bbox_transform=below, ncols=ncols, fontsize=8.5, frameon=False
+    )
 
 
 def _place_labels(fig: Figure) -> None:
@@ -221,8 +253,12 @@ def _place(label, ax, order, placed: list[Bbox]):
 
 def _overflow(box: Bbox, frame: Bbox) -> tuple[float, float, float, float]:
     """Pixels by which box sticks out of frame on the left, right, bottom and top."""
-    return (max(0.0, frame.x0 - box.x0), max(0.0, box.x1 - frame.x1),
-            max(0.0, frame.y0 - box.y0), max(0.0, box.y1 - frame.y1))
+    return (
+        max(0.0, frame.x0 - box.x0),
+        max(0.0, box.x1 - frame.x1),
+        max(0.0, frame.y0 - box.y0),
+        max(0.0, box.y1 - frame.y1),
+    )
 
 
 def _grow_limits(ax, overflow) -> None:
@@ -272,17 +308,16 @@ def timeline_plot(point: dict, ax=None, *, kind: str | None = None, duration_ms:
     labels = _short_names(names)
     row = {name: i for i, name in enumerate(names)}
     for name in names:
-        spans = sorted((t["started"], max(t["finished"] - t["started"], 0.0))
-                       for t in timings if t["worker"] == name)
+        spans = sorted((t["started"], max(t["finished"] - t["started"], 0.0)) for t in timings if t["worker"] == name)
         color = TASK_COLORS[row[name] % len(TASK_COLORS)]
         # alternate shades so back-to-back tasks on one worker stay distinguishable
         for shade, part in ((1.0, spans[0::2]), (0.6, spans[1::2])):
             if part:
-                ax.broken_barh(part, (row[name] - 0.38, 0.76), facecolors=color, alpha=shade,
-                               edgecolor=color, linewidth=0.4)
+                ax.broken_barh(
+                    part, (row[name] - 0.38, 0.76), facecolors=color, alpha=shade, edgecolor=color, linewidth=0.4
+                )
     wall = point["wall_s"]
-    ax.axvline(wall, color="black", linestyle="--", linewidth=1.1,
-               label=f"last result read: {wall:.2f} s")
+    ax.axvline(wall, color="black", linestyle="--", linewidth=1.1, label=f"last result read: {wall:.2f} s")
     last_sent = max(t["submitted"] for t in timings)
     ax.axvspan(0, last_sent, color=IDEAL, alpha=0.15, label=f"sending the batch: {last_sent:.2f} s")
     ax.set_yticks(range(len(names)), [labels[n] for n in names])
@@ -300,11 +335,19 @@ def timeline_plot(point: dict, ax=None, *, kind: str | None = None, duration_ms:
             what += f" of {duration_ms:g} ms"
     n = point["workers"]
     runs = [t["finished"] - t["started"] for t in timings]
-    ax.set_title(f"Which worker ran which task: {point['tasks']}{what or ' tasks'} on {n} "
-                 f"worker{'s' if n > 1 else ''}: {point['throughput']:.1f} tasks/s, "
-                 f"each task ran {sum(runs) / len(runs) * 1000:.0f} ms on average", fontsize=10.5)
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22 if len(names) > 3 else -0.35),
-              ncols=2, fontsize=8.5, frameon=False)
+    ax.set_title(
+        f"Which worker ran which task: {point['tasks']}{what or ' tasks'} on {n} "
+        f"worker{'s' if n > 1 else ''}: {point['throughput']:.1f} tasks/s, "
+        f"each task ran {sum(runs) / len(runs) * 1000:.0f} ms on average",
+        fontsize=10.5,
+    )
+    ax.legend(
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.22 if len(names) > 3 else -0.35),
+        ncols=2,
+        fontsize=8.5,
+        frameon=False,
+    )
     return fig
 
 
@@ -313,11 +356,14 @@ def response_time_plot(loads, blocking: dict, queued: dict) -> Figure:
     and the queued endpoint (seconds per client, keyed by the number of clients), log scale."""
     fig, ax = _new_axes(None, size=(7, 4.6))
     loads = sorted(loads)
-    for name, times, color in (("blocking: POST /blocking/factorial (200 when done)", blocking, "#c62828"),
-                               ("queued: POST /factorial (202 at once)", queued, "#1565c0")):
+    for name, times, color in (
+        ("blocking: POST /blocking/factorial (200 when done)", blocking, "#c62828"),
+        ("queued: POST /factorial (202 at once)", queued, "#1565c0"),
+    ):
         ax.plot(loads, [max(times[n]) for n in loads], "o-", color=color, label=f"{name}: slowest")
-        ax.plot(loads, [min(times[n]) for n in loads], "o:", color=color, alpha=0.5,
-                label=f"{name.split(':')[0]}: fastest")
+        ax.plot(
+            loads, [min(times[n]) for n in loads], "o:", color=color, alpha=0.5, label=f"{name.split(':')[0]}: fastest"
+        )
     ax.set_yscale("log")
     ax.set_xticks(loads)
     ax.set_xlabel("clients sending at the same moment")
@@ -337,13 +383,22 @@ def summary_figure(records, timeline_workers: int | None = None) -> Figure:
     fig = _new_figure((12, 5.2 + 0.3 * rows))
     grid = fig.add_gridspec(2, 2, height_ratios=[4.2, 0.9 + 0.3 * rows])
     records = points_with_meta(records)
-    throughput_plot(records, fig.add_subplot(grid[0, 0]),
-                    title=f"Throughput vs workers ({_batch_text(points)}; in brackets: efficiency)")
-    efficiency_plot(records, fig.add_subplot(grid[0, 1]),
-                    title="Efficiency vs workers (100% = each added worker adds its full share)")
+    throughput_plot(
+        records,
+        fig.add_subplot(grid[0, 0]),
+        title=f"Throughput vs workers ({_batch_text(points)}; in brackets: efficiency)",
+    )
+    efficiency_plot(
+        records,
+        fig.add_subplot(grid[0, 1]),
+        title="Efficiency vs workers (100% = each added worker adds its full share)",
+    )
     timeline_plot(chosen, fig.add_subplot(grid[1, :]), kind=kind, duration_ms=duration)
-    fig.suptitle(f"Scaling benchmark: {_what(records)}, {cores} CPU core{'s' if cores > 1 else ''}",
-                 fontsize=13, fontweight="bold")
+    fig.suptitle(
+        f"Scaling benchmark: {_what(records)}, {cores} CPU core{'s' if cores > 1 else ''}",
+        fontsize=13,
+        fontweight="bold",
+    )
     _place_labels(fig)  # again: the layout moved when the other plots came
     return fig
 

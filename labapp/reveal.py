@@ -4,19 +4,18 @@ Two modes:
 - own machine (``solutions/`` present, ``LABAPP_REVEAL_FROM`` unset): read the solution
   notebook, after the student confirms (``confirm=True`` skips the question);
 - instructor mode (no ``solutions/``, as in a student pack, or ``LABAPP_REVEAL_FROM`` set):
-  show only what the instructor published with ``labapp reveal exNN`` (labapp.revealstore).
+  show only what the instructor published with ``labapp reveal exNN`` (labapp.authoring.reveal_store).
 """
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import nbformat
 
-from . import regions, revealstore
-from .exercises import SOLUTIONS, solution_notebooks
-from .settings import Settings
+from labapp.authoring import regions, reveal_store
+from labapp.authoring.exercises import SOLUTIONS, solution_notebooks
+from labapp.settings import Settings
 
 _confirmed: set[str] = set()  # exercises this kernel already agreed to see
 
@@ -33,15 +32,20 @@ def find_root(start: Path | None = None) -> Path:
 
 def solution_parts(root: Path, exercise: str) -> list[str]:
     """The code of each solution-notebook cell that holds a solution region, markers and hidden checks removed."""
-    revealstore.check_name(exercise)
+    reveal_store.check_name(exercise)
     matches = [p for p in solution_notebooks(root) if p.name.startswith(exercise + "_") or p.stem == exercise]
     if len(matches) != 1:
         found = ", ".join(p.name for p in solution_notebooks(root)) or "none"
-        raise ValueError(f"expected one notebook {SOLUTIONS}/{exercise}_*.ipynb in {Path(root).resolve()}, "
-                         f"found {len(matches)} (notebooks there: {found})")
+        raise ValueError(
+            f"expected one notebook {SOLUTIONS}/{exercise}_*.ipynb in {Path(root).resolve()}, "
+            f"found {len(matches)} (notebooks there: {found})"
+        )
     nb = nbformat.read(matches[0], as_version=4)
-    parts = [regions.solution_text(cell.source) for cell in nb.cells
-             if cell.cell_type == "code" and regions.has_solution(cell.source)]
+    parts = [
+        regions.solution_text(cell.source)
+        for cell in nb.cells
+        if cell.cell_type == "code" and regions.has_solution(cell.source)
+    ]
     if not parts:
         raise ValueError(f"{SOLUTIONS}/{matches[0].name} has no `### BEGIN SOLUTION` region in its code cells")
     return parts
@@ -59,12 +63,13 @@ def _one_cell(exercise: str, parts: list[str], part: int | None) -> str | None:
         return "\n\n".join(parts)
     number = part or 1
     if not 1 <= number <= len(parts):
-        print(f"{exercise}'s solution has {len(parts)} cell(s): expected part between 1 and {len(parts)}, "
-              f"found {part}")
+        print(f"{exercise}'s solution has {len(parts)} cell(s): expected part between 1 and {len(parts)}, found {part}")
         return None
-    print(f"{exercise}'s solution has {len(parts)} cells (a cell magic such as %%writefile must start its "
-          f"own cell); this is cell {number} of {len(parts)}."
-          + (f" Run reveal({exercise!r}, part={number + 1}) for the next." if number < len(parts) else ""))
+    print(
+        f"{exercise}'s solution has {len(parts)} cells (a cell magic such as %%writefile must start its "
+        f"own cell); this is cell {number} of {len(parts)}."
+        + (f" Run reveal({exercise!r}, part={number + 1}) for the next." if number < len(parts) else "")
+    )
     return parts[number - 1]
 
 
@@ -85,8 +90,10 @@ def _show(code: str, exercise: str) -> None:
 
 def _ask(exercise: str) -> bool:
     """Ask the student; True only for 'yes'."""
-    question = (f"Reveal the solution of {exercise}? It will appear in a new cell below, "
-                "so try the exercise first. Type yes to reveal: ")
+    question = (
+        f"Reveal the solution of {exercise}? It will appear in a new cell below, "
+        "so try the exercise first. Type yes to reveal: "
+    )
     try:
         answer = input(question)
     except Exception:  # a front end without input (nbval, a script with no stdin)
@@ -106,28 +113,30 @@ def reveal(exercise: str, confirm: bool = False, part: int | None = None, root: 
 def _solution_cell(exercise: str, confirm: bool, part: int | None, root: str | Path | None) -> str | None:
     """The code of the cell to reveal, or None after saying why there is none."""
     try:
-        revealstore.check_name(exercise)
+        reveal_store.check_name(exercise)
     except ValueError as exc:
         print(f"Nothing revealed: {exc}.")
         return None
     root = Path(root) if root is not None else find_root()
     settings = Settings.from_env()
-    parts = (_published_parts(exercise, settings) if instructor_mode(root, settings)
-             else _own_parts(exercise, root, confirm))
+    parts = (
+        _published_parts(exercise, settings) if instructor_mode(root, settings) else _own_parts(exercise, root, confirm)
+    )
     return None if parts is None else _one_cell(exercise, parts, part)
 
 
 def _published_parts(exercise: str, settings: Settings) -> list[str] | None:
     """What the instructor published for exercise, or None after saying why there is nothing."""
     try:
-        store = revealstore.open_store(settings.reveal_from)
+        store = reveal_store.open_store(settings.reveal_from)
         entry = store.get(exercise)
-    except (ValueError, revealstore.StoreError) as exc:
+    except (ValueError, reveal_store.StoreError) as exc:
         print(f"Cannot read what the instructor revealed: {exc}")
         return None
     if entry is None:
-        print(f"The instructor has not revealed {exercise} yet (nothing for it in the {store}). "
-              "Keep trying, or ask them.")
+        print(
+            f"The instructor has not revealed {exercise} yet (nothing for it in the {store}). Keep trying, or ask them."
+        )
         return None
     return entry["parts"]
 
@@ -144,35 +153,3 @@ def _own_parts(exercise: str, root: Path, confirm: bool) -> list[str] | None:
     except ValueError as exc:
         print(f"Nothing revealed: {exc}")
         return None
-
-
-def cli(root: Path, exercise: str | None, show_list: bool, hide: str | None, store_at: str | None) -> int:
-    """``labapp reveal exNN | --list | --hide exNN``: publish, list or withdraw; the exit code."""
-    try:
-        location = store_at if store_at is not None else Settings.from_env().reveal_from
-        store = revealstore.open_store(location)
-        if show_list:
-            names = store.names()
-            if not names:
-                print(f"nothing revealed yet in the {store}")
-            for name in names:
-                entry = store.get(name) or {}
-                print(f"{name}  revealed {entry.get('revealed_at', '?')}  ({len(entry.get('parts', []))} cell(s))")
-            return 0
-        if hide:
-            done = store.hide(revealstore.check_name(hide))
-            print(f"{hide} hidden again in the {store}" if done else f"{hide} was not revealed in the {store}")
-            return 0
-        if not exercise:
-            print("error: name an exercise (labapp reveal ex01), or use --list or --hide ex01", file=sys.stderr)
-            return 2
-        if not (Path(root) / SOLUTIONS).is_dir():
-            print(f"error: no {SOLUTIONS}/ in {Path(root).resolve()}: run `labapp reveal` in the instructor's "
-                  "copy of the project (or pass --root)", file=sys.stderr)
-            return 1
-        store.publish(revealstore.record(exercise, solution_parts(root, exercise)))
-        print(f"revealed {exercise} in the {store}: a student's reveal({exercise!r}) now shows it")
-        return 0
-    except (ValueError, revealstore.StoreError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1

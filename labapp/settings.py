@@ -72,9 +72,7 @@ class Settings:
             try:
                 values[field.name] = _parse_bool(raw) if kind is bool else kind(raw)
             except ValueError:
-                raise ValueError(
-                    f"{ENV_PREFIX}{field.name.upper()}={raw!r} is not a valid {kind.__name__}"
-                ) from None
+                raise ValueError(f"{ENV_PREFIX}{field.name.upper()}={raw!r} is not a valid {kind.__name__}") from None
         values.update({k: v for k, v in overrides.items() if v is not None})
         settings = cls(**values)
         settings.validate()
@@ -91,8 +89,7 @@ class Settings:
                 if value < low:
                     raise ValueError(f"{ENV_PREFIX}{field.name.upper()} must be >= {low}, got {value}")
         if self.delivery not in DELIVERIES:
-            raise ValueError(f"{ENV_PREFIX}DELIVERY must be one of {', '.join(DELIVERIES)}, "
-                             f"got {self.delivery!r}")
+            raise ValueError(f"{ENV_PREFIX}DELIVERY must be one of {', '.join(DELIVERIES)}, got {self.delivery!r}")
         if self.worker_nice > 19:
             raise ValueError(f"{ENV_PREFIX}WORKER_NICE must be from 0 to 19, got {self.worker_nice}")
         if self.visibility_timeout <= self.longtask_max_x:

@@ -12,7 +12,7 @@ from celery.exceptions import BackendError, Ignore
 from celery.utils.log import get_task_logger
 from redis import RedisError
 
-from . import records
+from labapp.engine import task_records
 
 logger = get_task_logger(__name__)
 STEP_SECONDS = 0.25  # long_task reports progress and checks for cancel this often
@@ -25,7 +25,7 @@ class Cancelled(Ignore):
 def _stop_if_cancelled(task) -> None:
     """Cooperative cancel: end the task as REVOKED if its cancel flag is up."""
     try:
-        requested = records.cancel_requested(task.backend.client, task.request.id)
+        requested = task_records.cancel_requested(task.backend.client, task.request.id)
     except RedisError:
         return  # broker away for a moment (restart): keep working, check at the next step
     if requested:
@@ -47,14 +47,21 @@ def long_task(self, x: float) -> dict:
         _stop_if_cancelled(self)
         _report_progress(self, current, total)
         time.sleep(x / total)
-    return {"x": x, "steps": total, "message": f"worked {x} s in {total} steps", "run": run,
-            "started": started, "finished": time.time(), **_worker_stamp(self)}
+    return {
+        "x": x,
+        "steps": total,
+        "message": f"worked {x} s in {total} steps",
+        "run": run,
+        "started": started,
+        "finished": time.time(),
+        **_worker_stamp(self),
+    }
 
 
 def _count_run(task) -> int | None:
     """Which start of this task this is (2 after a redelivery); None if the broker is away."""
     try:
-        return records.count_run(task.backend.client, task.request.id)
+        return task_records.count_run(task.backend.client, task.request.id)
     except RedisError:
         return None
 
@@ -62,13 +69,11 @@ def _count_run(task) -> int | None:
 def _report_progress(task, current: int, total: int) -> None:
     """Store PROGRESS; best effort, as a lost progress note must not fail the work."""
     try:
-        task.update_state(state="PROGRESS", meta={"current": current, "total": total,
-                                                  **_worker_stamp(task)})
+        task.update_state(state="PROGRESS", meta={"current": current, "total": total, **_worker_stamp(task)})
     except (RedisError, BackendError) as exc:
         # Celery gives up after its retries (~16 s without a broker) with BackendStoreError:
         # the work goes on, the next step reports again
-        logger.warning("progress %s/%s of task %s not stored (broker away): %s",
-                       current, total, task.request.id, exc)
+        logger.warning("progress %s/%s of task %s not stored (broker away): %s", current, total, task.request.id, exc)
 
 
 def int_to_decimal(value: int) -> str:

@@ -26,13 +26,19 @@ import weakref
 
 import ipywidgets as w
 
-from . import procs
-from .client import ApiError
+from labapp.api.client import ApiError
+from labapp.engine import processes
 
 FINAL_STATES = ("SUCCESS", "FAILURE", "REVOKED", "UNKNOWN")
 # UNKNOWN: the API answers 404, the cluster no longer knows the id (restarted, or the result expired)
-STATE_COLORS = {"PENDING": "#757575", "STARTED": "#1565c0", "PROGRESS": "#1565c0",
-                "SUCCESS": "#2e7d32", "FAILURE": "#c62828", "REVOKED": "#ef6c00"}
+STATE_COLORS = {
+    "PENDING": "#757575",
+    "STARTED": "#1565c0",
+    "PROGRESS": "#1565c0",
+    "SUCCESS": "#2e7d32",
+    "FAILURE": "#c62828",
+    "REVOKED": "#ef6c00",
+}
 THREAD_PREFIX = "labapp-widgets"
 BOARD_INTERVAL = 0.5  # seconds between status polls while tasks are in flight
 PANEL_INTERVAL = 1.0  # seconds between worker polls while the cluster is busy
@@ -68,19 +74,19 @@ def _table(headers: list[str], rows: list[list[str]], empty: str) -> str:
         return f'<div style="color:#757575;padding:4px 0">{html.escape(empty)}</div>'
     cell = "padding:2px 10px 2px 0;text-align:left;white-space:nowrap"
     head = "".join(f'<th style="{cell};border-bottom:1px solid #bbb">{h}</th>' for h in headers)
-    body = "".join("<tr>" + "".join(f'<td style="{cell}">{c}</td>' for c in row) + "</tr>"
-                   for row in rows)
-    return (f'<table style="border-collapse:collapse;font-family:monospace;font-size:12px">'
-            f"<tr>{head}</tr>{body}</table>")
+    body = "".join("<tr>" + "".join(f'<td style="{cell}">{c}</td>' for c in row) + "</tr>" for row in rows)
+    return f'<table style="border-collapse:collapse;font-family:monospace;font-size:12px"><tr>{head}</tr>{body}</table>'
 
 
 def _progress_bar(current: int, total: int) -> str:
     total = max(1, total or 1)
     percent = max(0, min(100, round(100 * (current or 0) / total)))
-    return ('<div style="display:inline-block;vertical-align:middle;width:90px;height:10px;'
-            'background:#e0e0e0;border-radius:3px;overflow:hidden">'
-            f'<div style="width:{percent}%;height:100%;background:#1e88e5"></div></div>'
-            f" {current}/{total}")
+    return (
+        '<div style="display:inline-block;vertical-align:middle;width:90px;height:10px;'
+        'background:#e0e0e0;border-radius:3px;overflow:hidden">'
+        f'<div style="width:{percent}%;height:100%;background:#1e88e5"></div></div>'
+        f" {current}/{total}"
+    )
 
 
 def _truncate(text: str, limit: int = 40) -> str:
@@ -170,7 +176,7 @@ def _dead_here(worker: dict) -> bool:
     worker's beat stays in Redis for up to heartbeat.TTL seconds after its process died."""
     host = worker.get("name", "").rpartition("@")[2]
     pid = worker.get("pid")
-    return host == socket.gethostname() and isinstance(pid, int) and not procs.is_alive(pid)
+    return host == socket.gethostname() and isinstance(pid, int) and not processes.is_alive(pid)
 
 
 class Reading:
@@ -180,8 +186,7 @@ class Reading:
     reading says finished is no worker's current task, a task whose worker is gone says so.
     """
 
-    def __init__(self, workers: list[dict], queued: int | None, statuses: dict[str, dict],
-                 problem: str = ""):
+    def __init__(self, workers: list[dict], queued: int | None, statuses: dict[str, dict], problem: str = ""):
         self.at = time.time()
         self.problem = problem
         self.queued = queued
@@ -199,13 +204,16 @@ class Reading:
     def _current_tasks(self, worker: dict) -> None:
         """What worker runs according to this reading: its heartbeat's tasks that have not finished
         (a beat is up to a second old), and the tasks whose status names it."""
-        finished = [t for t in worker.get("active") or []
-                    if self.statuses.get(t.get("id"), {}).get("state") in DONE_STATES]
+        finished = [
+            t for t in worker.get("active") or [] if self.statuses.get(t.get("id"), {}).get("state") in DONE_STATES
+        ]
         current = [t for t in worker.get("active") or [] if t not in finished]
         listed = {t.get("id") for t in current}
-        current += [{"id": i, "name": answer.get("name")} for i, answer in self.statuses.items()
-                    if answer["state"] in RUNNING_STATES and answer.get("worker") == worker["name"]
-                    and i not in listed]
+        current += [
+            {"id": i, "name": answer.get("name")}
+            for i, answer in self.statuses.items()
+            if answer["state"] in RUNNING_STATES and answer.get("worker") == worker["name"] and i not in listed
+        ]
         worker["active"] = current
         worker["processed"] = worker.get("processed", 0) + len(finished)
 
@@ -291,13 +299,13 @@ class _Feed:
             queued = client.health().get("queued")
         except ApiError as exc:
             previous = self.last
-            return Reading(previous.workers if previous else [], previous.queued if previous else None,
-                           {}, problem=f"API: {exc}")
+            return Reading(
+                previous.workers if previous else [], previous.queued if previous else None, {}, problem=f"API: {exc}"
+            )
         wanted: list[str] = []
         for view in self.views:
             wanted += [i for i in view._wanted() if i not in wanted]
-        wanted += [t["id"] for w in workers for t in w.get("active") or []
-                   if t.get("id") and t["id"] not in wanted]
+        wanted += [t["id"] for w in workers for t in w.get("active") or [] if t.get("id") and t["id"] not in wanted]
         statuses, problem = {}, ""
         for task_id in wanted:  # HTTP outside the views' lock: a click never waits for a poll
             try:
@@ -322,15 +330,10 @@ class _Feed:
             return PANEL_IDLE_INTERVAL
 
 
-class _Live:
-    """A widget fed by a _Feed: its own, or one it shares with the other parts of a dashboard."""
+class _Fed:
+    """What a widget or the dashboard says about its _Feed: polling or not, and why it stopped."""
 
     _feed: _Feed
-
-    def _join(self, feed: "_Feed | None", cluster, kind: str) -> None:
-        self._feed = feed or _Feed(cluster, kind)
-        self._feed.views.append(self)
-        self._lock = self._feed.lock
 
     @property
     def updating(self) -> bool:
@@ -341,6 +344,15 @@ class _Live:
     def stopped(self) -> str:
         """Why live updates stopped ("" while they run)."""
         return self._feed.stopped
+
+
+class _Live(_Fed):
+    """A widget fed by a _Feed: its own, or one it shares with the other parts of a dashboard."""
+
+    def _join(self, feed: "_Feed | None", cluster, kind: str) -> None:
+        self._feed = feed or _Feed(cluster, kind)
+        self._feed.views.append(self)
+        self._lock = self._feed.lock
 
     @property
     def seen_at(self) -> float | None:
@@ -371,8 +383,7 @@ class _Live:
 class TaskBoard(_Live, w.VBox):
     """A live table of submitted tasks: state, progress, worker, elapsed time, result."""
 
-    def __init__(self, cluster, max_rows: int = MAX_ROWS, interval: float = BOARD_INTERVAL,
-                 feed: _Feed | None = None):
+    def __init__(self, cluster, max_rows: int = MAX_ROWS, interval: float = BOARD_INTERVAL, feed: _Feed | None = None):
         self.cluster = cluster
         self.max_rows = max_rows
         self.interval = interval
@@ -407,10 +418,19 @@ class TaskBoard(_Live, w.VBox):
         now = time.time()
         with self._lock:
             for task_id in [task_ids] if isinstance(task_ids, str) else task_ids:
-                self._rows[task_id] = {"id": task_id, "task": task, "args": dict(args),
-                                       "state": "PENDING", "progress": None, "worker": None,
-                                       "result": None, "error": None, "note": "",
-                                       "submitted": now, "finished": None}
+                self._rows[task_id] = {
+                    "id": task_id,
+                    "task": task,
+                    "args": dict(args),
+                    "state": "PENDING",
+                    "progress": None,
+                    "worker": None,
+                    "result": None,
+                    "error": None,
+                    "note": "",
+                    "submitted": now,
+                    "finished": None,
+                }
             self._trim()
             self._status_text = "updating…"
             self._render()
@@ -457,8 +477,7 @@ class TaskBoard(_Live, w.VBox):
             row["finished"] = result.get("finished") or time.time()
         # the reading says when a running task's worker is gone: its state is stale
         gone = answer.get("worker_alive") is False
-        row["note"] = ("worker gone: the task returns to the queue after the visibility timeout"
-                       if gone else "")
+        row["note"] = "worker gone: the task returns to the queue after the visibility timeout" if gone else ""
         if row["state"] == "UNKNOWN":
             row["note"] = "the cluster no longer knows this task (restarted, or its result expired)"
 
@@ -473,9 +492,11 @@ class TaskBoard(_Live, w.VBox):
             summary = f"<b>Tasks</b> ({len(rows)}{': ' + tally if tally else ''}) — "
             summary += _message(status, "#757575")
             now = self._feed.last.at if self._feed.stopped and self._feed.last else time.time()
-            table = _table(["task id", "task", "state", "progress", "worker", "elapsed",
-                            "result"], [self._cells(row, now) for row in rows],
-                           "Submit a task to see it here.")
+            table = _table(
+                ["task id", "task", "state", "progress", "worker", "elapsed", "result"],
+                [self._cells(row, now) for row in rows],
+                "Submit a task to see it here.",
+            )
             # An unchanged value sends nothing: the kernel gets a message only on a change.
             self.summary.value = summary
             self.table.value = self._stopped_html(table)
@@ -486,11 +507,9 @@ class TaskBoard(_Live, w.VBox):
         color = STATE_COLORS.get(state, "#333")
         state_html = f'<b style="color:{color}">{html.escape(state)}</b>'
         if row["note"]:
-            state_html += (f' <span style="color:#c62828" title="{html.escape(row["note"])}">'
-                           "⚠ worker gone</span>")
+            state_html += f' <span style="color:#c62828" title="{html.escape(row["note"])}">⚠ worker gone</span>'
         progress = row["progress"] or {}
-        bar = _progress_bar(progress.get("current") or 0, progress.get("total") or 1) \
-            if state == "PROGRESS" else ""
+        bar = _progress_bar(progress.get("current") or 0, progress.get("total") or 1) if state == "PROGRESS" else ""
         args = ", ".join(f"{k}={v}" for k, v in row["args"].items())
         end = row["finished"] or now
         return [
@@ -514,9 +533,11 @@ class TaskLauncher(w.VBox):
         self.last_ids: list[str] = []
         self._listeners = []
         settings = cluster.settings
-        self.task = w.Dropdown(options=[("long_task (x seconds of work)", "long_task"),
-                                        ("factorial (n!)", "factorial")],
-                               value="long_task", description="task")
+        self.task = w.Dropdown(
+            options=[("long_task (x seconds of work)", "long_task"), ("factorial (n!)", "factorial")],
+            value="long_task",
+            description="task",
+        )
         # Plain text boxes, not bounded ones: a bounded box would silently clamp
         # 25 to 20; the limits are shown, and the API judges and explains.
         self.x = w.FloatText(value=2.0, description="x", step=0.5)
@@ -529,22 +550,29 @@ class TaskLauncher(w.VBox):
         # No icon= on any button: ipywidgets 8 draws it as a Font Awesome <i> whose glyph (a
         # private-use character) lands in the button's accessible name ("\uf04b Submit"), so a
         # screen reader reads junk and get_by_role("button", name="Submit") finds nothing.
-        self.submit_button = w.Button(description="Submit", button_style="primary",
-                                      tooltip="submit the task once")
-        self.count = w.BoundedIntText(value=many, min=1, max=MAX_ROWS, description="how many",
-                                      layout=w.Layout(width="160px"))
-        self.submit_many_button = w.Button(description=f"Submit {self.count.value}",
-                                           tooltip="submit the task 'how many' times at once")
+        self.submit_button = w.Button(description="Submit", button_style="primary", tooltip="submit the task once")
+        self.count = w.BoundedIntText(
+            value=many, min=1, max=MAX_ROWS, description="how many", layout=w.Layout(width="160px")
+        )
+        self.submit_many_button = w.Button(
+            description=f"Submit {self.count.value}", tooltip="submit the task 'how many' times at once"
+        )
         self.status = w.HTML()
         self.task.observe(self._on_task, names="value")
         self.count.observe(self._on_count, names="value")
         self.submit_button.on_click(lambda _: self.submit(1))
         self.submit_many_button.on_click(lambda _: self.submit(self.count.value))
-        super().__init__([
-            w.HTML("<b>Submit tasks</b>"), self.task, w.HBox([self.x, self.n]), self.hint,
-            w.HBox([self.submit_button]), w.HBox([self.count, self.submit_many_button]),
-            self.status,
-        ])
+        super().__init__(
+            [
+                w.HTML("<b>Submit tasks</b>"),
+                self.task,
+                w.HBox([self.x, self.n]),
+                self.hint,
+                w.HBox([self.submit_button]),
+                w.HBox([self.count, self.submit_many_button]),
+                self.status,
+            ]
+        )
         self._on_task()
 
     def on_submit(self, callback) -> None:
@@ -607,24 +635,31 @@ def _fixed_table(rows: list[list[str]], titles: list[list[str]], empty: str) -> 
     """The workers table with fixed column widths; a cell too long ends in … (its title shows all)."""
     if not rows:
         return f'<div style="color:#757575;padding:4px 0">{html.escape(empty)}</div>'
-    cell = ("padding:2px 8px 2px 0;text-align:left;white-space:nowrap;overflow:hidden;"
-            "text-overflow:ellipsis")
-    cols = "".join(f'<col style="width:{width}ch">' if width else "<col>"
-                   for _, width in PANEL_COLUMNS)
-    head = "".join(f'<th style="{cell};border-bottom:1px solid #bbb">{name}</th>'
-                   for name, _ in PANEL_COLUMNS)
-    body = "".join("<tr>" + "".join(f'<td style="{cell}" title="{html.escape(title)}">{c}</td>'
-                                    for c, title in zip(row, row_titles)) + "</tr>"
-                   for row, row_titles in zip(rows, titles))
-    return ('<table style="border-collapse:collapse;font-family:monospace;font-size:12px;'
-            f'width:100%;table-layout:fixed"><colgroup>{cols}</colgroup><tr>{head}</tr>{body}</table>')
+    cell = "padding:2px 8px 2px 0;text-align:left;white-space:nowrap;overflow:hidden;text-overflow:ellipsis"
+    cols = "".join(f'<col style="width:{width}ch">' if width else "<col>" for _, width in PANEL_COLUMNS)
+    head = "".join(f'<th style="{cell};border-bottom:1px solid #bbb">{name}</th>' for name, _ in PANEL_COLUMNS)
+    body = "".join(
+        "<tr>"
+        + "".join(f'<td style="{cell}" title="{html.escape(title)}">{c}</td>' for c, title in zip(row, row_titles))
+        + "</tr>"
+        for row, row_titles in zip(rows, titles)
+    )
+    return (
+        '<table style="border-collapse:collapse;font-family:monospace;font-size:12px;'
+        f'width:100%;table-layout:fixed"><colgroup>{cols}</colgroup><tr>{head}</tr>{body}</table>'
+    )
 
 
 class WorkerPanel(_Live, w.VBox):
     """Live workers and queue depth, with controls to scale the pool and kill a worker."""
 
-    def __init__(self, cluster, interval: float = PANEL_INTERVAL,
-                 idle_interval: float = PANEL_IDLE_INTERVAL, feed: _Feed | None = None):
+    def __init__(
+        self,
+        cluster,
+        interval: float = PANEL_INTERVAL,
+        idle_interval: float = PANEL_IDLE_INTERVAL,
+        feed: _Feed | None = None,
+    ):
         self.cluster = cluster
         self.interval = interval
         self.idle_interval = idle_interval
@@ -640,20 +675,31 @@ class WorkerPanel(_Live, w.VBox):
         # role=slider and no accessible name, and no option sets one; the box's <label for>
         # names it "workers", and arrow keys step it as they would a slider. No icons (see
         # TaskLauncher).
-        self.size = w.BoundedIntText(value=start, min=0, max=max(min(MAX_SCALE, limit), start),
-                                     description="workers", layout=w.Layout(width="150px"))
+        self.size = w.BoundedIntText(
+            value=start,
+            min=0,
+            max=max(min(MAX_SCALE, limit), start),
+            description="workers",
+            layout=w.Layout(width="150px"),
+        )
         self._shown_count = start  # the worker count the box last showed
-        self.scale_button = w.Button(description="Scale",
-                                     tooltip="start or stop workers until there are that many")
-        self.kill_button = w.Button(description="Kill a worker", button_style="danger",
-                                    tooltip="SIGKILL a busy worker (or any)")
+        self.scale_button = w.Button(description="Scale", tooltip="start or stop workers until there are that many")
+        self.kill_button = w.Button(
+            description="Kill a worker", button_style="danger", tooltip="SIGKILL a busy worker (or any)"
+        )
         self.action = w.HTML()
         self.scale_button.on_click(lambda _: self.scale(self.size.value))
         self.kill_button.on_click(lambda _: self.kill())
-        super().__init__([w.HTML("<b>Workers</b>"), self.summary, self.table,
-                          w.HBox([self.size, self.scale_button, self.kill_button]), self.action],
-                         layout=w.Layout(width=PANEL_WIDTH, min_width=PANEL_WIDTH,
-                                         max_width=PANEL_WIDTH))
+        super().__init__(
+            [
+                w.HTML("<b>Workers</b>"),
+                self.summary,
+                self.table,
+                w.HBox([self.size, self.scale_button, self.kill_button]),
+                self.action,
+            ],
+            layout=w.Layout(width=PANEL_WIDTH, min_width=PANEL_WIDTH, max_width=PANEL_WIDTH),
+        )
         self.add_class("labapp-worker-panel")  # for a browser test that measures it
         self._feed.refresh()
         self._feed.start()
@@ -696,18 +742,19 @@ class WorkerPanel(_Live, w.VBox):
                     state = '<span style="color:#757575">idle</span>'
                 current = ", ".join(f"{t.get('name')} {_short(t.get('id', ''))}" for t in active)
                 done = str(worker.get("processed", 0))
-                rows.append([html.escape(worker["name"]), str(worker.get("pid", "")), state, done,
-                             html.escape(current)])
+                rows.append(
+                    [html.escape(worker["name"]), str(worker.get("pid", "")), state, done, html.escape(current)]
+                )
                 titles.append([worker["name"], str(worker.get("pid", "")), "", done, current])
             queued = "?" if self.queued is None else self.queued
-            summary = (f"{len(self.workers)} live · <b>{queued}</b> queued in Redis "
-                       "(waiting for a worker)")
+            summary = f"{len(self.workers)} live · <b>{queued}</b> queued in Redis (waiting for a worker)"
             status = self._feed.stopped or self._status_text
             if status:
                 summary += " — " + _message(status, "#757575")
             self.summary.value = summary
-            self.table.value = self._stopped_html(_fixed_table(
-                rows, titles, "No live worker: queued tasks wait until one starts."))
+            self.table.value = self._stopped_html(
+                _fixed_table(rows, titles, "No live worker: queued tasks wait until one starts.")
+            )
 
     def _follow_cluster_size(self) -> None:
         """Move the workers box when the cluster's size changed elsewhere (a bench, scale() in a cell),
@@ -756,13 +803,16 @@ class WorkerPanel(_Live, w.VBox):
             return None
         self.size.value = self._shown_count = len(self.cluster.workers)
         timeout = self.cluster.settings.visibility_timeout
-        self._done(f"killed {name} (SIGKILL). Its unfinished task goes back to the queue after "
-                   f"the visibility timeout ({timeout}\u00a0s) and another worker runs it.", "#c62828")
+        self._done(
+            f"killed {name} (SIGKILL). Its unfinished task goes back to the queue after "
+            f"the visibility timeout ({timeout}\u00a0s) and another worker runs it.",
+            "#c62828",
+        )
         return name
 
 
 # ------------------------------------------------------------------ all together
-class Dashboard(w.VBox):
+class Dashboard(_Fed, w.VBox):
     """Launcher, task board and worker panel of one cluster: ``Dashboard(cluster)`` in a cell.
 
     Board and panel show the same reading of the cluster: one poll feeds both.
@@ -779,22 +829,17 @@ class Dashboard(w.VBox):
         self.launcher.layout.margin = "0 24px 0 0"
         super().__init__([w.HBox([self.launcher, self.panel]), self.board])
 
-    @property
-    def updating(self) -> bool:
-        """True while the dashboard polls."""
-        return self._feed.alive
-
-    @property
-    def stopped(self) -> str:
-        """Why live updates stopped ("" while they run)."""
-        return self._feed.stopped
-
     def snapshot(self) -> dict:
         """What board and panel show now, taken together: rows, workers, queued, when read, stopped."""
         with self._feed.lock:
-            return {"rows": self.board.rows, "workers": [dict(w) for w in self.panel.workers],
-                    "queued": self.panel.queued, "workers_box": self.panel.size.value,
-                    "seen_at": self.board.seen_at, "stopped": self._feed.stopped}
+            return {
+                "rows": self.board.rows,
+                "workers": [dict(w) for w in self.panel.workers],
+                "queued": self.panel.queued,
+                "workers_box": self.panel.size.value,
+                "seen_at": self.board.seen_at,
+                "stopped": self._feed.stopped,
+            }
 
     def __repr__(self) -> str:
         # what a notebook shows where the widget cannot be drawn (a saved notebook not yet run)

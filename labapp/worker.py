@@ -14,21 +14,18 @@ import time
 from urllib.parse import urlsplit
 
 import redis
-from celery.signals import (task_received, worker_init, worker_process_init, worker_ready,
-                            worker_shutdown)
+from celery.signals import task_received, worker_init, worker_process_init, worker_ready, worker_shutdown
 from celery.worker import state as worker_state
 
-from . import classroom, heartbeat, procs
-from .celery_app import make_celery
-from .cluster import CLUSTER_ENV
-from .settings import ENV_PREFIX, Settings
+from labapp.engine import classroom_protocol, heartbeat, processes
+from labapp.engine.celery_config import make_celery
+from labapp.engine.processes import CLUSTER_ENV
+from labapp.settings import ENV_PREFIX, Settings
 
-
-CLASS: list = []  # the class this worker joined (None: no class), read once at start
+CLASSROOM: list = []  # the classroom this worker joined (None: none), read once at start
 
 # Celery reads these from the environment over its configuration (`-b URL` sets the first)
-CELERY_URL_ENV = ("CELERY_BROKER_URL", "CELERY_BROKER_READ_URL", "CELERY_BROKER_WRITE_URL",
-                  "CELERY_RESULT_BACKEND")
+CELERY_URL_ENV = ("CELERY_BROKER_URL", "CELERY_BROKER_READ_URL", "CELERY_BROKER_WRITE_URL", "CELERY_RESULT_BACKEND")
 
 
 def started_by_the_lab(environ=None) -> bool:
@@ -51,13 +48,15 @@ def worker_settings(environ=None) -> Settings:
     lab = environ.get(ENV_PREFIX + "BROKER_URL")
     url = lab if started_by_the_lab(environ) else (environ.get("CELERY_BROKER_URL") or lab)
     if not url:
-        raise RuntimeError("no broker URL: give one with `celery -A labapp.worker -b redis://... worker`, "
-                           "or use `labapp join`, `labapp up` or labapp.Cluster, which start workers")
+        raise RuntimeError(
+            "no broker URL: give one with `celery -A labapp.worker -b redis://... worker`, "
+            "or use `labapp join`, `labapp up` or labapp.Cluster, which start workers"
+        )
     shared = {}
     info = _read_class(url)
-    CLASS.append(info)
+    CLASSROOM.append(info)
     if info is not None:
-        problem = classroom.version_problem(info)
+        problem = classroom_protocol.version_problem(info)
         if problem:
             raise RuntimeError(problem)
         # the class's settings win over this machine's LABAPP_* (left from a lesson, say):
@@ -68,15 +67,17 @@ def worker_settings(environ=None) -> Settings:
 
 def _read_class(url: str) -> dict | None:
     """The class the broker runs (None if none, or if the broker is away: Celery retries and says so)."""
-    client = classroom.connect(url)
+    client = classroom_protocol.connect(url)
     try:
-        return classroom.read(client)
+        return classroom_protocol.read(client)
     except (redis.AuthenticationError, redis.ResponseError) as exc:
         if isinstance(exc, redis.AuthenticationError) or "WRONGPASS" in str(exc) or "NOAUTH" in str(exc):
             # Celery would retry a wrong password for ever, one log line at a time
-            raise RuntimeError(f"the broker at {classroom.where(url)} refused the password (user "
-                               f"{urlsplit(url).username or 'default'}): check the URL, or ask the "
-                               "instructor for the current join file") from None
+            raise RuntimeError(
+                f"the broker at {classroom_protocol.where(url)} refused the password (user "
+                f"{urlsplit(url).username or 'default'}): check the URL, or ask the "
+                "instructor for the current join file"
+            ) from None
         return None
     except Exception:
         return None
@@ -100,8 +101,8 @@ app = make_celery(settings, settings.broker_url)
 app.set_current()
 app.set_default()
 
-from . import tasks  # noqa: E402,F401  (registers the tasks on this app)
-from .student_code import load_student_tasks  # noqa: E402
+from labapp import tasks  # noqa: E402,F401  (registers the tasks on this app)
+from labapp.engine.student_code import load_student_tasks  # noqa: E402
 
 STUDENT_MODULES = load_student_tasks()  # the modules a student added with cluster.add_tasks()
 
@@ -110,12 +111,12 @@ STARTED_AT = time.time()
 
 @worker_init.connect
 def _die_with_parent(**_):
-    procs.watch_parent(parent=procs.owner_pid())
+    processes.watch_parent(parent=processes.owner_pid())
 
 
 @worker_process_init.connect
 def _pool_child_dies_with_worker(**_):
-    procs.watch_parent()
+    processes.watch_parent()
 
 
 class WorkerBeat:
@@ -129,9 +130,9 @@ class WorkerBeat:
 
     def leave_if_class_ended(self) -> None:
         """A worker that joined a class leaves (warm shutdown) once the instructor has ended it."""
-        if not (CLASS and CLASS[0]) or self.leaving:
+        if not (CLASSROOM and CLASSROOM[0]) or self.leaving:
             return
-        if classroom.read(self.client) is None:
+        if classroom_protocol.read(self.client) is None:
             self.leaving = True
             print("the class has ended (the instructor stopped it): this worker leaves", flush=True)
             os.kill(os.getpid(), signal.SIGTERM)  # Celery's warm shutdown: running tasks finish
@@ -147,8 +148,7 @@ class WorkerBeat:
     def collect(self, received=None) -> dict:
         """The info of one beat; ``received`` is a request not yet in Celery's state."""
         # reserved: received and running or about to (prefetch 1, so at most one waits)
-        requests = {req.id: req for req in list(worker_state.reserved_requests)
-                    + list(worker_state.active_requests)}
+        requests = {req.id: req for req in list(worker_state.reserved_requests) + list(worker_state.active_requests)}
         if received is not None:
             requests[received.id] = received
         active = [{"id": req.id, "name": req.name.rsplit(".", 1)[-1]} for req in requests.values()]

@@ -1,99 +1,28 @@
-"""Shared fixtures: a real cluster (real broker, worker processes, HTTP) in private folders."""
+"""Fixtures shared by every layer: the session's sandbox, a shared cluster, private clusters.
+
+Helpers are not here: tests import them from ``tests.support``.
+"""
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
-import tempfile
-import urllib.error
-import urllib.request
 from pathlib import Path
 
-import psutil
 import pytest
 
-from labapp import procs
-
-# Every cluster a test starts lives in this folder, never in the user's, and so do the
-# temporary files of the tests and of every process they start; it goes at the end.
-_GIVEN_SANDBOX = os.environ.get("LABAPP_TEST_SANDBOX")  # then it is the caller's to remove
-_SANDBOX = Path(_GIVEN_SANDBOX or tempfile.mkdtemp(prefix="labapp-tests-"))
-(_SANDBOX / "tmp").mkdir(parents=True, exist_ok=True)
-tempfile.tempdir = os.environ["TMPDIR"] = str(_SANDBOX / "tmp")
-os.environ["LABAPP_RUNTIME_DIR"] = str(_SANDBOX / "runtime")
-os.environ["LABAPP_REGISTRY_DIR"] = str(_SANDBOX / "registry")
-
-# Short enough that a killed worker's task comes back within seconds; long tasks in tests
-# stay under it so none runs twice. In the environment, so that clusters started in other
-# processes (a kernel, `labapp up`) get them too.
-TEST_SETTINGS = dict(visibility_timeout=6, longtask_max_x=5)
-os.environ.update({f"LABAPP_{key.upper()}": str(value) for key, value in TEST_SETTINGS.items()})
+from tests.support import sandbox as session_sandbox
+from tests.support.sandbox import stop_leftovers
 
 
-def leftover_processes() -> list[psutil.Process]:
-    """Processes started for this test session that are still alive."""
-    return procs.processes_marked(_SANDBOX)
-
-
-def processes_of(cluster) -> list[psutil.Process]:
-    """Live processes (pool children and broker included) that belong to this cluster."""
-    return procs.processes_marked(cluster.dir)
-
-
-def wait_for(predicate, timeout: float = 20.0, interval: float = 0.1, what="condition"):
-    """Poll until predicate() is truthy and return its value; fail the test after timeout."""
-    try:
-        return procs.wait_until(predicate, timeout, interval, what)
-    except procs.WaitTimeout as exc:
-        message = str(exc)
-    pytest.fail(message)
-
-
-def wait_state(client, task_id: str, states=("SUCCESS", "FAILURE", "REVOKED"), timeout: float = 30.0) -> dict:
-    """Poll GET /status until the task reaches one of states; return the last answer."""
-    last = [None]
-
-    def reached():
-        last[0] = client.status(task_id)
-        return last[0] if last[0]["state"] in states else None
-
-    return wait_for(reached, timeout, what=lambda: f"task {task_id} to reach {states}; last: {last[0]}")
-
-
-def raw_request(base_url: str, method: str, path: str, body: bytes | None = None,
-                content_type: str | None = "application/json"):
-    """Send raw bytes over HTTP; return (status, parsed JSON body, headers), whatever the status."""
-    request = urllib.request.Request(base_url + path, data=body, method=method,
-                                     headers={"Content-Type": content_type} if content_type else {})
-    try:
-        with urllib.request.urlopen(request, timeout=10) as resp:
-            return resp.status, json.loads(resp.read()), resp.headers
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read()), exc.headers
-
-
-def stop_leftovers(folder, grace: float = 5.0) -> list[str]:
-    """Kill what still runs for folder after grace seconds (exiting now is fine); describe it."""
-    try:
-        procs.wait_until(lambda: not procs.processes_marked(folder), grace, interval=0.2)
-        return []
-    except procs.WaitTimeout:
-        pass
-    described = []
-    for proc in procs.processes_marked(folder):
-        try:
-            described.append(f"pid {proc.pid} {' '.join(proc.cmdline())}")
-            proc.kill()
-        except psutil.Error:
-            pass
-    return described
+def pytest_configure(config):
+    """Every cluster a test starts lives in the session's sandbox, never in the user's folders."""
+    session_sandbox.enter()
 
 
 @pytest.fixture(scope="session")
 def sandbox() -> Path:
     """The private folder holding this session's runtime dirs and registry."""
-    return _SANDBOX
+    return session_sandbox.enter()
 
 
 def _running(name: str, workers: int):
@@ -149,14 +78,14 @@ def make_cluster(tmp_path):
 def pytest_sessionfinish(session, exitstatus):
     """Fail the run if a process started by the tests outlived them; then remove the sandbox
     (kept, with the clusters' logs, when a test failed)."""
-    left = stop_leftovers(_SANDBOX)
+    left = stop_leftovers(session_sandbox.enter())
     for line in left:
         print(f"\nERROR: process left behind by the tests (killed now): {line}")
     if left:
         session.exitstatus = 1
-    if _GIVEN_SANDBOX:
+    if session_sandbox.GIVEN:
         return
     if session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
-        shutil.rmtree(_SANDBOX, ignore_errors=True)
+        shutil.rmtree(session_sandbox.enter(), ignore_errors=True)
     else:
-        print(f"\nthe test clusters' folders and logs are kept in {_SANDBOX}")
+        print(f"\nthe test clusters' folders and logs are kept in {session_sandbox.enter()}")

@@ -1,0 +1,1 @@
+"""Benchmarks: ratios measured in one run (run each as ``.venv/bin/python -m benchmarks.NAME``)."""

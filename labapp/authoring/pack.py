@@ -1,0 +1,178 @@
+"""``labapp pack --student DIR``: a copy of the project for students, without solutions anywhere.
+
+Copies the files git tracks (or, without git, a walk that skips .git, .venv, .labapp, caches
+and build artefacts), minus ``solutions/`` and the tests made of solutions (the planted mistakes).
+Then it scans every copied text file for every solution line and refuses the pack, removing only what it
+wrote, if one is found.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import nbformat
+
+from labapp.authoring import exercises, regions
+
+SKIP_DIRS = {
+    ".git",
+    ".venv",
+    "venv",
+    ".labapp",
+    "__pycache__",
+    ".pytest_cache",
+    ".ipynb_checkpoints",
+    ".hypothesis",
+    "build",
+    "dist",
+    "node_modules",
+    "work",
+}
+SKIP_SUFFIXES = (".pyc", ".pyo", ".egg-info")
+# the solutions, and the tests built from their text (tests/notebooks/mistakes plants wrong answers into solution lines)
+INSTRUCTOR_ONLY = (exercises.SOLUTIONS, "tests/notebooks/mistakes", "tests/notebooks/test_exercise_mistakes.py")
+MIN_CHARS = 12  # shorter solution lines (`n += 1`, `)`) are too common to mean anything
+TRIVIAL = re.compile(
+    r"^(import\s|from\s+\S+\s+import\s|#|pass$|return$|return None$|continue$|break$"
+    r"|else:$|try:$|finally:$|raise$|\"\"\"|''')"
+)
+
+
+def instructor_only(name: str) -> bool:
+    """True for a project file that never goes into a student pack (a solution, or a test made of one)."""
+    path = Path(name).as_posix()
+    return any(path == kept or path.startswith(kept + "/") for kept in INSTRUCTOR_ONLY)
+
+
+class PackError(RuntimeError):
+    """The pack cannot be written, or would hold solution text."""
+
+
+def project_files(root: Path) -> list[str]:
+    """Relative paths to copy: git's tracked files (when git knows the folder), else a filtered walk."""
+    root = Path(root)
+    try:
+        listed = subprocess.run(["git", "-C", str(root), "ls-files", "-z"], capture_output=True, check=True)
+        names = [n for n in listed.stdout.decode().split("\0") if n]
+        top = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "--show-toplevel"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        if Path(top).resolve() == root.resolve():
+            return sorted(n for n in names if (root / n).is_file())
+    except (OSError, subprocess.CalledProcessError):
+        pass
+    found = []
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS and not d.endswith(SKIP_SUFFIXES))
+        found += [str((Path(folder) / f).relative_to(root)) for f in files if not f.endswith(SKIP_SUFFIXES)]
+    return sorted(found)
+
+
+def solution_lines(root: Path) -> dict[str, str]:
+    """Every non-trivial solution line (stripped) -> where it comes from (``solutions/x.ipynb cell N``)."""
+    lines = {}
+    for path in exercises.solution_notebooks(root):
+        nb = nbformat.read(path, as_version=4)
+        for index, cell in enumerate(nb.cells, 1):
+            for line in regions.solution_lines(cell.source, cell.cell_type):
+                text = line.strip()
+                if len(text.replace(" ", "").replace("\t", "")) >= MIN_CHARS and not TRIVIAL.match(text):
+                    lines.setdefault(text, f"{exercises.SOLUTIONS}/{path.name} cell {index}")
+    return lines
+
+
+def _text_lines(path: Path) -> list[tuple[str, str]] | None:
+    """(where, line) for each line of a text file; notebooks by cell and output; None for a binary file."""
+    data = path.read_bytes()
+    if b"\0" in data:
+        return None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    if path.suffix == ".ipynb":
+        try:
+            nb = nbformat.reads(text, as_version=4)
+        except Exception:
+            pass
+        else:
+            found = []
+            for index, cell in enumerate(nb.cells, 1):
+                chunks = [cell.source] + [
+                    o.get("text", "") if isinstance(o.get("text", ""), str) else "" for o in cell.get("outputs", [])
+                ]
+                chunks += [
+                    str(v) for o in cell.get("outputs", []) for v in o.get("data", {}).values() if isinstance(v, str)
+                ]
+                found += [
+                    (f"cell {index} line {n}", line) for chunk in chunks for n, line in enumerate(chunk.splitlines(), 1)
+                ]
+            return found
+    return [(f"{n}", line) for n, line in enumerate(text.splitlines(), 1)]
+
+
+def scan(folder: Path, lines: dict[str, str]) -> list[str]:
+    """One sentence per place in ``folder`` where a solution line appears."""
+    hits = []
+    for path in sorted(p for p in Path(folder).rglob("*") if p.is_file()):
+        content = _text_lines(path)
+        if not content:
+            continue
+        whole = "\n".join(line for _, line in content)
+        suspects = [s for s in lines if s in whole]
+        rel = path.relative_to(folder)
+        for where, line in content:
+            for solution in suspects:
+                if solution in line:
+                    sep = " " if where.startswith("cell") else ":"
+                    hits.append(f"{rel}{sep}{where}: solution line from {lines[solution]}: {solution!r}")
+    return hits
+
+
+def pack(root: Path, dest: Path) -> list[str]:
+    """Write the student pack of ``root`` into ``dest``; return the copied paths. PackError when refused."""
+    root, dest = Path(root).resolve(), Path(dest).resolve()
+    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
+        raise PackError(f"{dest} is not an empty folder: expected a new or empty folder for the pack")
+    if dest == root or root in dest.parents:
+        raise PackError(f"{dest} is inside the project {root}: put the pack outside it")
+    if (root / exercises.SOLUTIONS).is_dir():
+        stale = exercises.differences(root)
+        if stale:
+            raise PackError(
+                "exercises/ does not match solutions/: " + "; ".join(stale) + ". Run `labapp exercises` first"
+            )
+    lines = solution_lines(root)
+    files = [f for f in project_files(root) if not instructor_only(f)]
+    created = not dest.exists()
+    try:
+        dest.mkdir(parents=True, exist_ok=True)
+        for name in files:
+            target = dest / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(root / name, target)
+        hits = scan(dest, lines)
+    except BaseException:
+        _remove_ours(dest, created)
+        raise
+    if hits:
+        _remove_ours(dest, created)
+        raise PackError(
+            "solution text found, so no pack was written:\n  "
+            + "\n  ".join(hits)
+            + "\nReword or remove those lines in the project, then pack again"
+        )
+    return files
+
+
+def _remove_ours(dest: Path, created: bool) -> None:
+    """Remove what pack() wrote: the folder when pack() made it, else its contents (it was empty)."""
+    if created:
+        shutil.rmtree(dest, ignore_errors=True)
+        return
+    for child in dest.iterdir():
+        shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()

@@ -1,0 +1,44 @@
+"""The ``labapp`` command: one module per command group, as Celery's ``bin/``.
+
+``clusters`` (up, down, status, url, lab), ``bench``, ``classroom`` (serve, join) and ``authoring``
+(exercises, reveal, pack) each ``register`` their commands; ``common`` holds what they share, among it
+``fail``, the one way a command reports an error. Nothing outside this package imports it.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from labapp import __version__
+from labapp.cli import authoring, bench, classroom, clusters
+
+GROUPS = (clusters, bench, classroom, authoring)  # in the order ``labapp --help`` lists them
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``labapp`` command."""
+    parser = argparse.ArgumentParser(
+        prog="labapp",
+        description="Flask + Celery Cluster Lab: an embedded Redis broker, a Flask API and "
+        "Celery workers on your machine.",
+        epilog="Examples: `labapp up --workers 4`, `labapp bench --workers 1,2,4,8 --kind sleep`, "
+        "`labapp down`; a class on a network: `labapp serve --public --bind 192.168.1.20` "
+        "(instructor), `labapp join class.join --workers 2 --name ana` (student). Settings "
+        "come from LABAPP_* environment variables.",
+    )
+    parser.add_argument("--version", action="version", version=f"labapp {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for group in GROUPS:
+        group.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the ``labapp`` command."""
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    if args.command == "lab":  # jupyter lab's own options pass through, e.g. --port=8890
+        args.extra = [a for a in unknown + args.extra if a != "--"]
+    elif unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    return args.func(args) or 0

@@ -1,0 +1,330 @@
+"""``labapp up``, ``down``, ``status``, ``url`` and ``lab``: a cluster on this machine, and the lessons."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from labapp.cli.common import (
+    command,
+    fail,
+    port_number,
+    root_option,
+    run_in_foreground,
+    shown,
+    worker_count,
+)
+from labapp.engine import processes, registry
+from labapp.settings import Settings
+
+STATUS_DESCRIPTION = (
+    "List the clusters this machine's registry knows (started by notebooks, `labapp up` "
+    "or tests), this folder's first: which folder each belongs to, who started it, whether "
+    "that process is still alive, the API and broker URLs, and whether each of their "
+    "processes still runs."
+)
+
+URL_DESCRIPTION = (
+    "Print the broker URL of a running cluster of this machine (this folder's first), "
+    "masked; --secret prints "
+    "it whole, e.g. CELERY_BROKER_URL=$(labapp url --secret) celery -A labapp.worker flower. "
+    "The URL is also in the file this prints, readable only by you."
+)
+
+LAB_DESCRIPTION = (
+    "Start JupyterLab on the project with lesson 00 open and the clusters' runtime "
+    "folder in .labapp/; Ctrl-C stops it, its kernels and their clusters. Options "
+    "it does not know go to `jupyter lab` as they are."
+)
+
+
+def cmd_up(args) -> int:
+    """Start a cluster in the foreground until Ctrl-C."""
+    from labapp.cluster import Cluster
+
+    try:
+        cluster = Cluster(workers=args.workers, name=args.name, api_port=args.api_port, broker_url=args.broker)
+    except ValueError as exc:  # contradictory LABAPP_* settings
+        return fail(exc, 2)
+    return run_in_foreground(cluster, args.workers, _describe_up)
+
+
+def _describe_up(cluster) -> list[str]:
+    return [
+        f"  API:     {cluster.api_url}",
+        f"  broker:  {cluster.safe_broker_url}  (full URL: `labapp url --secret --name {cluster.name}`)",
+        f"  logs:    {cluster.dir}",
+        f"  try:     curl -X POST {cluster.api_url}/longtask -H 'Content-Type: application/json' -d '{{\"x\": 2}}'",
+    ]
+
+
+def cmd_url(args) -> int:
+    """Print a running cluster's broker URL (masked, or whole with --secret) for your own tools."""
+    from labapp.engine import classroom_protocol
+
+    chosen = _chosen(args.name)
+    if chosen is None:
+        return 1
+    folder = Path(chosen[1]["dir"])
+    from labapp.cluster import JOIN_FILE, SECRET_URL_FILE
+
+    secret = folder / (JOIN_FILE if args.join else SECRET_URL_FILE)
+    try:
+        url = secret.read_text().splitlines()[0].strip()
+    except (OSError, IndexError):
+        return fail(
+            f"{secret} is missing: "
+            + (
+                "this cluster is no classroom (labapp serve)"
+                if args.join
+                else "the cluster uses an external broker, whose URL you gave it"
+            )
+        )
+    print(
+        url
+        if args.secret
+        else f"{classroom_protocol.mask(url)}   (the whole URL: labapp url --secret; "
+        f"it is in {shown(secret)}, readable only by you)"
+    )
+    return 0
+
+
+def _registry_path():
+    """Where the registry is; a bad LABAPP_* value elsewhere must not block `down` or `status`."""
+    try:
+        return Settings.from_env().registry_path
+    except ValueError as exc:
+        print(f"warning: {exc} (ignored by this command)", file=sys.stderr)
+        return Settings(registry_dir=os.environ.get("LABAPP_REGISTRY_DIR") or Settings.registry_dir).registry_path
+
+
+def _here() -> tuple[Path, Path]:
+    """The runtime folder a cluster started here would use (./.labapp, or LABAPP_RUNTIME_DIR), and here."""
+    try:
+        runtime = Settings.from_env().runtime_path
+    except ValueError:  # _registry_path() has said so already
+        runtime = Path(os.environ.get("LABAPP_RUNTIME_DIR") or Settings.runtime_dir).expanduser().resolve()
+    return runtime, Path.cwd().resolve()
+
+
+def _belongs(entry: dict, runtime: Path, cwd: Path) -> str:
+    """Which folder a cluster belongs to, as a user reads it: this one, one below it, or another."""
+    level = registry.closeness(entry, runtime, cwd)
+    folder = registry.project_folder(entry)
+    if level == registry.HERE:
+        return "this folder's"
+    return f"folder {shown(folder)}, below this one" if level == registry.BELOW else f"another folder's: {folder}"
+
+
+def _by_closeness(entries: list) -> list:
+    """Entries with this folder's clusters first, then those below it, then the others; by name in each."""
+    runtime, cwd = _here()
+    return sorted(entries, key=lambda pair: (registry.closeness(pair[1], runtime, cwd), pair[1].get("name", "")))
+
+
+def _chosen(name: str | None):
+    """The (path, entry) a command means: named, and this folder's first; None after saying why not."""
+    entries = [
+        (path, entry)
+        for path, entry in registry.read_entries(_registry_path())
+        if name is None or entry.get("name") == name
+    ]
+    if not entries:
+        fail(f"no running cluster{'' if name is None else ' named ' + repr(name)} (see `labapp status`)")
+        return None
+    runtime, cwd = _here()
+    found = registry.closest(entries, runtime, cwd)
+    if len(found) == 1:
+        return found[0]
+    listed = ", ".join(
+        f"{entry.get('name', '?')} ({_belongs(entry, runtime, cwd)})"
+        for _, entry in sorted(found, key=lambda pair: pair[1].get("name", ""))
+    )
+    if name is not None:
+        how = "run this command in the folder of the one you mean"
+    elif registry.closeness(found[0][1], runtime, cwd) == registry.HERE:
+        how = "choose one with --name"
+    else:
+        how = f"none is this folder's ({cwd}): choose one with --name, or run this command in its folder"
+    fail(f"several clusters could be meant: {listed}; {how}")
+    return None
+
+
+def _registered_clusters() -> list:
+    """The registry's entries, this folder's first; says so when there are none."""
+    entries = registry.read_entries(_registry_path())
+    if not entries:
+        print("no cluster is running")
+    return _by_closeness(entries)
+
+
+def _stop(path: Path, entry: dict, where: str) -> None:
+    """Stop one registered cluster and say what stopped."""
+    stopped = registry.stop_entry(path, entry)
+    what = ", ".join(stopped) if stopped else "nothing was still running"
+    print(f"{entry.get('name', '?')} in {shown(entry.get('dir', '?'))} ({where}): stopped {what}")
+
+
+def cmd_down(args) -> int:
+    """Stop this folder's clusters left behind by a process that died; --name: that one; --all: every one."""
+    if args.name is not None:
+        chosen = _chosen(args.name)
+        if chosen is None:
+            return 1
+        runtime, cwd = _here()
+        _stop(*chosen, _belongs(chosen[1], runtime, cwd))
+        return 0
+    runtime, cwd = _here()
+    for path, entry in _registered_clusters():
+        name, where = entry.get("name", "?"), _belongs(entry, runtime, cwd)
+        if args.all:
+            _stop(path, entry, where)
+        elif registry.closeness(entry, runtime, cwd) == registry.ELSEWHERE:
+            print(
+                f"{name} in {entry.get('dir', '?')} ({where}): left alone (run `labapp down` in its "
+                f"folder, or `labapp down --name {name}`)"
+            )
+        elif registry.owner_alive(entry):
+            print(
+                f"{name} in {shown(entry.get('dir', '?'))} ({where}): still in use by process "
+                f"{entry['owner']['pid']} (stop it there, or run `labapp down --name {name}`)"
+            )
+        else:
+            _stop(path, entry, where)
+    return 0
+
+
+def cmd_status(args) -> int:
+    """List the clusters in the registry, this folder's first, with the state of each process."""
+    runtime, cwd = _here()
+    for _, entry in _registered_clusters():
+        owner = entry["owner"]["pid"]
+        alive = "alive" if registry.owner_alive(entry) else "dead (run `labapp down`)"
+        print(
+            f"{entry['name']} in {shown(entry['dir'])} ({_belongs(entry, runtime, cwd)}; "
+            f"started by pid {owner}, {alive})"
+        )
+        print(f"  API {entry.get('api_url')}  broker {entry.get('broker_url')}")
+        for child in entry["children"]:
+            state = "running" if processes.is_same_process(child) else "gone"
+            print(f"  {child['component']:<8} pid {child['pid']:<8} {state}")
+        seen = _workers_seen(Path(entry["dir"]), entry["children"])
+        if seen:
+            print(f"  workers the broker sees: {seen}")
+    return 0
+
+
+def _workers_seen(folder: Path, children: list[dict]) -> str:
+    """The broker's live workers, those of other machines or commands marked (joined); '' if unknown."""
+    from labapp.engine import classroom_protocol, heartbeat
+
+    try:
+        url = (folder / "broker.url").read_text().splitlines()[0].strip()
+        client = classroom_protocol.connect(url, timeout=1)
+        try:
+            names = [worker["name"] for worker in heartbeat.live_workers(client)]
+        finally:
+            client.close()
+    except Exception:  # no embedded broker, or it is down: the table above says enough
+        return ""
+    # whole node names: another machine's `celery -n w1@%h` is w1@its-name, not our w1
+    ours = {f"{child['component']}@{classroom_protocol.node_host()}" for child in children}
+    return ", ".join(name if name in ours else f"{name} (joined)" for name in names)
+
+
+LAB_OVERRIDES = {  # no news pop-up or update check in class: students have enough to read
+    "@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": False},
+}
+
+
+def _write_lab_overrides() -> None:
+    """Install JupyterLab setting overrides into this environment (not the user's settings)."""
+    path = Path(sys.prefix) / "share" / "jupyter" / "lab" / "settings" / "overrides.json"
+    try:
+        current = json.loads(path.read_text()) if path.exists() else {}
+        if all(current.get(k) == v for k, v in LAB_OVERRIDES.items()):
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({**current, **LAB_OVERRIDES}, indent=2))
+    except (OSError, ValueError):
+        pass  # a read-only environment: JupyterLab works without them
+
+
+def cmd_lab(args) -> int:
+    """Open JupyterLab on the lessons, with the cluster's runtime folder at the project root."""
+    _write_lab_overrides()
+    root = Path(args.root).resolve()
+    notebooks = root / "notebooks"
+    env = dict(os.environ)
+    env.setdefault("LABAPP_RUNTIME_DIR", str(root / ".labapp"))
+    first = sorted(notebooks.glob("00_*.ipynb"))
+    # lesson 00 open, and with it the file browser in notebooks/
+    start_at = (
+        f"/lab/tree/notebooks/{first[0].name}" if first else "/lab/tree/notebooks" if notebooks.exists() else "/lab"
+    )
+    command = [sys.executable, "-m", "jupyterlab", f"--notebook-dir={root}", f"--LabApp.default_url={start_at}"]
+    if os.geteuid() == 0:
+        command.append("--allow-root")
+    headless = sys.platform.startswith("linux") and not (env.get("DISPLAY") or env.get("WAYLAND_DISPLAY"))
+    if args.no_browser or headless:
+        command.append("--no-browser")
+    # one Ctrl-C stops the server (and its kernels, and so their clusters), as the README says;
+    # Jupyter's default asks "Shut down? (y/[n])" and resumes after 5 s without an answer
+    command.append("--ServerApp.answer_yes=True")
+    command += args.extra
+    os.execve(sys.executable, command, env)
+
+
+def register(sub) -> None:
+    """Add this group's commands to the ``labapp`` parser."""
+    up = sub.add_parser(
+        "up",
+        help="start a cluster in the foreground (Ctrl-C stops it)",
+        description="Start the broker, the API and N workers; print the URLs; Ctrl-C stops everything.",
+    )
+    up.add_argument("--workers", type=worker_count, default=2, help="number of worker processes (default 2)")
+    up.add_argument("--api-port", type=port_number, help="API port (default: a free port)")
+    up.add_argument(
+        "--broker",
+        metavar="URL",
+        help="use this Redis (redis://:password@host:port/0) instead of starting one",
+    )
+    up.add_argument("--name", default="default", help="cluster name, for several in one folder")
+    up.set_defaults(func=cmd_up)
+
+    down = sub.add_parser(
+        "down",
+        help="stop clusters left behind by a notebook or process that died",
+        description="Stop this folder's clusters whose starting process (a notebook "
+        "kernel, `labapp up`) died without stopping them. Clusters still in "
+        "use, and other folders' clusters, are left alone unless named with "
+        "--name or --all is given.",
+    )
+    which = down.add_mutually_exclusive_group()
+    which.add_argument(
+        "--all", action="store_true", help="stop every cluster of every folder, including those still in use"
+    )
+    which.add_argument("--name", help="stop this cluster, even if in use (this folder's first, as `labapp url`)")
+    down.set_defaults(func=cmd_down)
+
+    command(sub, "status", cmd_status, "list running clusters and their processes", STATUS_DESCRIPTION)
+
+    ur = command(sub, "url", cmd_url, "print a cluster's broker URL, for Flower or your own tools", URL_DESCRIPTION)
+    ur.add_argument(
+        "--name",
+        help="the cluster (default: the one in ./.labapp, else the one in a folder below this one, "
+        "else the only one running)",
+    )
+    ur.add_argument("--secret", action="store_true", help="print the URL with its password")
+    ur.add_argument("--join", action="store_true", help="the students' URL of a classroom, not yours")
+
+    lab = command(sub, "lab", cmd_lab, "open JupyterLab on the lessons", LAB_DESCRIPTION)
+    root_option(lab)
+    lab.add_argument("--no-browser", action="store_true", help="do not open a browser; print the URL")
+    lab.add_argument(
+        "extra", nargs=argparse.REMAINDER, help="more options for jupyter lab, passed on as they are (e.g. --port=8890)"
+    )
+    lab.set_defaults(func=cmd_lab)

@@ -1,0 +1,91 @@
+"""What the ``labapp`` commands share: argument types, the one error ending, the foreground loop."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import time
+from pathlib import Path
+
+
+def fail(message, code: int = 1) -> int:
+    """Say what went wrong on stderr, as every command does, and give the exit code (1, or 2 for bad input)."""
+    print(f"error: {message}", file=sys.stderr)
+    return code
+
+
+def _whole_number(text: str, low: int, high: int | None, not_a_number: str, out_of_range: str) -> int:
+    """text as a whole number from low to high; else argparse shows the message (never this function's name)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(not_a_number.format(repr(text))) from None
+    if value < low or (high is not None and value > high):
+        raise argparse.ArgumentTypeError(out_of_range.format(value))
+    return value
+
+
+def worker_count(text: str) -> int:
+    """A whole number >= 0 (a worker count)."""
+    needed = "a whole number from 0 up is needed, got {}"
+    return _whole_number(text, 0, None, needed, needed)
+
+
+def port_number(text: str) -> int:
+    """A TCP port, 1 to 65535 (the OS would silently take a larger value modulo 65536)."""
+    return _whole_number(text, 1, 65535, "not a port number: {}", "a TCP port is from 1 to 65535, got {}")
+
+
+def stop_on_sigterm(*_):
+    raise KeyboardInterrupt  # `kill PID` stops the cluster as cleanly as Ctrl-C
+
+
+def run_in_foreground(cluster, workers: int, describe) -> int:
+    """Start a cluster, print describe(cluster), keep it running until Ctrl-C or SIGTERM."""
+    from labapp.cluster import ClusterError
+
+    signal.signal(signal.SIGTERM, stop_on_sigterm)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started with SIGINT ignored (`cmd &`)
+    print(f"starting {workers} worker(s)...", flush=True)
+    started = time.monotonic()
+    try:
+        cluster.start()
+    except ClusterError as exc:
+        return fail(exc)
+    except KeyboardInterrupt:
+        print("\ninterrupted while starting; stopped", file=sys.stderr)  # start() cleaned up
+        return 130
+    try:  # from here on, Ctrl-C at any moment (even mid-print) stops the cluster
+        print(f"cluster ready in {time.monotonic() - started:.1f} s")
+        for line in describe(cluster):
+            print(line)
+        print("Press Ctrl-C to stop everything.", flush=True)
+        while cluster.running:
+            time.sleep(0.5)
+        return fail("a core component stopped; see the logs in " + str(cluster.dir))
+    except KeyboardInterrupt:
+        print("\nstopping...", flush=True)
+        return 0
+    finally:
+        cluster.stop()
+        print("stopped", flush=True)
+
+
+def shown(path: Path) -> str:
+    """A path as a user reads it best: relative to the current folder when it is inside it."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def command(sub, name: str, func, help: str, description: str | None = None):
+    """A subcommand's parser, wired to the function that runs it."""
+    parser = sub.add_parser(name, help=help, description=description or help)
+    parser.set_defaults(func=func)
+    return parser
+
+
+def root_option(parser) -> None:
+    parser.add_argument("--root", default=".", help="the project's folder (default: the current one)")

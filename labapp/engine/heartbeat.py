@@ -1,0 +1,80 @@
+"""Worker heartbeats in Redis: each worker says every second who it is and what it runs.
+
+A monitor reads them instantly, where a control broadcast waits its whole
+timeout for replies. A worker that dies stops beating and its key expires.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import threading
+import time
+
+PREFIX = "labapp:worker:"
+INTERVAL = 1.0
+TTL = 3  # seconds: a worker missing for this long is gone
+
+
+def natural_key(name: str):
+    """Sort w2@host before w10@host."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
+
+
+def beat(client, node: str, info: dict) -> None:
+    """Publish one heartbeat of node with its current info."""
+    client.set(PREFIX + node, json.dumps({"name": node, "updated": time.time(), **info}), ex=TTL)
+
+
+def forget(client, node: str) -> None:
+    """Remove node's heartbeat (clean shutdown)."""
+    client.delete(PREFIX + node)
+
+
+def is_alive(client, node: str) -> bool:
+    """True while node's heartbeat has not expired."""
+    return bool(client.exists(PREFIX + node))
+
+
+def runs_process(client, node: str, pid: int | None) -> bool:
+    """True while node's heartbeat is fresh and, if pid is given, pid is one of its processes.
+
+    A worker started again under the same name (w2 killed, then scaled back up) has other
+    pids: a task that the dead w2's process was running is not alive on the new one.
+    """
+    raw = client.get(PREFIX + node)
+    if not raw:
+        return False
+    if pid is None:
+        return True
+    info = json.loads(raw)
+    return pid == info.get("pid") or pid in info.get("pool_pids", [])
+
+
+def live_workers(client) -> list[dict]:
+    """Every worker whose heartbeat has not expired, sorted by name."""
+    keys = list(client.scan_iter(match=PREFIX + "*", count=1000))
+    found = [json.loads(raw) for raw in client.mget(keys) if raw] if keys else []
+    return sorted(found, key=lambda worker: natural_key(worker["name"]))
+
+
+def start_beating(client, node: str, collect) -> threading.Event:
+    """Beat every INTERVAL from a daemon thread with collect()'s info; set the event to stop."""
+    stop = threading.Event()
+
+    def run() -> None:
+        while not stop.is_set():
+            try:
+                beat(client, node, collect())
+            except Exception:  # broker away for a moment: try again next beat
+                pass
+            stop.wait(INTERVAL)
+
+    threading.Thread(target=run, name="labapp-heartbeat", daemon=True).start()
+    return stop
+
+
+def own_pid_info(active: list[dict], processed: int, started: float, pool_pids: list[int]) -> dict:
+    """The info a worker publishes about itself."""
+    return {"pid": os.getpid(), "pool_pids": pool_pids, "active": active, "processed": processed, "started": started}

@@ -1,0 +1,1 @@
+"""Real JupyterLab in headless Chromium, driven as a student would."""

@@ -1,0 +1,1 @@
+"""Classrooms: other machines joining an instructor's cluster, on loopback and in network namespaces."""

@@ -1,0 +1,1 @@
+"""The notebooks as code: exercises generated from solutions, checks against planted mistakes, cell order."""

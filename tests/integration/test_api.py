@@ -6,7 +6,7 @@ import pytest
 
 from labapp.api.client import ApiError
 from labapp.engine import task_records
-from tests.support.http import raw_request
+from tests.support.raw_http import raw_request
 from tests.support.waiting import wait_for, wait_state
 
 

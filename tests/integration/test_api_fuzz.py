@@ -6,7 +6,7 @@ import json
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from tests.support.http import raw_request
+from tests.support.raw_http import raw_request
 
 json_values = st.recursive(
     st.none()

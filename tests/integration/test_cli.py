@@ -9,7 +9,7 @@ import urllib.request
 
 from labapp.engine.broker import free_port
 from tests.support import paths
-from tests.support.http import raw_request
+from tests.support.raw_http import raw_request
 from tests.support.terminal import start_in_terminal
 from tests.support.waiting import read_until, wait_for
 

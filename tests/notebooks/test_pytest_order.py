@@ -150,6 +150,8 @@ def test_this_projects_whole_suite_keeps_cells_in_order_and_the_leftover_check_l
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     everything = node_ids(run.stdout)
     assert cells_in_order(everything)
-    leftover_checks = [i for i, node in enumerate(everything) if node.startswith("tests/test_no_leftovers.py::")]
+    leftover_checks = [
+        i for i, node in enumerate(everything) if node.startswith("tests/notebooks/test_no_leftovers.py::")
+    ]
     assert leftover_checks == list(range(len(everything) - len(leftover_checks), len(everything)))
     assert leftover_checks[0] > max(i for i, node in enumerate(everything) if "::Cell " in node)

@@ -65,15 +65,17 @@ class BackgroundCommand:
 
     def wait_for(self, text: str, timeout: float = 30.0) -> str:
         """Wait until the output has a line starting with text; return that line (or raise, showing the output)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for line in self.output().splitlines():
-                if line.startswith(text):
-                    return line
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.05)
-        raise RuntimeError(f"{' '.join(self.args[2:])} did not print {text!r}:\n{self.output()}")
+
+        def printed() -> str | None:
+            found = [line for line in self.output().splitlines() if line.startswith(text)]
+            if not found and self.proc.poll() is not None:
+                raise RuntimeError(f"{' '.join(self.args[2:])} ended without printing {text!r}:\n{self.output()}")
+            return found[0] if found else None
+
+        try:
+            return processes.wait_until(printed, timeout)
+        except processes.WaitTimeout:
+            raise RuntimeError(f"{' '.join(self.args[2:])} did not print {text!r}:\n{self.output()}") from None
 
     @property
     def running(self) -> bool:
@@ -135,17 +137,17 @@ def wait_for_flower(url: str, timeout: float = 60.0) -> list[str]:
     import urllib.error
     import urllib.request
 
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def workers() -> list[str]:
         try:
             with urllib.request.urlopen(f"{url}/api/workers?refresh=1", timeout=10) as answer:
-                found = json.loads(answer.read())
-            if found:
-                return sorted(found)
+                return sorted(json.loads(answer.read()))
         except (urllib.error.URLError, OSError, ValueError):
-            pass
-        time.sleep(0.5)
-    raise TimeoutError(f"Flower at {url} listed no worker within {timeout:.0f} s")
+            return []
+
+    try:
+        return processes.wait_until(workers, timeout, interval=0.5)
+    except processes.WaitTimeout:
+        raise TimeoutError(f"Flower at {url} listed no worker within {timeout:.0f} s") from None
 
 
 def machine_of(node: str) -> str:

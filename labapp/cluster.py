@@ -8,7 +8,6 @@ import signal
 import socket
 import sys
 import threading
-import time
 import warnings
 import weakref
 from dataclasses import dataclass
@@ -487,25 +486,14 @@ class Cluster:
             raise self._failure(self.api, f"did not answer within {timeout:.0f} s") from None
 
     def _wait_workers_ready(self, children: list[Child], timeout: float) -> None:
-        """Wait until each new worker announces itself in Redis (its first heartbeat).
-
-        The worker writes it from Celery's worker_ready signal, once it consumes
-        tasks (~0.5 s after spawn). A control ping is answered only ~1 s after
-        spawn, and a ping sent too early delays the next ones (measured).
-        """
-        waiting = {self.node_name(c.component): c for c in children}
-        deadline = time.monotonic() + timeout
-        while waiting:
-            for child in waiting.values():
-                if not child.alive:
-                    raise self._failure(child, f"exited with code {child.proc.returncode} at start")
-            for node in [n for n in waiting if heartbeat.is_alive(self.redis, n)]:
-                del waiting[node]
-            if waiting and time.monotonic() > deadline:
-                child = next(iter(waiting.values()))
-                raise self._failure(child, f"was not ready within {timeout:.0f} s")
-            if waiting:
-                time.sleep(0.02)
+        """Wait until each new worker announces itself in Redis (its first heartbeat)."""
+        heartbeat.wait_for_first_beats(
+            self.redis,
+            {self.node_name(child.component): child for child in children},
+            timeout,
+            died=lambda child: self._failure(child, f"exited with code {child.proc.returncode} at start"),
+            late=lambda child: self._failure(child, f"was not ready within {timeout:.0f} s"),
+        )
 
     def _stop_workers(self, names: list[str], how: str, timeout: float) -> None:
         """Stop workers: "finish" lets a running task end first (SIGTERM to the main process

@@ -12,6 +12,8 @@ import re
 import threading
 import time
 
+from labapp.engine import processes
+
 PREFIX = "labapp:worker:"
 INTERVAL = 1.0
 TTL = 3  # seconds: a worker missing for this long is gone
@@ -78,3 +80,26 @@ def start_beating(client, node: str, collect) -> threading.Event:
 def own_pid_info(active: list[dict], processed: int, started: float, pool_pids: list[int]) -> dict:
     """The info a worker publishes about itself."""
     return {"pid": os.getpid(), "pool_pids": pool_pids, "active": active, "processed": processed, "started": started}
+
+
+def wait_for_first_beats(client, children: dict, timeout: float, died, late) -> None:
+    """Wait until every worker of children ({node name: Child}) has beaten once.
+
+    A worker beats first from Celery's worker_ready signal, once it consumes tasks (~0.5 s after spawn); a
+    control ping is answered only ~1 s after spawn, and one sent too early delays the next (measured).
+    died(child) and late(child) give the exception to raise for a worker that exited, or is not ready in time.
+    """
+    waiting = dict(children)
+
+    def all_beating() -> bool:
+        for child in waiting.values():
+            if not child.alive:
+                raise died(child)
+        for node in [node for node in waiting if is_alive(client, node)]:
+            del waiting[node]
+        return not waiting
+
+    try:
+        processes.wait_until(all_beating, timeout, interval=0.02)
+    except processes.WaitTimeout:
+        raise late(next(iter(waiting.values()))) from None

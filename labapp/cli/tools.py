@@ -8,7 +8,7 @@ import signal
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from labapp.cli.clusters import _chosen
 from labapp.cli.common import command, fail, port_number, shown, stop_on_sigterm
@@ -20,6 +20,12 @@ ENV_DESCRIPTION = (
     f"{APP_DATABASE}, so the app's tasks never meet the lab's workers (they use database 0), "
     'and REDISCLI_AUTH for redis-cli. Use it as eval "$(labapp env)" (sh, bash, zsh), '
     "labapp env --shell fish | source, or labapp env --shell powershell | Invoke-Expression."
+)
+
+FLOWER_DESCRIPTION = (
+    "Start Flower, the standard Celery monitor, on 127.0.0.1 for a running cluster (this folder's "
+    "first), with its HTTP API open to this machine (/api/workers, /api/tasks: no login, as it "
+    "listens on loopback only); print its URL; Ctrl-C stops Flower, the cluster keeps running."
 )
 
 SETTERS = {  # how each shell sets an exported variable, its value already quoted
@@ -36,13 +42,6 @@ def _quoted(value: str, shell: str) -> str:
     if shell == "fish":
         return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
     return "'" + value.replace("'", "''") + "'"
-
-
-FLOWER_DESCRIPTION = (
-    "Start Flower, the standard Celery monitor, on 127.0.0.1 for a running cluster (this folder's "
-    "first), with its HTTP API open to this machine (/api/workers, /api/tasks: no login, as it "
-    "listens on loopback only); print its URL; Ctrl-C stops Flower, the cluster keeps running."
-)
 
 
 def cluster_url(name: str | None) -> tuple[str, Path] | tuple[None, None]:
@@ -68,7 +67,7 @@ def env_lines(url: str, shell: str) -> list[str]:
     values = {
         "CELERY_BROKER_URL": app_url,
         "CELERY_RESULT_BACKEND": app_url,
-        "REDISCLI_AUTH": parts.password or "",
+        "REDISCLI_AUTH": unquote(parts.password or ""),
     }
     lines = [SETTERS[shell].format(name=name, value=_quoted(value, shell)) for name, value in values.items()]
     host = "" if parts.hostname in ("127.0.0.1", "localhost") else f"-h {parts.hostname} "

@@ -7,6 +7,7 @@ import os
 import sys
 import time
 
+import celery.exceptions
 from celery import shared_task
 from celery.exceptions import BackendError, Ignore
 from celery.utils.log import get_task_logger
@@ -19,8 +20,13 @@ logger = get_task_logger(__name__)
 STEP_SECONDS = 0.25  # long_task reports progress and checks for cancel this often
 
 
-class UnregisteredTask(Exception):
-    """A message named a task its worker does not know; stored as that task's FAILURE, for /status."""
+class NotRegistered(celery.exceptions.NotRegistered):
+    """Celery's NotRegistered (the checks look for the name) whose message says which worker and why."""
+
+    __str__ = Exception.__str__  # Celery's wraps the text in "Task of kind ... never registered"
+
+    def __repr__(self) -> str:
+        return f"NotRegistered({str(self)!r})"
 
 
 class RefusedMessage(Exception):

@@ -218,7 +218,7 @@ def _report_unknown_task(sender, name, id, **_):
     # Celery stores only NotRegistered('nope.task'): say where it landed and what it means
     _mark_failed(
         id,
-        tasks.UnregisteredTask(
+        tasks.NotRegistered(
             f"unregistered task {name!r} on worker {getattr(sender, 'hostname', '?')}: that worker does not know "
             "this task (another app's task on the lab's queue? `labapp env` gives your app its own database)"
         ),

@@ -30,7 +30,7 @@ def test_a_task_no_worker_knows_fails_naming_the_worker(cluster, client):
     task_id = _published(cluster, "nope", "nope.task")
     answer = wait_state(client, task_id)
     assert answer["state"] == "FAILURE", answer
-    assert answer["error"].startswith("UnregisteredTask: unregistered task 'nope.task' on worker w"), answer
+    assert answer["error"].startswith("NotRegistered: unregistered task 'nope.task' on worker w"), answer
     assert cluster.celery.AsyncResult(task_id).state == "FAILURE"
 
 

@@ -418,10 +418,7 @@ class Cluster:
     @property
     def safe_broker_url(self) -> str:
         """The broker URL with the password masked, for printing."""
-        if "@" not in self.broker_url:
-            return self.broker_url
-        scheme, rest = self.broker_url.split("://", 1)
-        return f"{scheme}://:***@{rest.split('@', 1)[1]}"
+        return classroom_protocol.mask(self.broker_url)
 
     # ------------------------------------------------------------------ children
     def _child_env(self) -> dict[str, str]:

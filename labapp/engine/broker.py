@@ -81,8 +81,12 @@ class BrokerServer:
 
     @property
     def url(self) -> str:
-        """The redis:// URL with the password, for Celery and redis-py."""
-        return f"redis://:{self.password}@{self.host}:{self.port}/0"
+        """The redis:// URL with its user and password, for Celery, redis-py, Flower and redis-cli alike.
+
+        The user is named: redis-cli reads ``redis://:pw@`` as the empty user and is refused (WRONGPASS),
+        where redis-py falls back to ``default``.
+        """
+        return f"redis://default:{self.password}@{self.host}:{self.port}/0"
 
     @property
     def config_path(self) -> Path:

@@ -1,0 +1,86 @@
+"""`labapp env`: a plain Celery app, with Celery's defaults, on the lab's broker and never meeting the lab."""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import signal
+import subprocess
+import sys
+
+import redis
+
+from tests.support.lab_commands import LABAPP, labapp, labapp_up, started, stop
+from tests.support.raw_http import raw_request
+
+FOREIGN_APP = """\
+from celery import Celery
+
+app = Celery("fapp")  # Celery's defaults: the broker and results come from the environment
+
+
+@app.task
+def add(x, y):
+    return x + y
+"""
+
+SEND = "import fapp; sent = [fapp.add.delay(i, i) for i in range(6)]; print(*[r.get(timeout=90) for r in sent])"
+
+
+def in_labapp_env(name: str, command: list[str]) -> list[str]:
+    """A sh command line that evals `labapp env --name NAME`, then runs command."""
+    return ["sh", "-c", f'eval "$({shlex.join(LABAPP)} env --name {name})" && exec {shlex.join(command)}']
+
+
+def test_env_prints_the_exports_of_database_1_for_every_shell():
+    with labapp_up("envshells", workers=0):
+        url = labapp("url", "--secret", "--name", "envshells").stdout.strip()
+        password = re.fullmatch(r"redis://default:([^@]+)@127\.0\.0\.1:\d+/0", url).group(1)
+        app_url = url[: -len("/0")] + "/1"
+        printed = {
+            shell: labapp("env", "--name", "envshells", "--shell", shell) for shell in ("sh", "fish", "powershell")
+        }
+    assert all(done.returncode == 0 for done in printed.values()), printed
+    assert f"export CELERY_BROKER_URL={app_url}\n" in printed["sh"].stdout
+    assert f"export CELERY_RESULT_BACKEND={app_url}\n" in printed["sh"].stdout
+    assert f"export REDISCLI_AUTH={password}\n" in printed["sh"].stdout
+    assert re.search(r"^# .*redis-cli -p \d+ -n 1 LLEN celery", printed["sh"].stdout, re.M)
+    assert f"set -gx CELERY_BROKER_URL '{app_url}'\n" in printed["fish"].stdout
+    assert f"$env:CELERY_RESULT_BACKEND = '{app_url}'\n" in printed["powershell"].stdout
+
+
+def test_a_plain_celery_app_runs_after_eval_labapp_env_and_never_meets_the_lab(tmp_path):
+    (tmp_path / "fapp.py").write_text(FOREIGN_APP)
+    with labapp_up("envlab", workers=0) as api_url:
+        # a lab task, queued in database 0: the lab has no worker, so it waits there
+        status, answer, _ = raw_request(api_url, "POST", "/longtask", b'{"x": 1}')
+        assert status == 202, answer
+        worker = started(
+            in_labapp_env(
+                "envlab", [sys.executable, "-m", "celery", "-A", "fapp", "worker", "-n", "w1@%h", "-l", "info"]
+            ),
+            cwd=tmp_path,
+        )
+        try:
+            sent = subprocess.run(
+                in_labapp_env("envlab", [sys.executable, "-c", SEND]),
+                cwd=tmp_path,
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+            lab_task = raw_request(api_url, "GET", f"/status/{answer['task_id']}")[1]
+        finally:
+            log = stop(worker, signal.SIGTERM)
+        url = labapp("url", "--secret", "--name", "envlab").stdout.strip()
+        lab_queue = redis.Redis.from_url(url, decode_responses=True)
+        try:
+            queued = [json.loads(message)["headers"]["task"] for message in lab_queue.lrange("celery", 0, -1)]
+        finally:
+            lab_queue.close()
+    assert sent.returncode == 0, sent.stderr + log
+    assert sent.stdout.split() == ["0", "2", "4", "6", "8", "10"], sent.stderr
+    assert "fapp.add" in log and "labapp.tasks" not in log  # the app's worker ran its tasks, and only those
+    assert queued == ["labapp.tasks.long_task"], queued  # the lab's queue holds its own task, none of the app's
+    assert lab_task["state"] == "PENDING", lab_task

@@ -11,10 +11,10 @@ import sys
 
 import requests
 
-from labapp.classroom import BackgroundCommand
 from labapp.engine import processes
 from labapp.engine.broker import free_port
 from tests.support import paths
+from tests.support.lab_commands import LABAPP, labapp_up
 from tests.support.sandbox import stop_leftovers
 from tests.support.waiting import wait_for
 
@@ -26,7 +26,7 @@ PER_APP = 50
 
 def env_from_labapp_env(name: str, env: dict) -> dict:
     """What `eval "$(labapp env)"` sets in a student's bash, read back from that shell."""
-    labapp = shlex.join([sys.executable, "-m", "labapp", "env", "--name", name])
+    labapp = shlex.join([*LABAPP, "env", "--name", name])
     script = f'eval "$({labapp})" && printf "%s\\0%s\\0" "$CELERY_BROKER_URL" "$CELERY_RESULT_BACKEND"'
     done = subprocess.run(["bash", "-c", script], capture_output=True, text=True, env=env, timeout=60)
     assert done.returncode == 0, f"`labapp env` failed: {done.stderr}"
@@ -97,30 +97,23 @@ def value_of(app: str, answer: dict):
 
 
 def test_the_class_app_and_the_lab_share_a_broker_and_never_take_each_others_tasks(tmp_path):
-    env = {**os.environ, "LABAPP_RUNTIME_DIR": str(tmp_path / "runtime")}  # marks every process of this test
-    up = BackgroundCommand(
-        [sys.executable, "-m", "labapp", "up", "--workers", "2", "--name", "withclass"], tmp_path / "up.log", env=env
-    )
+    class_env = {**os.environ, "LABAPP_CLUSTER_DIR": str(tmp_path)}  # marks the class app's processes as this test's
     started = []
-    try:
-        lab_url = up.wait_for("  API:", timeout=120).split()[-1]
-        class_url, started = start_class_app(env_from_labapp_env("withclass", env), tmp_path)
+    with labapp_up("withclass", workers=2) as lab_url:
+        try:
+            class_url, started = start_class_app(env_from_labapp_env("withclass", class_env), tmp_path)
+            sent = submit_both(class_url, lab_url)
+            answers = wait_all_finished(sent)
+        finally:
+            processes.stop_children(started, timeout=20, whole_group=False)
 
-        sent = submit_both(class_url, lab_url)
-        answers = wait_all_finished(sent)
-
-        for app, _url, task_id, expected in sent:
-            answer = answers[task_id]
-            assert answer["state"] == "SUCCESS", f"{app} task {task_id}: {answer}"
-            assert value_of(app, answer) == expected, f"{app} task {task_id}: {answer}"
-            ours = CLASS_WORKERS if app == "class" else LAB_WORKERS
-            assert answer["worker"].split("@")[0] in ours, (
-                f"the {app}'s task {task_id} ran on {answer['worker']}, a worker of the other app"
-            )
-    finally:
-        processes.stop_children(started, timeout=20, whole_group=False)
-        code = up.interrupt()
-        output = up.output()
-    assert code == 0 and "stopping" in output, output
+    for app, _url, task_id, expected in sent:
+        answer = answers[task_id]
+        assert answer["state"] == "SUCCESS", f"{app} task {task_id}: {answer}"
+        assert value_of(app, answer) == expected, f"{app} task {task_id}: {answer}"
+        ours = CLASS_WORKERS if app == "class" else LAB_WORKERS
+        assert answer["worker"].split("@")[0] in ours, (
+            f"the {app}'s task {task_id} ran on {answer['worker']}, a worker of the other app"
+        )
     left = stop_leftovers(tmp_path)
     assert not left, "processes left behind (killed now):\n" + "\n".join(left)

@@ -14,8 +14,17 @@ import time
 from urllib.parse import urlsplit
 
 import redis
-from celery.signals import task_received, worker_init, worker_process_init, worker_ready, worker_shutdown
+from celery.signals import (
+    task_received,
+    task_rejected,
+    task_unknown,
+    worker_init,
+    worker_process_init,
+    worker_ready,
+    worker_shutdown,
+)
 from celery.worker import state as worker_state
+from kombu.exceptions import ContentDisallowed
 
 from labapp.engine import classroom_protocol, heartbeat, processes
 from labapp.engine.celery_config import make_celery
@@ -194,3 +203,40 @@ def _stop_heartbeat(sender, **_):
             beat.stop()
         except Exception:
             pass
+
+
+def _mark_failed(task_id: str, exc: Exception) -> None:
+    """Store FAILURE for a task this worker could not run, where /status and AsyncResult look."""
+    try:
+        app.backend.mark_as_failure(task_id, exc, call_errbacks=False)
+    except Exception:  # broker away: the worker's log still says why
+        pass
+
+
+@task_unknown.connect
+def _report_unknown_task(sender, name, id, **_):
+    # Celery stores only NotRegistered('nope.task'): say where it landed and what it means
+    _mark_failed(
+        id,
+        tasks.NotRegistered(
+            f"unregistered task {name!r} on worker {getattr(sender, 'hostname', '?')}: that worker does not know "
+            "this task (another app's task on the lab's queue? `labapp env` gives your app its own database)"
+        ),
+    )
+
+
+@task_rejected.connect
+def _report_refused_message(sender, message, exc=None, **_):
+    # a message in a refused serializer (pickle) is discarded with only a log line: the client would
+    # see PENDING for ever
+    headers = getattr(message, "headers", None) or {}
+    if not isinstance(exc, ContentDisallowed) or not headers.get("id"):
+        return
+    _mark_failed(
+        headers["id"],
+        tasks.RefusedMessage(
+            f"refused task {headers.get('task', '?')!r} on worker {getattr(sender, 'hostname', '?')}: expected a "
+            f"message in JSON, found {message.content_type} (the lab accepts JSON only: pickle would run "
+            "whatever code the message holds)"
+        ),
+    )

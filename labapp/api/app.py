@@ -15,7 +15,7 @@ from werkzeug.exceptions import HTTPException
 
 from labapp.api import guards, openapi
 from labapp.api.validation import InvalidInput, NumberField, parse_body, validate_fields
-from labapp.engine import heartbeat, task_records
+from labapp.engine import heartbeat, other_apps, task_records
 from labapp.engine.celery_config import QUEUE, make_celery
 from labapp.settings import Settings
 from labapp.tasks import int_to_decimal
@@ -29,6 +29,7 @@ TASK_NAMES = {
 READY_STATES = {"SUCCESS", "FAILURE", "REVOKED"}
 TASK_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 PUBLISH_RETRY = {"max_retries": 1, "interval_start": 0.2, "interval_step": 0.5, "interval_max": 0.5}
+OTHER_APPS_TTL = 5.0  # s: asking another app's workers is a broadcast that waits its whole timeout
 BROKER_ERRORS = (redis.RedisError, OperationalError, ConnectionError, TimeoutError, OSError)
 
 
@@ -132,11 +133,20 @@ def create_app(settings: Settings | None = None) -> Flask:
             status_url=url_for("status", task_id=task_id, _external=True),
         ), 202
 
+    others = {"at": -math.inf, "found": []}
+
+    def other_app_workers() -> list[dict]:
+        """Another app's workers (database 1), asked at most every OTHER_APPS_TTL seconds."""
+        if time.monotonic() - others["at"] >= OTHER_APPS_TTL:
+            others["at"] = time.monotonic()  # first: concurrent requests meanwhile read the last answer
+            others["found"] = other_apps.app_workers(settings.broker_url)
+        return others["found"]
+
     @app.get("/workers")
     def workers():
-        """GET /workers: workers whose heartbeat is fresh."""
+        """GET /workers: the lab's workers whose heartbeat is fresh; another app's (database 1) apart."""
         found = heartbeat.live_workers(store)
-        return jsonify(count=len(found), workers=found)
+        return jsonify(count=len(found), workers=found, other_apps=other_app_workers())
 
     @app.get("/health")
     def health():

@@ -23,15 +23,17 @@ from labapp.settings import Settings
 STATUS_DESCRIPTION = (
     "List the clusters this machine's registry knows (started by notebooks, `labapp up` "
     "or tests), this folder's first: which folder each belongs to, who started it, whether "
-    "that process is still alive, the API and broker URLs, and whether each of their "
-    "processes still runs."
+    "that process is still alive, the API and broker URLs, whether each of their "
+    "processes still runs, and the workers the broker sees: the lab's, joined ones, and another "
+    "app's (on database 1, see `labapp env`)."
 )
 
 URL_DESCRIPTION = (
     "Print the broker URL of a running cluster of this machine (this folder's first), "
     "masked; --secret prints "
-    "it whole, e.g. CELERY_BROKER_URL=$(labapp url --secret) celery -A labapp.worker flower. "
-    "The URL is also in the file this prints, readable only by you."
+    "it whole (with its user, default, so that redis-cli -u takes it as well as Celery and redis-py), "
+    'e.g. redis-cli -u "$(labapp url --secret)" PING. The URL is also in the file this prints, '
+    "readable only by you. Flower: `labapp flower`; your own Celery app: `labapp env`."
 )
 
 LAB_DESCRIPTION = (
@@ -219,7 +221,7 @@ def cmd_status(args) -> int:
 
 def _workers_seen(folder: Path, children: list[dict]) -> str:
     """The broker's live workers, those of other machines or commands marked (joined); '' if unknown."""
-    from labapp.engine import classroom_protocol, heartbeat
+    from labapp.engine import classroom_protocol, heartbeat, other_apps
 
     try:
         url = (folder / "broker.url").read_text().splitlines()[0].strip()
@@ -232,7 +234,8 @@ def _workers_seen(folder: Path, children: list[dict]) -> str:
         return ""
     # whole node names: another machine's `celery -n w1@%h` is w1@its-name, not our w1
     ours = {f"{child['component']}@{classroom_protocol.node_host()}" for child in children}
-    return ", ".join(name if name in ours else f"{name} (joined)" for name in names)
+    seen = [name if name in ours else f"{name} (joined)" for name in names]
+    return ", ".join(seen + [other_apps.describe(worker) for worker in other_apps.app_workers(url)])
 
 
 LAB_OVERRIDES = {  # no news pop-up or update check in class: students have enough to read
@@ -290,7 +293,7 @@ def register(sub) -> None:
     up.add_argument(
         "--broker",
         metavar="URL",
-        help="use this Redis (redis://:password@host:port/0) instead of starting one",
+        help="use this Redis (redis://default:password@host:port/0) instead of starting one",
     )
     up.add_argument("--name", default="default", help="cluster name, for several in one folder")
     up.set_defaults(func=cmd_up)

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import shlex
+import signal
+import sys
+import time
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from labapp.cli.clusters import _chosen
-from labapp.cli.common import command, fail
-
-APP_DATABASE = 1  # a foreign app's database: the lab keeps database 0 and its `celery` queue there
+from labapp.cli.common import command, fail, port_number, shown, stop_on_sigterm
+from labapp.engine.other_apps import APP_DATABASE, with_database
 
 ENV_DESCRIPTION = (
     "Print the variables that point a plain Flask + Celery app at a running cluster's broker "
@@ -17,6 +20,12 @@ ENV_DESCRIPTION = (
     f"{APP_DATABASE}, so the app's tasks never meet the lab's workers (they use database 0), "
     'and REDISCLI_AUTH for redis-cli. Use it as eval "$(labapp env)" (sh, bash, zsh), '
     "labapp env --shell fish | source, or labapp env --shell powershell | Invoke-Expression."
+)
+
+FLOWER_DESCRIPTION = (
+    "Start Flower, the standard Celery monitor, on 127.0.0.1 for a running cluster (this folder's "
+    "first), with its HTTP API open to this machine (/api/workers, /api/tasks: no login, as it "
+    "listens on loopback only); print its URL; Ctrl-C stops Flower, the cluster keeps running."
 )
 
 SETTERS = {  # how each shell sets an exported variable, its value already quoted
@@ -35,25 +44,20 @@ def _quoted(value: str, shell: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def with_database(url: str, database: int) -> str:
-    """The same redis:// URL on another database number."""
-    parts = urlsplit(url)
-    return parts._replace(path=f"/{database}").geturl()
-
-
-def cluster_url(name: str | None) -> str | None:
-    """The whole broker URL of the cluster a command means (this folder's first); None after saying why not."""
+def cluster_url(name: str | None) -> tuple[str, Path] | tuple[None, None]:
+    """The whole broker URL and the folder of the cluster a command means (this folder's first);
+    (None, None) after saying why not."""
     from labapp.cluster import SECRET_URL_FILE
 
     chosen = _chosen(name)
     if chosen is None:
-        return None
-    secret = Path(chosen[1]["dir"]) / SECRET_URL_FILE
+        return None, None
+    folder = Path(chosen[1]["dir"])
     try:
-        return secret.read_text().splitlines()[0].strip()
+        return (folder / SECRET_URL_FILE).read_text().splitlines()[0].strip(), folder
     except (OSError, IndexError):
-        fail(f"{secret} is missing: the cluster uses an external broker, whose URL you gave it")
-        return None
+        fail(f"{folder / SECRET_URL_FILE} is missing: the cluster uses an external broker, whose URL you gave it")
+        return None, None
 
 
 def env_lines(url: str, shell: str) -> list[str]:
@@ -63,7 +67,7 @@ def env_lines(url: str, shell: str) -> list[str]:
     values = {
         "CELERY_BROKER_URL": app_url,
         "CELERY_RESULT_BACKEND": app_url,
-        "REDISCLI_AUTH": parts.password or "",
+        "REDISCLI_AUTH": unquote(parts.password or ""),
     }
     lines = [SETTERS[shell].format(name=name, value=_quoted(value, shell)) for name, value in values.items()]
     host = "" if parts.hostname in ("127.0.0.1", "localhost") else f"-h {parts.hostname} "
@@ -76,11 +80,63 @@ def env_lines(url: str, shell: str) -> list[str]:
 
 def cmd_env(args) -> int:
     """Print the exports that point a plain Celery app (and redis-cli) at a running cluster's broker."""
-    url = cluster_url(args.name)
+    url, _ = cluster_url(args.name)
     if url is None:
         return 1
     print("\n".join(env_lines(url, args.shell)))
     return 0
+
+
+def _start_flower(url: str, folder: Path, port: int):
+    """Flower's process for the broker at url, on 127.0.0.1:port, logging into the cluster's folder."""
+    from labapp.cluster import Cluster
+    from labapp.engine import flower_monitor, processes
+
+    env = {name: value for name, value in os.environ.items() if name != processes.CLUSTER_ENV}
+    # the URL through the environment, never the command line that `ps` shows everyone
+    env.update(flower_monitor.FLOWER_ENV, CELERY_BROKER_URL=url)
+    command = flower_monitor.command(Cluster.WORKER_APP, port)
+    return processes.spawn(command, folder / "flower.log", env=env, cwd=str(folder))
+
+
+def cmd_flower(args) -> int:
+    """Run Flower for a running cluster in the foreground until Ctrl-C."""
+    from labapp.engine import flower_monitor, logfiles, processes
+    from labapp.engine.broker import free_port
+
+    url, folder = cluster_url(args.name)
+    if url is None:
+        return 1
+    signal.signal(signal.SIGTERM, stop_on_sigterm)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    port = args.port or free_port()
+    flower_url = f"http://127.0.0.1:{port}"
+    log = folder / "flower.log"
+    proc = _start_flower(url, folder, port)
+    try:
+        try:
+            processes.wait_until(
+                lambda: proc.poll() is not None or flower_monitor.answers(flower_url), 60, interval=0.2, what="Flower"
+            )
+        except processes.WaitTimeout:
+            return fail(f"expected Flower to answer at {flower_url} within 60 s; it did not (log: {shown(log)})")
+        if proc.poll() is not None:
+            return fail(
+                f"Flower stopped at start ({logfiles.describe_exit(proc.returncode)}):\n{logfiles.read_tail(log)}"
+            )
+        print(f"Flower:   {flower_url}", flush=True)
+        print(f"API:      {flower_url}/api/workers  (no login: FLOWER_UNAUTHENTICATED_API=true, safe here because")
+        print("          Flower listens on 127.0.0.1 only, where only this machine's users reach it)")
+        print(f"log:      {shown(log)}")
+        print("Press Ctrl-C to stop Flower (the cluster keeps running).", flush=True)
+        while proc.poll() is None:
+            time.sleep(0.5)
+        return fail(f"Flower stopped ({logfiles.describe_exit(proc.returncode)}); see {shown(log)}")
+    except KeyboardInterrupt:
+        print("\nstopping Flower...", file=sys.stderr, flush=True)
+        return 0
+    finally:
+        processes.stop_child(proc)
 
 
 def register(sub) -> None:
@@ -88,3 +144,7 @@ def register(sub) -> None:
     env = command(sub, "env", cmd_env, "print CELERY_BROKER_URL and friends for your own Celery app", ENV_DESCRIPTION)
     env.add_argument("--name", help="the cluster (default: this folder's, as `labapp url`)")
     env.add_argument("--shell", choices=sorted(SETTERS), default="sh", help="the shell that reads it (default sh)")
+
+    flower = command(sub, "flower", cmd_flower, "run Flower, the Celery monitor, for a cluster", FLOWER_DESCRIPTION)
+    flower.add_argument("--name", help="the cluster (default: this folder's, as `labapp url`)")
+    flower.add_argument("--port", type=port_number, help="Flower's port (default: a free port)")

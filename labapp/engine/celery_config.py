@@ -94,6 +94,7 @@ def make_celery(settings: Settings, broker_url: str, *, polling: bool = False, n
     if polling:
         app.conf.result_backend = f"{__name__}:PollingRedisBackend+{broker_url}"
     app.conf.imports = (TASK_MODULE,)
+    app.lab_settings = settings  # the tasks' bounds, the same the API checks (labapp.tasks reads them)
     return app
 
 

@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
+import urllib.request
+from urllib.parse import urlsplit
 
+import pytest
 import redis
 
 from tests.support.lab_commands import LABAPP, labapp, labapp_up, started, stop
 from tests.support.raw_http import raw_request
+from tests.support.waiting import read_until, wait_for
 
 FOREIGN_APP = """\
 from celery import Celery
@@ -71,6 +77,9 @@ def test_a_plain_celery_app_runs_after_eval_labapp_env_and_never_meets_the_lab(t
                 timeout=120,
             )
             lab_task = raw_request(api_url, "GET", f"/status/{answer['task_id']}")[1]
+            # the lab's views see the app's worker, marked, with its tasks
+            listed = labapp("status").stdout
+            other_apps = raw_request(api_url, "GET", "/workers")[1]["other_apps"]
         finally:
             log = stop(worker, signal.SIGTERM)
         url = labapp("url", "--secret", "--name", "envlab").stdout.strip()
@@ -84,3 +93,62 @@ def test_a_plain_celery_app_runs_after_eval_labapp_env_and_never_meets_the_lab(t
     assert "fapp.add" in log and "labapp.tasks" not in log  # the app's worker ran its tasks, and only those
     assert queued == ["labapp.tasks.long_task"], queued  # the lab's queue holds its own task, none of the app's
     assert lab_task["state"] == "PENDING", lab_task
+    assert re.search(r"w1@\S+ \(another app's: fapp\.add\)", listed), listed
+    assert [(w["name"].split("@")[0], w["app"], w["tasks"]) for w in other_apps] == [
+        ("w1", "another app's", ["fapp.add"])
+    ]
+
+
+def redis_cli() -> str:
+    """Debian's redis-cli (redis-tools); the test skips without it, saying why, except in CI."""
+    found = shutil.which("redis-cli")
+    if found:
+        return found
+    message = "no redis-cli on PATH: `make redis-tools` installs Debian's redis-tools (as root or with sudo)"
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(f"{message} (CI never skips the redis-cli tests)")
+    pytest.skip(message)
+
+
+def test_redis_cli_works_with_the_url_and_the_env_the_lab_hands_out():
+    cli = redis_cli()
+    with labapp_up("envcli", workers=0) as api_url:
+        url = labapp("url", "--secret", "--name", "envcli").stdout.strip()
+        ping = subprocess.run([cli, "-u", url, "PING"], capture_output=True, text=True, timeout=30)
+        assert raw_request(api_url, "POST", "/longtask", b'{"x": 1}')[0] == 202  # waits in the lab's queue
+        port = str(urlsplit(url).port)
+        lengths = {
+            db: subprocess.run(
+                in_labapp_env("envcli", [cli, "-p", port, "-n", db, "LLEN", "celery"]),
+                capture_output=True,
+                text=True,
+                timeout=30,
+            )
+            for db in ("0", "1")
+        }
+    assert ping.stdout.strip() == "PONG", ping.stdout + ping.stderr
+    assert lengths["0"].stdout.strip() == "1", lengths["0"]  # the lab's queue, with its task
+    assert lengths["1"].stdout.strip() == "0", lengths["1"]  # the app's queue, empty
+
+
+def test_labapp_flower_serves_its_http_api_with_the_workers_and_ctrl_c_stops_it():
+    env = {name: value for name, value in os.environ.items() if not name.startswith("FLOWER_")}  # nothing by hand
+    with labapp_up("flowerlab", workers=1):
+        flower = started([*LABAPP, "flower", "--name", "flowerlab"], env=env)
+        lines: list[str] = []
+        try:
+            url = read_until(
+                flower, r"Flower:\s+(http://127\.0\.0\.1:\d+)", "`labapp flower` to print its URL", lines=lines
+            )
+
+            def workers():
+                with urllib.request.urlopen(f"{url}/api/workers?refresh=1", timeout=10) as response:
+                    listed = json.load(response)
+                return listed if any(name.startswith("w1@") for name in listed) else None
+
+            listed = wait_for(workers, 60, interval=0.5, what="Flower's /api/workers to list w1")
+        finally:
+            output = "".join(lines) + stop(flower)
+        assert flower.returncode == 0, output
+    assert "127.0.0.1 only" in output and "FLOWER_UNAUTHENTICATED_API=true" in output
+    assert any(name.startswith("w1@") for name in listed), listed

@@ -23,13 +23,13 @@ def stop(proc: subprocess.Popen, sig=signal.SIGINT, timeout: float = 30) -> str:
     if proc.poll() is None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, sig)
-    try:
-        output, _ = proc.communicate(timeout=timeout)
+    try:  # wait, then read: communicate() would skip what an earlier readline() left in the buffer
+        proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)  # never leave it (and what it started) behind
-        output, _ = proc.communicate()
-    return output or ""
+        proc.wait()
+    return proc.stdout.read() if proc.stdout else ""
 
 
 def started(args: list[str], **kwargs) -> subprocess.Popen:

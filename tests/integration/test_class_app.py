@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -14,7 +15,7 @@ import requests
 from labapp.engine import processes
 from labapp.engine.broker import free_port
 from tests.support import paths
-from tests.support.lab_commands import LABAPP, labapp_up
+from tests.support.lab_commands import LABAPP, labapp, labapp_up
 from tests.support.sandbox import stop_leftovers
 from tests.support.waiting import wait_for
 
@@ -26,8 +27,8 @@ PER_APP = 50
 
 def env_from_labapp_env(name: str, env: dict) -> dict:
     """What `eval "$(labapp env)"` sets in a student's bash, read back from that shell."""
-    labapp = shlex.join([*LABAPP, "env", "--name", name])
-    script = f'eval "$({labapp})" && printf "%s\\0%s\\0" "$CELERY_BROKER_URL" "$CELERY_RESULT_BACKEND"'
+    command = shlex.join([*LABAPP, "env", "--name", name])
+    script = f'eval "$({command})" && printf "%s\\0%s\\0" "$CELERY_BROKER_URL" "$CELERY_RESULT_BACKEND"'
     done = subprocess.run(["bash", "-c", script], capture_output=True, text=True, env=env, timeout=60)
     assert done.returncode == 0, f"`labapp env` failed: {done.stderr}"
     broker, backend = done.stdout.split("\0")[:2]
@@ -96,6 +97,19 @@ def value_of(app: str, answer: dict):
     return result
 
 
+def assert_status_marks_each_app(listed: str, name: str) -> None:
+    """`labapp status` lists the cluster's 2 workers as the lab's (unmarked) and the class's 2 as another app's,
+    with its tasks."""
+    assert f"{name} in " in listed, listed
+    block = listed[listed.index(f"{name} in ") :]
+    seen = next((line for line in block.splitlines() if "workers the broker sees:" in line), "")
+    for worker in LAB_WORKERS:
+        assert re.search(rf"\b{worker}@[\w.-]+(,|$)", seen), f"the lab's {worker} not listed as the lab's:\n{listed}"
+    for worker in CLASS_WORKERS:
+        marked = rf"\b{worker}@[\w.-]+ \(another app's: tasks\.factorial, tasks\.long_task\)"
+        assert re.search(marked, seen), f"the class's {worker} not marked as another app's:\n{listed}"
+
+
 def test_the_class_app_and_the_lab_share_a_broker_and_never_take_each_others_tasks(tmp_path):
     class_env = {**os.environ, "LABAPP_CLUSTER_DIR": str(tmp_path)}  # marks the class app's processes as this test's
     started = []
@@ -104,6 +118,7 @@ def test_the_class_app_and_the_lab_share_a_broker_and_never_take_each_others_tas
             class_url, started = start_class_app(env_from_labapp_env("withclass", class_env), tmp_path)
             sent = submit_both(class_url, lab_url)
             answers = wait_all_finished(sent)
+            listed = labapp("status").stdout  # while both apps' workers run
         finally:
             processes.stop_children(started, timeout=20, whole_group=False)
 
@@ -115,5 +130,6 @@ def test_the_class_app_and_the_lab_share_a_broker_and_never_take_each_others_tas
         assert answer["worker"].split("@")[0] in ours, (
             f"the {app}'s task {task_id} ran on {answer['worker']}, a worker of the other app"
         )
+    assert_status_marks_each_app(listed, "withclass")
     left = stop_leftovers(tmp_path)
     assert not left, "processes left behind (killed now):\n" + "\n".join(left)

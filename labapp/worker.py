@@ -110,7 +110,7 @@ app = make_celery(settings, settings.broker_url)
 app.set_current()
 app.set_default()
 
-from labapp import tasks  # noqa: E402,F401  (registers the tasks on this app)
+from labapp import tasks  # noqa: E402  (registers the tasks on this app)
 from labapp.engine.student_code import load_student_tasks  # noqa: E402
 
 STUDENT_MODULES = load_student_tasks()  # the modules a student added with cluster.add_tasks()

@@ -30,14 +30,31 @@ FLOWER_DESCRIPTION = (
 
 SETTERS = {  # how each shell sets an exported variable, its value already quoted
     "sh": "export {name}={value}",
+    "bash": "export {name}={value}",
+    "zsh": "export {name}={value}",
     "fish": "set -gx {name} {value}",
     "powershell": "$env:{name} = {value}",
 }
 
 
+REDIS_CLI_FUNCTIONS = {  # redis-cli, run as the real program with the broker's host, port and database first
+    # (POSIX sh, dash among them, refuses a function name with a hyphen: plain sh gets the comment line only)
+    "bash": 'redis-cli() {{ command redis-cli {options} "$@"; }}',
+    "zsh": 'redis-cli() {{ command redis-cli {options} "$@"; }}',
+    "fish": "function redis-cli; command redis-cli {options} $argv; end",
+    "powershell": "function redis-cli {{ & (Get-Command redis-cli -CommandType Application) {options} @args }}",
+}
+
+
+def default_shell(environ=None) -> str:
+    """The user's shell by $SHELL's name when `labapp env` knows it (bash, zsh, fish), else sh."""
+    name = os.path.basename((os.environ if environ is None else environ).get("SHELL", ""))
+    return name if name in SETTERS else "sh"
+
+
 def _quoted(value: str, shell: str) -> str:
     """value as a literal of the shell (all three keep single-quoted text as it is, but for quotes)."""
-    if shell == "sh":
+    if shell in ("sh", "bash", "zsh"):
         return shlex.quote(value)
     if shell == "fish":
         return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
@@ -71,10 +88,14 @@ def env_lines(url: str, shell: str) -> list[str]:
     }
     lines = [SETTERS[shell].format(name=name, value=_quoted(value, shell)) for name, value in values.items()]
     host = "" if parts.hostname in ("127.0.0.1", "localhost") else f"-h {parts.hostname} "
+    options = f"{host}-p {parts.port} -n {APP_DATABASE}"
     lines.append(
-        f"# your app's queue: redis-cli {host}-p {parts.port} -n {APP_DATABASE} LLEN celery "
-        f"(the lab's own: -n {parts.path.lstrip('/') or 0})"
+        f"# your app's queue: redis-cli {options} LLEN celery (the lab's own: -n {parts.path.lstrip('/') or 0})"
     )
+    # redis-cli reads its password from REDISCLI_AUTH but has no variable for a port or a database: a shell
+    # function gives it both, so that `redis-cli LLEN celery` works after the eval (a later -n still wins)
+    if shell in REDIS_CLI_FUNCTIONS:
+        lines.append(REDIS_CLI_FUNCTIONS[shell].format(options=options))
     return lines
 
 
@@ -143,7 +164,12 @@ def register(sub) -> None:
     """Add this group's commands to the ``labapp`` parser."""
     env = command(sub, "env", cmd_env, "print CELERY_BROKER_URL and friends for your own Celery app", ENV_DESCRIPTION)
     env.add_argument("--name", help="the cluster (default: this folder's, as `labapp url`)")
-    env.add_argument("--shell", choices=sorted(SETTERS), default="sh", help="the shell that reads it (default sh)")
+    env.add_argument(
+        "--shell",
+        choices=sorted(SETTERS),
+        default=default_shell(),
+        help="the shell that reads it (default: yours, from $SHELL; else sh)",
+    )
 
     flower = command(sub, "flower", cmd_flower, "run Flower, the Celery monitor, for a cluster", FLOWER_DESCRIPTION)
     flower.add_argument("--name", help="the cluster (default: this folder's, as `labapp url`)")

@@ -11,7 +11,6 @@ import signal
 import subprocess
 import sys
 import urllib.request
-from urllib.parse import urlsplit
 
 import pytest
 import redis
@@ -36,7 +35,7 @@ SEND = "import fapp; sent = [fapp.add.delay(i, i) for i in range(6)]; print(*[r.
 
 def in_labapp_env(name: str, command: list[str]) -> list[str]:
     """A sh command line that evals `labapp env --name NAME`, then runs command."""
-    return ["sh", "-c", f'eval "$({shlex.join(LABAPP)} env --name {name})" && exec {shlex.join(command)}']
+    return ["bash", "-c", f'eval "$({shlex.join(LABAPP)} env --name {name} --shell bash)" && {shlex.join(command)}']
 
 
 def test_env_prints_the_exports_of_database_1_for_every_shell():
@@ -116,13 +115,13 @@ def test_redis_cli_works_with_the_url_and_the_env_the_lab_hands_out():
         url = labapp("url", "--secret", "--name", "envcli").stdout.strip()
         ping = subprocess.run([cli, "-u", url, "PING"], capture_output=True, text=True, timeout=30)
         assert raw_request(api_url, "POST", "/longtask", b'{"x": 1}')[0] == 202  # waits in the lab's queue
-        port = str(urlsplit(url).port)
-        lengths = {
+        lengths = {  # as a student types it after eval "$(labapp env)": the app's database unless -n says
             db: subprocess.run(
-                in_labapp_env("envcli", [cli, "-p", port, "-n", db, "LLEN", "celery"]),
+                in_labapp_env("envcli", ["redis-cli", *(["-n", db] if db == "0" else []), "LLEN", "celery"]),
                 capture_output=True,
                 text=True,
                 timeout=30,
+                env={**os.environ, "PATH": f"{os.path.dirname(cli)}{os.pathsep}{os.environ.get('PATH', '')}"},
             )
             for db in ("0", "1")
         }

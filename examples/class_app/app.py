@@ -45,11 +45,11 @@ def bad_request(message):
 
 def number_from_body(key, whole):
     """Read body[key]: (value, None) if it is a number (a whole one if asked), else (None, a 400 answer)."""
-    body = request.get_json(silent=True)
+    payload = request.get_json(silent=True)
     example = '{"%s": %s}' % (key, 20 if whole else 10)
-    if not isinstance(body, dict) or key not in body:
+    if not isinstance(payload, dict) or key not in payload:
         return None, bad_request(f"expected a JSON body like {example}, found {request.get_data(as_text=True)!r}")
-    value = body[key]
+    value = payload[key]
     kinds = (int,) if whole else (int, float)
     if isinstance(value, bool) or not isinstance(value, kinds):
         kind = "a whole number" if whole else "a number"
@@ -88,19 +88,19 @@ def factorial():
 @app.get("/status/<task_id>")
 def status(task_id):
     """The task's state; its progress while it runs; its result or error at the end."""
-    result = celery.AsyncResult(task_id)
+    task = celery.AsyncResult(task_id)
     # Celery cannot tell a task still waiting in the queue from an id it never saw: both are PENDING
-    answer = {"task_id": task_id, "state": result.state}
-    if result.state == "PROGRESS":
-        answer["current"] = result.info.get("current")
-        answer["total"] = result.info.get("total")
-    elif result.state == "SUCCESS":
-        answer["result"] = result.result
-    elif result.state == "FAILURE":
-        answer["error"] = f"{type(result.info).__name__}: {result.info}"
-    if result.state != "PENDING" and result.worker:
-        answer["worker"] = result.worker
-    return jsonify(answer)
+    reply = {"task_id": task_id, "state": task.state}
+    if task.state == "PROGRESS":
+        reply["current"] = task.info.get("current")
+        reply["total"] = task.info.get("total")
+    elif task.state == "SUCCESS":
+        reply["result"] = task.result
+    elif task.state == "FAILURE":
+        reply["error"] = f"{type(task.info).__name__}: {task.info}"
+    if task.state != "PENDING" and task.worker:
+        reply["worker"] = task.worker
+    return jsonify(reply)
 
 
 if __name__ == "__main__":

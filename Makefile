@@ -51,9 +51,10 @@ lab: $(STAMP)
 	$(BIN)/labapp lab
 
 ## make test: install (and Chromium for the browser test, iproute2 for the network-namespace
-## test, redis-cli for the tests of the URLs the lab hands out), lint, then run the whole test suite
+## test, redis-cli for the tests of the URLs the lab hands out), lint, then run the whole test suite:
+## two pytest sessions side by side (the lessons' and the rest), each report in full, then both verdicts
 test: $(STAMP) browser iproute2 redis-tools lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m tests.support.side_by_side
 
 ## make lint: ruff's checks and its formatting, as configured in pyproject.toml
 lint: $(STAMP)

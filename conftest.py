@@ -6,12 +6,19 @@ import os
 
 import pytest
 
+from tests.support import machine_turns
+
 # the settings tests/conftest.py gives every test cluster through the environment
 TEST_ONLY_SETTINGS = ("LABAPP_VISIBILITY_TIMEOUT", "LABAPP_LONGTASK_MAX_X")
 # an exercise's stubs fail on purpose (see labapp.authoring.exercises.RAISES): nbval then expects the error
 FAILS_UNTIL_SOLVED = "fails-until-solved"
 # runs after everything else, so that it also covers the notebooks' kernels and clusters
 LAST_FILE = "test_no_leftovers.py"
+# notebooks that measure speed (in every folder and language): each runs with the machine to itself
+MEASURING_NOTEBOOKS = ("05_scaling.ipynb", "ex03_several_workers.ipynb")
+# its kernels take turns themselves, one job at a time (tests/notebooks/test_exercise_mistakes.py)
+TAKES_ITS_OWN_TURNS = "test_exercise_mistakes.py"
+_alone = None  # the turn a measuring notebook holds from its first cell to its last
 
 
 def is_notebook_cell(item) -> bool:
@@ -61,3 +68,25 @@ def pytest_runtest_setup(item):
     finally:
         os.environ.pop("LABAPP_RUNTIME_DIR", None)
         os.environ.update({name: value for name, value in saved.items() if value is not None})
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    """Beside another session (`make test`), a test shares the machine; a measuring notebook holds it alone."""
+    global _alone
+    if not os.environ.get(machine_turns.VARIABLE) or item.path.name == TAKES_ITS_OWN_TURNS:
+        yield
+        return
+    if not (is_notebook_cell(item) and item.path.name in MEASURING_NOTEBOOKS):
+        with machine_turns.beside_others():
+            yield
+        return
+    if _alone is None:
+        _alone = machine_turns.alone()
+        _alone.__enter__()
+    try:
+        yield
+    finally:
+        if nextitem is None or nextitem.path != item.path:
+            _alone.__exit__(None, None, None)
+            _alone = None

@@ -29,7 +29,6 @@ import re
 import shutil
 import threading
 import warnings
-from contextlib import contextmanager
 from pathlib import Path
 
 import nbformat
@@ -38,7 +37,7 @@ import pytest
 from labapp.authoring import exercises
 from tests.notebooks import mistakes
 from tests.notebooks.mistakes import Mistake
-from tests.support import paths
+from tests.support import machine_turns, paths
 
 ROOT = paths.ROOT
 
@@ -136,42 +135,6 @@ class Kernel:
             self.manager.shutdown_kernel(now=False)
 
 
-class Turns:
-    """Runs side by side, except one that measures speed: it waits for the others and runs alone."""
-
-    def __init__(self):
-        self._changed = threading.Condition()
-        self._running = 0
-        self._alone = False
-
-    @contextmanager
-    def beside_others(self):
-        """Hold a place among the runs that may share the machine."""
-        with self._changed:
-            self._changed.wait_for(lambda: not self._alone)
-            self._running += 1
-        try:
-            yield
-        finally:
-            with self._changed:
-                self._running -= 1
-                self._changed.notify_all()
-
-    @contextmanager
-    def alone(self):
-        """Hold the machine: no other run starts, and this one starts once the others have finished."""
-        with self._changed:
-            self._changed.wait_for(lambda: not self._alone)
-            self._alone = True
-            self._changed.wait_for(lambda: self._running == 0)
-        try:
-            yield
-        finally:
-            with self._changed:
-                self._alone = False
-                self._changed.notify_all()
-
-
 def measures(job) -> bool:
     """The job is the solution of an exercise whose check judges measured speed."""
     path, mistake = job
@@ -201,7 +164,6 @@ def verdicts(request, tmp_path_factory):
     done: dict[str, tuple] = {}
     base = tmp_path_factory.mktemp("kernels")
     started: list[Kernel] = []
-    turns = Turns()
 
     def serve(kernel: Kernel) -> None:  # one thread per kernel: a kernel's client stays in its thread
         while True:
@@ -210,7 +172,7 @@ def verdicts(request, tmp_path_factory):
             except queue.Empty:
                 return
             try:
-                with turns.alone() if measures(job) else turns.beside_others():
+                with machine_turns.alone() if measures(job) else machine_turns.beside_others():
                     done[job_id(*job)] = judge(kernel.client, *job)
             except BaseException as exc:  # the test of this job reports it; the others go on
                 done[job_id(*job)] = exc
@@ -399,7 +361,7 @@ def test_a_measuring_run_waits_for_the_others_then_holds_the_machine():
     """Turns: alone() starts after the running side-by-side run ends, and a new one waits until it ends."""
     import time
 
-    turns, log, started = Turns(), [], threading.Event()
+    turns, log, started = machine_turns, [], threading.Event()
 
     def beside(name: str, pause: float) -> None:
         with turns.beside_others():

@@ -186,9 +186,17 @@ class Reading:
     reading says finished is no worker's current task, a task whose worker is gone says so.
     """
 
-    def __init__(self, workers: list[dict], queued: int | None, statuses: dict[str, dict], problem: str = ""):
+    def __init__(
+        self,
+        workers: list[dict],
+        queued: int | None,
+        statuses: dict[str, dict],
+        problem: str = "",
+        other_apps: list[dict] | None = None,
+    ):
         self.at = time.time()
         self.problem = problem
+        self.other_apps = list(other_apps or [])  # another app's workers on the lab's broker (labapp env)
         self.queued = queued
         self.statuses = {i: dict(answer) for i, answer in statuses.items()}
         live = [dict(w) for w in workers if not _dead_here(w)]
@@ -295,12 +303,17 @@ class _Feed:
         """Workers first, then task states: a task that ends between the two reads shows as ended."""
         client = self.cluster.client
         try:
-            workers = client.workers()
+            report = client.workers_report()
+            workers, other_apps = report["workers"], report.get("other_apps") or []
             queued = client.health().get("queued")
         except ApiError as exc:
             previous = self.last
             return Reading(
-                previous.workers if previous else [], previous.queued if previous else None, {}, problem=f"API: {exc}"
+                previous.workers if previous else [],
+                previous.queued if previous else None,
+                {},
+                problem=f"API: {exc}",
+                other_apps=previous.other_apps if previous else [],
             )
         wanted: list[str] = []
         for view in self.views:
@@ -317,7 +330,7 @@ class _Feed:
                 problem = f"status of {_short(task_id)}: {exc}"
                 if exc.status in (0, 503):  # API or broker unreachable: do not hammer it
                     break
-        return Reading(workers, queued, statuses, problem)
+        return Reading(workers, queued, statuses, problem, other_apps)
 
     def _step(self) -> float | None:
         try:
@@ -664,6 +677,7 @@ class WorkerPanel(_Live, w.VBox):
         self.interval = interval
         self.idle_interval = idle_interval
         self.workers: list[dict] = []
+        self.other_apps: list[dict] = []
         self.queued: int | None = None
         self._join(feed, cluster, "panel")
         self._status_text = ""
@@ -723,6 +737,7 @@ class WorkerPanel(_Live, w.VBox):
     def _apply(self, reading: Reading) -> None:
         """Show one reading (under the feed's lock)."""
         self.workers, self.queued, self._status_text = reading.workers, reading.queued, reading.problem
+        self.other_apps = reading.other_apps
         self._render()
         self._follow_cluster_size()
 
@@ -746,8 +761,15 @@ class WorkerPanel(_Live, w.VBox):
                     [html.escape(worker["name"]), str(worker.get("pid", "")), state, done, html.escape(current)]
                 )
                 titles.append([worker["name"], str(worker.get("pid", "")), "", done, current])
+            for worker in self.other_apps:  # not the lab's: no heartbeat, no pid, their tasks never run here
+                tasks = ", ".join(worker.get("tasks") or []) or "no task"
+                mark = '<span style="color:#6a1b9a">another app\'s</span>'
+                rows.append([html.escape(worker["name"]), "", mark, "", html.escape(tasks)])
+                titles.append([worker["name"], "", "another app's worker (labapp env)", "", tasks])
             queued = "?" if self.queued is None else self.queued
             summary = f"{len(self.workers)} live · <b>{queued}</b> queued in Redis (waiting for a worker)"
+            if self.other_apps:
+                summary += f" · {len(self.other_apps)} of another app"
             status = self._feed.stopped or self._status_text
             if status:
                 summary += " — " + _message(status, "#757575")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import time
 from urllib.parse import urlsplit
 
@@ -17,13 +18,13 @@ import redis
 from celery.signals import (
     task_received,
     task_rejected,
-    task_unknown,
     worker_init,
     worker_process_init,
     worker_ready,
     worker_shutdown,
 )
 from celery.worker import state as worker_state
+from celery.worker.consumer import Consumer
 from kombu.exceptions import ContentDisallowed
 
 from labapp.engine import classroom_protocol, heartbeat, processes
@@ -107,6 +108,7 @@ except RuntimeError as exc:
 if settings.worker_nice:
     os.nice(settings.worker_nice)  # before the pool forks: its processes inherit it
 app = make_celery(settings, settings.broker_url)
+app.conf.worker_consumer = f"{__name__}:LabConsumer"
 app.set_current()
 app.set_default()
 
@@ -213,17 +215,31 @@ def _mark_failed(task_id: str, exc: Exception) -> None:
         pass
 
 
-@task_unknown.connect
-def _report_unknown_task(sender, name, id, **_):
-    # Celery stores only NotRegistered('nope.task'): say where it landed and what it means
-    _mark_failed(
-        id,
-        tasks.NotRegistered(
-            f"unregistered task {name!r} on worker {getattr(sender, 'hostname', '?')}: that worker never imported "
-            "a module that defines it (your own task: load its module with cluster.add_tasks; another app's "
-            "task: give that app its own database with labapp env)"
-        ),
+def unknown_task_error(name: str, hostname: str) -> str:
+    """What the FAILURE of a task this worker does not know says: where it landed, and the two usual cures."""
+    return (
+        f"unregistered task {name!r} on worker {hostname}: that worker never imported a module that defines it "
+        "(your own task: load its module with cluster.add_tasks; another app's task: give that app its own "
+        "database with labapp env)"
     )
+
+
+class LabConsumer(Consumer):
+    """Celery's consumer, whose FAILURE for an unknown task says where and why (Celery's says only the name).
+
+    Celery stores that FAILURE itself, then signals task_unknown: a second write from the signal would race
+    with a client already waiting (``.get()`` returns on the first), so the first write carries the message.
+    """
+
+    def on_unknown_task(self, body, message, exc):
+        """Celery's own handling (log line, reject, FAILURE, event), with the explained NotRegistered."""
+        module = sys.modules[Consumer.__module__]
+        plain = module.NotRegistered
+        module.NotRegistered = lambda name: plain(unknown_task_error(name, self.hostname))
+        try:  # the consumer handles one message at a time, in one thread
+            super().on_unknown_task(body, message, exc)
+        finally:
+            module.NotRegistered = plain
 
 
 @task_rejected.connect

@@ -64,6 +64,10 @@ class LabClient:
         """GET /workers: the live workers."""
         return self.request("GET", "/workers")["workers"]
 
+    def workers_report(self) -> dict:
+        """GET /workers whole: the lab's live workers, and another app's on database 1 (``other_apps``)."""
+        return self.request("GET", "/workers")
+
     def health(self) -> dict:
         """GET /health."""
         return self.request("GET", "/health")

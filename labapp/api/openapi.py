@@ -221,6 +221,19 @@ def _schemas() -> dict:
                         },
                     },
                 },
+                "other_apps": {
+                    "description": "another app's workers on this broker's database 1 (labapp env); never the lab's",
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["name", "app", "tasks"],
+                        "properties": {
+                            "name": string,
+                            "app": {"enum": ["another app's"]},
+                            "tasks": {"type": "array", "items": string},
+                        },
+                    },
+                },
             },
         },
         "Health": {

@@ -202,7 +202,13 @@ def cmd_down(args) -> int:
 def cmd_status(args) -> int:
     """List the clusters in the registry, this folder's first, with the state of each process."""
     runtime, cwd = _here()
-    for _, entry in _registered_clusters():
+    entries = _registered_clusters()
+    if args.name is not None:
+        named = [(path, entry) for path, entry in entries if entry["name"] == args.name]
+        if entries and not named:
+            print(f"no cluster named {args.name} is running")
+        entries = named
+    for _, entry in entries:
         owner = entry["owner"]["pid"]
         alive = "alive" if registry.owner_alive(entry) else "dead (run `labapp down`)"
         print(
@@ -313,7 +319,8 @@ def register(sub) -> None:
     which.add_argument("--name", help="stop this cluster, even if in use (this folder's first, as `labapp url`)")
     down.set_defaults(func=cmd_down)
 
-    command(sub, "status", cmd_status, "list running clusters and their processes", STATUS_DESCRIPTION)
+    status = command(sub, "status", cmd_status, "list running clusters and their processes", STATUS_DESCRIPTION)
+    status.add_argument("--name", help="only the clusters of this name (e.g. lesson09)")
 
     ur = command(sub, "url", cmd_url, "print a cluster's broker URL, for Flower or your own tools", URL_DESCRIPTION)
     ur.add_argument(

@@ -92,6 +92,9 @@ def test_url_status_and_down_mean_this_folders_cluster(folders):
         heads = [line for line in listed if not line.startswith(" ")]
         assert heads[0].startswith("default in .labapp/default (this folder's;"), listed
         assert heads[1].startswith(f"lesson02 in {b}/.labapp/lesson02 (another folder's: {b};"), listed
+        named = labapp_in(a, env, "status", "--name", "lesson02").stdout.splitlines()
+        assert [line for line in named if not line.startswith(" ")] == [heads[1]], named
+        assert labapp_in(a, env, "status", "--name", "nope").stdout.strip() == "no cluster named nope is running"
 
         # a second cluster in a: there, only --name says which
         extra = Up(a, env, "extra").ready()

@@ -308,3 +308,15 @@ def test_the_panel_keeps_a_fixed_width(cluster, dashboards):
     assert panel.layout.width == panel.layout.min_width == panel.layout.max_width == PANEL_WIDTH
     assert PANEL_WIDTH.endswith("px")
     assert "table-layout:fixed" in panel.table.value and "<colgroup>" in panel.table.value
+
+
+def test_the_panel_shows_another_apps_workers_marked_with_their_tasks(cluster, dashboards):
+    from labapp.widgets import Reading
+
+    dash = dashboards(cluster)
+    other = {"name": "class1@host", "app": "another app's", "tasks": ["tasks.factorial", "tasks.long_task"]}
+    dash.panel._apply(Reading(dash.panel.workers, 0, {}, other_apps=[other]))
+    assert "class1@host" in dash.panel.table.value
+    assert "another app&#x27;s" in dash.panel.table.value or "another app's" in dash.panel.table.value
+    assert "tasks.factorial, tasks.long_task" in dash.panel.table.value
+    assert "1 of another app" in dash.panel.summary.value

@@ -219,8 +219,9 @@ def _report_unknown_task(sender, name, id, **_):
     _mark_failed(
         id,
         tasks.NotRegistered(
-            f"unregistered task {name!r} on worker {getattr(sender, 'hostname', '?')}: that worker does not know "
-            "this task (another app's task on the lab's queue? `labapp env` gives your app its own database)"
+            f"unregistered task {name!r} on worker {getattr(sender, 'hostname', '?')}: that worker never imported "
+            "a module that defines it (your own task: load its module with cluster.add_tasks; another app's "
+            "task: give that app its own database with labapp env)"
         ),
     )
 

@@ -2,7 +2,9 @@
 
 Each ``check_exNN`` raises ``CheckFailed`` with "expected X, found Y" in the
 exercise's words (IPython shows that line, not a traceback into the lab), or
-prints what passed.
+prints what passed. Every sentence goes through ``labapp.i18n`` (English, or
+Brazilian Portuguese with LABAPP_LANG=pt_BR), so no verdict may depend on a
+message's words: a check reads the student's exception by its type.
 """
 
 from __future__ import annotations
@@ -912,9 +914,10 @@ def check_ex04(split, factorial_in_parts) -> None:
         except CheckFailed as failed:
             if problems:
                 break  # the earlier wrong answer says more than the crash it led to
-            if "NotImplementedError" in str(failed):
-                raise
-            zero = "must not be zero" in str(failed) or "ZeroDivisionError" in str(failed)
+            crash = failed.__context__  # the student's exception, read by its type: the message is translated
+            zero = isinstance(crash, ZeroDivisionError) or (
+                isinstance(crash, ValueError) and "must not be zero" in str(crash)
+            )
             if not zero:
                 raise
             raise CheckFailed(  # noqa: B904  (the student's crash, told in the check's words, replaces it)
@@ -979,13 +982,13 @@ EX05_QUEUES = {"ex05_tasks.crunch": "cpu", "ex05_tasks.fetch": "io"}
 EX05_ROLES = {"w1": {"io"}, "w2": {"cpu"}, "w3": {"cpu"}}
 
 
-def _route_error_hint(error: str, name: str) -> str:
+def _route_error_hint(error: BaseException | None, name: str) -> str:
     """A word on the foreseen reasons route(name) raised (empty when it is none of them)."""
-    if f"KeyError: {name!r}" in error:
+    if isinstance(error, KeyError) and str(error).startswith(repr(name)):
         return _(
             "Celery names a task by module and function, {name}: a table keyed on {short} has no such key."
         ).format(name=repr(name), short=repr(name.split(".")[-1]))
-    if "TypeError" in error and "positional argument" in error:
+    if isinstance(error, TypeError) and "positional argument" in str(error):
         return _(
             "Here route() takes one argument, the task's name (Celery's own router functions take "
             "(name, args, kwargs, options, ...), this one does not)."
@@ -1000,7 +1003,7 @@ def _ex05_routes(route) -> dict:
         try:
             queue = _student_call("ex05", f"route({name!r})", route, name)
         except CheckFailed as failed:
-            hint = _route_error_hint(str(failed), name)
+            hint = _route_error_hint(failed.__context__, name)  # what route() raised, by its type
             raise CheckFailed(f"{failed}. {hint}" if hint else str(failed)) from None
         if isinstance(queue, dict) and "queue" in queue:
             _fail(

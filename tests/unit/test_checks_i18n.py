@@ -399,3 +399,14 @@ def test_the_compiled_catalog_is_the_po_file_compiled():
         elif compiled.gettext(entry.id) != entry.string:
             stale.append(f"not compiled: {entry.id!r}")
     assert stale == [], "run: pybabel compile -D labapp -d labapp/locale -l pt_BR"
+
+
+def test_ex04_picks_the_same_mistake_in_both_languages(monkeypatch):
+    """The remainder mistake is told only when every wrong case is one: decided by kind, never by the words."""
+
+    def split(n, parts):  # drops the remainder for (10, 3), then misses n itself for every other n
+        return [(1, 4), (4, 7), (7, 10)] if (n, parts) == (10, 3) else [(1, n)]
+
+    english, portuguese = in_both(monkeypatch, lambda: checks.check_ex04(split, None))
+    assert english.startswith("ex04: expected split(10, 4) to cover 1..10 once") and "off by one?" in english
+    assert portuguese.startswith("ex04: esperado que split(10, 4) cobrisse 1..10") and "off-by-one" in portuguese

@@ -2,7 +2,9 @@
 
 Each ``check_exNN`` raises ``CheckFailed`` with "expected X, found Y" in the
 exercise's words (IPython shows that line, not a traceback into the lab), or
-prints what passed.
+prints what passed. Every sentence goes through ``labapp.i18n`` (English, or
+Brazilian Portuguese with LABAPP_LANG=pt_BR), so no verdict may depend on a
+message's words: a check reads the student's exception by its type.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import uuid
 from pathlib import Path
 
 import requests
+
+from labapp.i18n import _, ngettext
 
 TASK_TIMEOUT = 20.0
 
@@ -48,7 +52,7 @@ def _fail(exercise: str, text: str) -> None:
 
 
 def _passed(exercise: str, text: str) -> None:
-    print(f"\u2713 {exercise} passed: {text}")
+    print(_("\u2713 {exercise} passed: {text}").format(exercise=exercise, text=text))
 
 
 # ------------------------------------------------------------------ helpers
@@ -85,21 +89,21 @@ def unregistered(cluster, name: str) -> bool:
 
 def _not_run_hint(cluster, name: str, module: str) -> str:
     if unregistered(cluster, name):
-        return (
-            f"the workers received {name} but do not know it (NotRegistered; 'Received unregistered task' in their "
-            f"logs). Workers only run code they import: put the task in work/{module}.py and load it "
-            f"with cluster.add_tasks('work/{module}.py'). A task defined in the notebook exists only "
+        return _(
+            "the workers received {name} but do not know it (NotRegistered; 'Received unregistered task' in their "
+            "logs). Workers only run code they import: put the task in work/{module}.py and load it "
+            "with cluster.add_tasks('work/{module}.py'). A task defined in the notebook exists only "
             "in the notebook's process."
-        )
-    return (
-        f"no worker ran {name} within {TASK_TIMEOUT:g} s. Is a worker running (cluster.status())? "
-        f"Did cluster.add_tasks('work/{module}.py') succeed?"
-    )
+        ).format(name=name, module=module)
+    return _(
+        "no worker ran {name} within {timeout:g} s. Is a worker running (cluster.status())? "
+        "Did cluster.add_tasks('work/{module}.py') succeed?"
+    ).format(name=name, timeout=TASK_TIMEOUT, module=module)
 
 
 def _failure_text(trace: str) -> str:
     lines = [line for line in trace.strip().splitlines() if line.strip()]
-    return lines[-1].strip() if lines else "an error without a message"
+    return lines[-1].strip() if lines else _("an error without a message")
 
 
 def _require_module(cluster, exercise: str, module: str, kind: str = "tasks") -> None:
@@ -107,12 +111,23 @@ def _require_module(cluster, exercise: str, module: str, kind: str = "tasks") ->
     loaded = cluster.student_tasks if kind == "tasks" else cluster.student_routes
     call = "add_tasks" if kind == "tasks" else "add_routes"
     if module not in loaded:
+        found = (
+            _("expected work/{module}.py loaded with cluster.{call}('work/{module}.py'), found nothing loaded.")
+            if not loaded
+            else _("expected work/{module}.py loaded with cluster.{call}('work/{module}.py'), found only {loaded}.")
+        )
+        why = _why_not_loaded(module, kind)
         _fail(
             exercise,
-            f"expected work/{module}.py loaded with cluster.{call}('work/{module}.py'), "
-            f"found {'nothing loaded' if not loaded else 'only ' + ', '.join(sorted(loaded))}. "
-            + _why_not_loaded(module, kind)
-            + "The cluster runs only code it was given that way.",
+            " ".join(
+                part
+                for part in (
+                    found.format(module=module, call=call, loaded=", ".join(sorted(loaded))),
+                    why,
+                    _("The cluster runs only code it was given that way."),
+                )
+                if part
+            ),
         )
     source = Path(getattr(cluster, "_sources", {}).get(module, f"work/{module}.py"))
     try:
@@ -122,8 +137,10 @@ def _require_module(cluster, exercise: str, module: str, kind: str = "tasks") ->
     if stale:
         _fail(
             exercise,
-            f"{source} changed since cluster.{call} loaded it: the cluster still runs the version it "
-            f"loaded. Run the cluster.{call}('{source}') cell again after every edit of the file.",
+            _(
+                "{source} changed since cluster.{call} loaded it: the cluster still runs the version it "
+                "loaded. Run the cluster.{call}('{source}') cell again after every edit of the file."
+            ).format(source=source, call=call),
         )
 
 
@@ -133,16 +150,23 @@ def _why_not_loaded(module: str, kind: str) -> str:
 
     path = Path("work") / f"{module}.py"
     if not path.exists():
-        what = "task" if kind == "tasks" else "blueprint"
-        return (
-            f"There is no file {path}: a {what} defined in a notebook cell exists only in the notebook's "
-            f"process, never in the cluster's. Start the cell with %%writefile {path} to write it to the file. "
+        missing = (
+            _(
+                "There is no file {path}: a task defined in a notebook cell exists only in the notebook's "
+                "process, never in the cluster's. Start the cell with %%writefile {path} to write it to the file."
+            )
+            if kind == "tasks"
+            else _(
+                "There is no file {path}: a blueprint defined in a notebook cell exists only in the notebook's "
+                "process, never in the cluster's. Start the cell with %%writefile {path} to write it to the file."
+            )
         )
+        return missing.format(path=path)
     check = student_code.check_tasks if kind == "tasks" else student_code.check_routes
     try:
         check(path)
     except student_code.StudentCodeError as exc:
-        return f"Loading it fails: {exc} "
+        return _("Loading it fails: {error}").format(error=exc)
     return ""
 
 
@@ -153,28 +177,29 @@ def _factorial_problem(exercise: str, n: int, outcome: dict, name: str) -> str |
         if outcome["error"].startswith("NotRegistered"):
             return None  # the caller explains it: the workers never imported the module
         if "NotImplementedError" in trace:
-            return f"{name}(n={n}) still raises NotImplementedError: replace the stub with your code."
+            return _("{name}(n={n}) still raises NotImplementedError: replace the stub with your code.").format(
+                name=name, n=n
+            )
         if "Exceeds the limit" in trace or "int_max_str_digits" in trace:
-            return (
-                f"{name}(n={n}) failed: {_failure_text(trace)}. {n}! has more than 4300 digits; "
+            return _(
+                "{name}(n={n}) failed: {error}. {n}! has more than 4300 digits; "
                 "Python refuses to turn it into a string unless told to: call "
                 "sys.set_int_max_str_digits(0) in the task before str(...)."
-            )
+            ).format(name=name, n=n, error=_failure_text(trace))
         if "TypeError" in trace and "argument" in trace:
-            return (
-                f"{name}(n={n}) was called with n={n} and failed: {_failure_text(trace)}. "
+            return _(
+                "{name}(n={n}) was called with n={n} and failed: {error}. "
                 "Expected a task that takes exactly one argument, n."
-            )
-        return f"{name}(n={n}) failed: {_failure_text(trace)}"
+            ).format(name=name, n=n, error=_failure_text(trace))
+        return _("{name}(n={n}) failed: {error}").format(name=name, n=n, error=_failure_text(trace))
     result = outcome["result"]
     if not isinstance(result, dict) or set(result) != {"n", "digits", "value"}:
-        return (
-            f"expected {name}(n={n}) to return a dict with keys n, digits and value, "
-            f"found {type(result).__name__} {str(result)[:80]!r}"
+        return _("expected {name}(n={n}) to return a dict with keys n, digits and value, found {kind} {found}").format(
+            name=name, n=n, kind=type(result).__name__, found=repr(str(result)[:80])
         )
     value = result["value"]
     if isinstance(value, int):
-        return (
+        return _(
             "expected value as a decimal string, found an int. JSON readers turn big numbers into "
             "floats (about 16 exact digits) and Python refuses int->str past 4300 digits: "
             "return str(...) of the product."
@@ -183,21 +208,24 @@ def _factorial_problem(exercise: str, n: int, outcome: dict, name: str) -> str |
     if value != expected:
         for other in (n - 1, n + 1):
             if other >= 0 and value == str(math.factorial(other)):
-                return (
-                    f"expected {n}! = {_short(expected)}, found {_short(value)} = {other}!: off by one? "
+                return _(
+                    "expected {n}! = {expected}, found {found} = {other}!: off by one? "
                     "math.factorial(n) or a product over range(1, n + 1)."
-                )
-        return f"expected {n}! = {_short(expected)}, found {_short(str(value))}"
+                ).format(n=n, expected=_short(expected), found=_short(value), other=other)
+        return _("expected {n}! = {expected}, found {found}").format(
+            n=n, expected=_short(expected), found=_short(str(value))
+        )
     if result["digits"] != len(expected) or result["n"] != n:
-        return (
-            f"for n={n} expected n={n} and digits={len(expected)}, "
-            f"found n={result['n']!r} and digits={result['digits']!r}"
+        return _("for n={n} expected n={n} and digits={digits}, found n={found_n} and digits={found_digits}").format(
+            n=n, digits=len(expected), found_n=repr(result["n"]), found_digits=repr(result["digits"])
         )
     return None
 
 
 def _short(text: str) -> str:
-    return text if len(text) <= 24 else f"{text[:10]}…{text[-10:]} ({len(text)} digits)"
+    if len(text) <= 24:
+        return text
+    return _("{head}…{tail} ({count} digits)").format(head=text[:10], tail=text[-10:], count=len(text))
 
 
 def _fresh_inputs() -> list[int]:
@@ -220,8 +248,10 @@ def check_ex01(cluster) -> None:
             _fail("ex01", problem)
     _passed(
         "ex01",
-        "factorial(n) ran on the workers and gave n! as a decimal string for 0, 1, 7, a "
-        "random n and 5000 (16,326 digits).",
+        _(
+            "factorial(n) ran on the workers and gave n! as a decimal string for 0, 1, 7, a "
+            "random n and 5000 (16,326 digits)."
+        ),
     )
 
 
@@ -240,31 +270,44 @@ def check_ex02(cluster, start: str = "/ex02/factorial", status: str = "/ex02/sta
     try:
         answer = post(f'{{"n": {n}}}')
     except requests.RequestException as exc:
-        _fail("ex02", f"POST {start} did not answer: {exc}")
+        _fail("ex02", _("POST {start} did not answer: {error}").format(start=start, error=exc))
     if answer.status_code == 404:
         _fail(
             "ex02",
-            f"expected POST {start} to exist, found 404: is the route on your blueprint "
-            f"(@bp.post('{start}')) and did cluster.add_routes load it?",
+            _(
+                "expected POST {start} to exist, found 404: is the route on your blueprint "
+                "(@bp.post('{start}')) and did cluster.add_routes load it?"
+            ).format(start=start),
         )
     if answer.status_code >= 500:
         log = cluster.logs("api", tail=30)
         if "NotImplementedError" in log:
-            _fail("ex02", f"POST {start} still raises NotImplementedError: replace the stub with your code.")
+            _fail(
+                "ex02",
+                _("POST {start} still raises NotImplementedError: replace the stub with your code.").format(
+                    start=start
+                ),
+            )
         _fail(
             "ex02",
-            f'expected 202 from POST {start} with the body {{"n": {n}}}, found {answer.status_code}: '
-            f"your endpoint raised {_student_error(cluster, log)}",
+            _(
+                'expected 202 from POST {start} with the body {{"n": {n}}}, found {code}: your endpoint raised {error}'
+            ).format(start=start, n=n, code=answer.status_code, error=_student_error(cluster, log)),
         )
     body = _json(answer)
     if answer.status_code == 200 and "task_id" not in body:
         _fail(
             "ex02",
-            f"expected 202 with a task id, found 200 with {str(body)[:80]}: does the endpoint wait "
-            "for the result (.get())? Send the task and answer at once.",
+            _(
+                "expected 202 with a task id, found 200 with {body}: does the endpoint wait "
+                "for the result (.get())? Send the task and answer at once."
+            ).format(body=str(body)[:80]),
         )
     if answer.status_code != 202 or "task_id" not in body:
-        _fail("ex02", f"expected 202 with a task_id, found {answer.status_code} {str(body)[:80]}")
+        _fail(
+            "ex02",
+            _("expected 202 with a task_id, found {code} {body}").format(code=answer.status_code, body=str(body)[:80]),
+        )
     task_id = body["task_id"]
 
     deadline = time.monotonic() + TASK_TIMEOUT
@@ -274,9 +317,10 @@ def check_ex02(cluster, start: str = "/ex02/factorial", status: str = "/ex02/sta
         if got.status_code != 200:
             _fail(
                 "ex02",
-                f"expected GET {status}/<id> to answer 200 for an id your POST gave, "
-                f"found {got.status_code} {got.text[:80]}"
-                + (_PENDING_IS_NOT_UNKNOWN if got.status_code == 404 else ""),
+                _("expected GET {status}/<id> to answer 200 for an id your POST gave, found {code} {text}").format(
+                    status=status, code=got.status_code, text=got.text[:80]
+                )
+                + (". " + _pending_is_not_unknown() if got.status_code == 404 else ""),
             )
         if state in ("SUCCESS", "FAILURE") or time.monotonic() > deadline:
             break
@@ -286,42 +330,58 @@ def check_ex02(cluster, start: str = "/ex02/factorial", status: str = "/ex02/sta
     if state == "FAILURE" and unregistered(cluster, "ex02_tasks.factorial"):
         _fail(
             "ex02",
-            "the task failed with NotRegistered: the workers do not know ex02_tasks.factorial. "
-            "Run cluster.add_tasks('work/ex02_tasks.py') again (after a restart, the workers "
-            "start without it).",
+            _(
+                "the task failed with NotRegistered: the workers do not know ex02_tasks.factorial. "
+                "Run cluster.add_tasks('work/ex02_tasks.py') again (after a restart, the workers "
+                "start without it)."
+            ),
         )
     if state != "SUCCESS" or str(value) != str(math.factorial(n)):
         error = _json(got).get("error")
-        _fail(
-            "ex02",
-            f"expected state SUCCESS and the value of {n}! from GET {status}/<id>, "
-            f"found state {state!r}" + (f" ({error})" if error else f" and result {str(result)[:80]}"),
+        found = (
+            _("expected state SUCCESS and the value of {n}! from GET {status}/<id>, found state {state} ({error})")
+            if error
+            else _(
+                "expected state SUCCESS and the value of {n}! from GET {status}/<id>, found state {state} "
+                "and result {result}"
+            )
         )
+        _fail("ex02", found.format(n=n, status=status, state=repr(state), error=error, result=str(result)[:80]))
 
     unknown = requests.get(f"{api}{status}/{uuid.uuid4()}", timeout=5)
     if unknown.status_code != 404:
         said = _json(unknown).get("state")
+        found = (
+            _("expected 404 for an id your API never issued, found {code} with state {state}.")
+            if said
+            else _("expected 404 for an id your API never issued, found {code}.")
+        )
         _fail(
             "ex02",
-            f"expected 404 for an id your API never issued, found {unknown.status_code}"
-            f"{f' with state {said!r}' if said else ''}. Celery says PENDING for any id it has never seen; keep "
-            "a record of the ids you issue (a Redis key per id) and answer 404 for the others.",
+            found.format(code=unknown.status_code, state=repr(said))
+            + " "
+            + _(
+                "Celery says PENDING for any id it has never seen; keep "
+                "a record of the ids you issue (a Redis key per id) and answer 404 for the others."
+            ),
         )
 
-    for bad, why in _BAD_BODIES.items():
+    for bad, why in _bad_bodies().items():
         got = post(bad)
         if got.status_code != 400:
-            _fail(
-                "ex02",
-                f"expected 400 with an error message for the body {bad} ({why}), found {got.status_code}"
-                + (
-                    " (a crash: validate before you send the task)"
-                    if got.status_code >= 500
-                    else " (the task was queued anyway)"
-                    if got.status_code == 202
-                    else ""
-                ),
-            )
+            if got.status_code >= 500:
+                found = _(
+                    "expected 400 with an error message for the body {body} ({why}), found {code} "
+                    "(a crash: validate before you send the task)"
+                )
+            elif got.status_code == 202:
+                found = _(
+                    "expected 400 with an error message for the body {body} ({why}), found {code} "
+                    "(the task was queued anyway)"
+                )
+            else:
+                found = _("expected 400 with an error message for the body {body} ({why}), found {code}")
+            _fail("ex02", found.format(body=bad, why=why, code=got.status_code))
 
     workers = len(cluster.workers)
     cluster.scale(0)
@@ -333,24 +393,32 @@ def check_ex02(cluster, start: str = "/ex02/factorial", status: str = "/ex02/sta
         _fail("ex02", problem)
     _passed(
         "ex02",
-        f"POST {start} answered 202 at once (even with no worker), GET {status}/<id> gave "
-        "SUCCESS with the right value, an unknown id got 404, and 7 bad bodies got 400.",
+        _(
+            "POST {start} answered 202 at once (even with no worker), GET {status}/<id> gave "
+            "SUCCESS with the right value, an unknown id got 404, and 7 bad bodies got 400."
+        ).format(start=start, status=status),
     )
 
 
-_PENDING_IS_NOT_UNKNOWN = (
-    ". Celery says PENDING for a queued task and for an unknown id alike: decide 404 by your own "
-    "record of the ids you issued, never by the state"
-)
-_BAD_BODIES = {  # what each bad body tests, in the student's words
-    '{"n": -1}': "a negative n",
-    '{"n": "20"}': "a string, not a number",
-    '{"n": true}': "true is a bool, and in Python bool is a subclass of int: test isinstance(n, bool) first",
-    '{"n": 2.5}': "not a whole number",
-    "{}": "no n at all",
-    '{"n": 20, "x": 1}': "a field besides n",
-    "not json": "a body that is not JSON",
-}
+def _pending_is_not_unknown() -> str:
+    """Why 404 must come from the API's own record of ids, never from Celery's state."""
+    return _(
+        "Celery says PENDING for a queued task and for an unknown id alike: decide 404 by your own "
+        "record of the ids you issued, never by the state"
+    )
+
+
+def _bad_bodies() -> dict[str, str]:
+    """Each bad body of ex02, and what it tests in the student's words."""
+    return {
+        '{"n": -1}': _("a negative n"),
+        '{"n": "20"}': _("a string, not a number"),
+        '{"n": true}': _("true is a bool, and in Python bool is a subclass of int: test isinstance(n, bool) first"),
+        '{"n": 2.5}': _("not a whole number"),
+        "{}": _("no n at all"),
+        '{"n": 20, "x": 1}': _("a field besides n"),
+        "not json": _("a body that is not JSON"),
+    }
 
 
 def _queued_problem(api: str, start: str, status: str, post) -> str | None:
@@ -359,23 +427,23 @@ def _queued_problem(api: str, start: str, status: str, post) -> str | None:
     try:
         got = post('{"n": 10}', timeout=4)
     except requests.Timeout:
-        return (
-            f"with no worker running, POST {start} did not answer within 4 s: it waits for the "
+        return _(
+            "with no worker running, POST {start} did not answer within 4 s: it waits for the "
             "result (.get()), which blocks the web server. Answer 202 with the id at once."
-        )
+        ).format(start=start)
     except requests.RequestException as exc:
-        return f"with no worker running, POST {start} did not answer: {exc}"
+        return _("with no worker running, POST {start} did not answer: {error}").format(start=start, error=exc)
     if got.status_code != 202:
-        return (
-            f"with no worker running, expected POST {start} to answer 202 at once, "
-            f"found {got.status_code} after {time.monotonic() - started:.1f} s"
-        )
+        return _(
+            "with no worker running, expected POST {start} to answer 202 at once, found {code} after {seconds:.1f} s"
+        ).format(start=start, code=got.status_code, seconds=time.monotonic() - started)
     queued = requests.get(f"{api}{status}/{_json(got).get('task_id')}", timeout=5)
     if queued.status_code != 200 or _json(queued).get("state") != "PENDING":
-        return (
-            f"with no worker running, expected GET {status}/<id> for the id your POST just gave to answer "
-            f"200 with state PENDING (queued, no worker has taken it yet), found {queued.status_code} "
-            f"{queued.text[:80].strip()}" + (_PENDING_IS_NOT_UNKNOWN if queued.status_code == 404 else "")
+        return _(
+            "with no worker running, expected GET {status}/<id> for the id your POST just gave to answer "
+            "200 with state PENDING (queued, no worker has taken it yet), found {code} {text}"
+        ).format(status=status, code=queued.status_code, text=queued.text[:80].strip()) + (
+            ". " + _pending_is_not_unknown() if queued.status_code == 404 else ""
         )
     return None
 
@@ -385,7 +453,7 @@ def _student_error(cluster, log: str) -> str:
     lines = [line for line in log.splitlines() if line.strip()]
     student = str(cluster.dir / "student") + "/"
     where = [line.strip().replace(student, "work/") for line in lines if student in line]
-    last = lines[-1].strip() if lines else "an error"
+    last = lines[-1].strip() if lines else _("an error")
     return f"{last}" + (f" ({where[-1]})" if where else "")
 
 
@@ -407,7 +475,7 @@ def _observe_measure(cluster, measure, workers: int) -> dict:
 
     sent: list[tuple[str, float]] = []
 
-    def record(sender=None, headers=None, **_):
+    def record(sender=None, headers=None, **_ignored):
         if sender == EX03_TASK and headers:
             sent.append((headers["id"], time.time()))
 
@@ -416,15 +484,17 @@ def _observe_measure(cluster, measure, workers: int) -> dict:
     try:
         rate = measure(workers)
     except NotImplementedError:
-        error = "measure() still raises NotImplementedError: replace the stub with your code."
+        error = _("measure() still raises NotImplementedError: replace the stub with your code.")
     except Exception as exc:  # the student's code may raise anything
-        error = f"measure(workers={workers}) raised {type(exc).__name__}: {exc}"
+        error = _("measure(workers={workers}) raised {error_type}: {error}").format(
+            workers=workers, error_type=type(exc).__name__, error=exc
+        )
     finally:
         before_task_publish.disconnect(record)
     if error:
         _fail("ex03", error)
     returned = time.time()
-    results = [cluster.celery.AsyncResult(task_id) for task_id, _ in sent]
+    results = [cluster.celery.AsyncResult(task_id) for task_id, _at in sent]
     unfinished = sum(not r.ready() for r in results)  # read at once: what measure() left behind
     running = len(cluster.workers)
     try:
@@ -433,13 +503,15 @@ def _observe_measure(cluster, measure, workers: int) -> dict:
     except Exception as exc:  # a timeout, or a broker the student's code upset
         _fail(
             "ex03",
-            f"the {len(results)} tasks measure(workers={workers}) sent did not all finish within 60 s "
-            f"({type(exc).__name__}): is a worker running (cluster.status())?",
+            _(
+                "the {count} tasks measure(workers={workers}) sent did not all finish within 60 s "
+                "({error_type}): is a worker running (cluster.status())?"
+            ).format(count=len(results), workers=workers, error_type=type(exc).__name__),
         )
     done = [_epoch(r.date_done) for r in results]
     return {
         "rate": rate,
-        "sent": [at for _, at in sent],
+        "sent": [at for _id, at in sent],
         "done": done,
         "unfinished": unfinished,
         "returned": returned,
@@ -459,58 +531,60 @@ def _batch_problem(seen: dict, workers: int, batch: int | None) -> str | None:
     """What is wrong with one observed run of measure(workers), in the exercise's words (None if it is right)."""
     call, rate, sent, done = f"measure(workers={workers})", seen["rate"], seen["sent"], seen["done"]
     if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not rate > 0:
-        return f"expected {call} to return tasks per second (a positive number), found {rate!r}"
-    if not sent:
-        return f"expected {call} to send {EX03_TASK} tasks, found it sent none"
-    if batch is not None and len(sent) != batch:
-        return (
-            f"expected {call} to send its whole batch, tasks={batch} factorials, found it sent {len(sent)}: "
-            "the batch size is the tasks argument, whatever the number of workers"
+        return _("expected {call} to return tasks per second (a positive number), found {rate}").format(
+            call=call, rate=repr(rate)
         )
+    if not sent:
+        return _("expected {call} to send {task} tasks, found it sent none").format(call=call, task=EX03_TASK)
+    if batch is not None and len(sent) != batch:
+        return _(
+            "expected {call} to send its whole batch, tasks={batch} factorials, found it sent {sent}: "
+            "the batch size is the tasks argument, whatever the number of workers"
+        ).format(call=call, batch=batch, sent=len(sent))
     if seen["unfinished"]:
-        return (
-            f"{call} returned while {seen['unfinished']} of its {len(sent)} tasks had not finished: it never "
+        return _(
+            "{call} returned while {unfinished} of its {sent} tasks had not finished: it never "
             "waited for the results, so the clock timed the sending only. ready() only asks whether a "
             "task is done; get(timeout=...) waits for it."
-        )
+        ).format(call=call, unfinished=seen["unfinished"], sent=len(sent))
     if seen["running"] != workers:
-        return (
-            f"expected {call} to run the batch on {workers} workers, found {seen['running']} running: it "
+        return _(
+            "expected {call} to run the batch on {workers} workers, found {running} running: it "
             "never scaled the cluster to the workers it was asked for (cluster.scale(workers) first)"
-        )
+        ).format(call=call, workers=workers, running=seen["running"])
     in_flight = max(1 + sum(end > start for end in done[:k]) for k, start in enumerate(sent))
     if len(sent) > 1 and in_flight == 1:
-        return (
-            f"{call} sent each task only after the previous one had finished (a get() right after each "
-            f"send?): the batch ran one task at a time, so the other workers had nothing to do. Send the "
+        return _(
+            "{call} sent each task only after the previous one had finished (a get() right after each "
+            "send?): the batch ran one task at a time, so the other workers had nothing to do. Send the "
             "whole batch first, then collect."
-        )
+        ).format(call=call)
     if workers > 1 and len(sent) > 1 and len(seen["ran_on"]) < 2:
-        return (
-            f"{call} ran all {len(sent)} tasks on one worker ({', '.join(seen['ran_on'])}) though "
-            f"{workers} were running: the batch was serialised on a single worker"
-        )
+        return _(
+            "{call} ran all {sent} tasks on one worker ({worker}) though "
+            "{workers} were running: the batch was serialised on a single worker"
+        ).format(call=call, sent=len(sent), worker=", ".join(seen["ran_on"]), workers=workers)
     span = max(done) - min(sent)  # from the first send to the last result: what the batch really took
     real = len(sent) / span
     after = seen["returned"] - min(sent)  # from the first send until measure() returned
     if span * 0.95 <= rate <= after + 0.05 and abs(len(sent) / rate - after) > 0.1 * after:
-        return (
-            f"{call} returned {rate:.2f}, which is how many seconds the batch took ({span:.2f} s); expected "
-            f"tasks per second: tasks / seconds = {real:.1f}"
-        )
+        return _(
+            "{call} returned {rate:.2f}, which is how many seconds the batch took ({span:.2f} s); expected "
+            "tasks per second: tasks / seconds = {real:.1f}"
+        ).format(call=call, rate=rate, span=span, real=real)
     if rate > 1.1 * real:
-        return (
-            f"{call} reported {rate:.1f} tasks/s, but its {len(sent)} tasks took {span:.2f} s from the first "
-            f"send to the last result, {real:.1f} tasks/s at most: it stopped the clock before the last "
+        return _(
+            "{call} reported {rate:.1f} tasks/s, but its {sent} tasks took {span:.2f} s from the first "
+            "send to the last result, {real:.1f} tasks/s at most: it stopped the clock before the last "
             "result came back. Stop it after collecting every result."
-        )
+        ).format(call=call, rate=rate, sent=len(sent), span=span, real=real)
     clocked = len(sent) / rate
     if clocked > after + 0.2 + 0.2 * after:  # the clock started well before the first send
-        return (
-            f"{call} timed {clocked:.2f} s for a batch that took {span:.2f} s from the first send to the last "
+        return _(
+            "{call} timed {clocked:.2f} s for a batch that took {span:.2f} s from the first send to the last "
             "result: the clock included something else, such as cluster.scale(). Start it after scaling, "
             "just before sending."
-        )
+        ).format(call=call, clocked=clocked, span=span)
     return None
 
 
@@ -528,12 +602,12 @@ def _batch_size(measure) -> int | None:
 def _table_shape_problem(throughput) -> str | None:
     """What is missing in the student's table of tasks per second by workers (None if it is complete)."""
     if isinstance(throughput, dict) and not throughput:
-        return "expected throughput measured at 1, 2 and 4 workers, found none: did the measuring cell finish?"
+        return _("expected throughput measured at 1, 2 and 4 workers, found none: did the measuring cell finish?")
     if not isinstance(throughput, dict) or not {1, 2, 4} <= set(throughput):
         found = sorted(throughput) if isinstance(throughput, dict) else type(throughput).__name__
-        return f"expected throughput measured at 1, 2 and 4 workers, found keys {found}"
+        return _("expected throughput measured at 1, 2 and 4 workers, found keys {found}").format(found=found)
     if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 for v in throughput.values()):
-        return f"expected positive tasks-per-second figures, found {throughput}"
+        return _("expected positive tasks-per-second figures, found {found}").format(found=throughput)
     return None
 
 
@@ -543,20 +617,26 @@ def _table_physics_problem(throughput: dict, cores: int) -> str | None:
         speedup = throughput[workers] / throughput[1]
         if speedup > 1.3 * workers:
             # measure() itself was judged sound just before: the table is stale, or a reading was disturbed
-            return (
-                f"your table says {workers} workers gave {speedup:.1f}× one worker, which is impossible: "
-                f"{workers} workers can do at most {workers}× the work of one. Either the table came from an "
+            return _(
+                "your table says {workers} workers gave {speedup:.1f}× one worker, which is impossible: "
+                "{workers} workers can do at most {workers}× the work of one. Either the table came from an "
                 "earlier measure() that did not wait for every result, or something slowed the 1-worker "
                 "measurement: run the measuring cell again."
-            )
+            ).format(workers=workers, speedup=speedup)
         if workers > cores and speedup > 1.3 * cores:
-            return (
-                f"your table says {workers} workers gave {speedup:.1f}× one worker, which is impossible for "
-                f"CPU-bound work on {cores} core{'s' if cores != 1 else ''}: {cores} cores do at most "
-                f"{cores}× the work of one. Other programs took CPU time while you measured, so more workers "
+            return ngettext(
+                "your table says {workers} workers gave {speedup:.1f}× one worker, which is impossible for "
+                "CPU-bound work on {cores} core: {cores} core does at most "
+                "{cores}× the work of one. Other programs took CPU time while you measured, so more workers "
                 "won a larger share of it: the machine is too busy to judge. Close what you can and run the "
-                "measuring cell again."
-            )
+                "measuring cell again.",
+                "your table says {workers} workers gave {speedup:.1f}× one worker, which is impossible for "
+                "CPU-bound work on {cores} cores: {cores} cores do at most "
+                "{cores}× the work of one. Other programs took CPU time while you measured, so more workers "
+                "won a larger share of it: the machine is too busy to judge. Close what you can and run the "
+                "measuring cell again.",
+                cores,
+            ).format(workers=workers, speedup=speedup, cores=cores)
     return None
 
 
@@ -579,48 +659,64 @@ def judge_ex03_answer(throughput: dict, plateau_workers, cores: int) -> None:
         _fail("ex03", problem)
     # the answer's kind is judged before the figures: a noisy table must not hide a wrong kind of answer
     if plateau_workers is ... or plateau_workers is None:
-        _fail("ex03", "expected your answer in plateau_workers (a number of workers), found nothing yet")
+        _fail("ex03", _("expected your answer in plateau_workers (a number of workers), found nothing yet"))
     if plateau_workers not in throughput or isinstance(plateau_workers, bool):
         _fail(
             "ex03",
-            f"expected plateau_workers to be one of the worker counts you measured (1, 2 or 4), found "
-            f"{plateau_workers!r}, which is not one of the worker counts: read it off the table's "
-            "first column",
+            _(
+                "expected plateau_workers to be one of the worker counts you measured (1, 2 or 4), found "
+                "{found}, which is not one of the worker counts: read it off the table's "
+                "first column"
+            ).format(found=repr(plateau_workers)),
         )
     problem = _table_physics_problem(throughput, cores)
     if problem:
         _fail("ex03", problem)
     measured = plateau([{"workers": n, "throughput": throughput[n]} for n in sorted(throughput)])
     if (measured or 4) // 2 >= cores:  # the count below the plateau already had a core per worker
+        note = _load_note(cores)
         _fail(
             "ex03",
-            f"your CPU-bound tasks kept scaling past the {cores} core{'s' if cores != 1 else ''} this "
-            f"notebook may use (up to {measured or 4} workers), which the cores alone cannot give: other "
-            "programs took CPU time while you measured, and more workers won a larger share of it. The "
-            "machine is too busy to judge: close what you can and run the measuring cell again."
-            + (f" ({_load_note(cores)})" if _load_note(cores) else ""),
+            ngettext(
+                "your CPU-bound tasks kept scaling past the {cores} core this "
+                "notebook may use (up to {workers} workers), which the cores alone cannot give: other "
+                "programs took CPU time while you measured, and more workers won a larger share of it. The "
+                "machine is too busy to judge: close what you can and run the measuring cell again.",
+                "your CPU-bound tasks kept scaling past the {cores} cores this "
+                "notebook may use (up to {workers} workers), which the cores alone cannot give: other "
+                "programs took CPU time while you measured, and more workers won a larger share of it. The "
+                "machine is too busy to judge: close what you can and run the measuring cell again.",
+                cores,
+            ).format(cores=cores, workers=measured or 4)
+            + (f" ({note})" if note else ""),
         )
     top = max(throughput.values())
     if measured is None and plateau_workers != 4:
         _fail(
             "ex03",
-            f"your numbers kept growing up to 4 workers (only 4 reached 90% of the best), so "
-            f"expected plateau_workers = 4, found {plateau_workers!r}",
+            _(
+                "your numbers kept growing up to 4 workers (only 4 reached 90% of the best), so "
+                "expected plateau_workers = 4, found {found}"
+            ).format(found=repr(plateau_workers)),
         )
     if measured is not None and plateau_workers != measured:
         _fail(
             "ex03",
-            f"your measurements stop growing at {measured} workers (the fewest that reached 90% of "
-            f"your best, {top:.1f} tasks/s), found plateau_workers = {plateau_workers} "
-            f"({throughput[plateau_workers] / top:.0%} of the best)",
+            _(
+                "your measurements stop growing at {measured} workers (the fewest that reached 90% of "
+                "your best, {top:.1f} tasks/s), found plateau_workers = {found} "
+                "({share:.0%} of the best)"
+            ).format(measured=measured, top=top, found=plateau_workers, share=throughput[plateau_workers] / top),
         )
     # the same words on every machine (the notebook's committed output is compared); the numbers
     # and the cores are in the student's own table above
     _passed(
         "ex03",
-        "measure() sent the whole batch before collecting, ran it on the workers it was asked for "
-        "and waited for every result; plateau_workers matches where your measurements stopped "
-        "growing, within what the cores allow.",
+        _(
+            "measure() sent the whole batch before collecting, ran it on the workers it was asked for "
+            "and waited for every result; plateau_workers matches where your measurements stopped "
+            "growing, within what the cores allow."
+        ),
     )
 
 
@@ -632,12 +728,13 @@ def _load_note(cores: int) -> str:
         load = os.getloadavg()[0]
     except (AttributeError, OSError):
         return ""
-    return (
-        f"{load:.1f} processes waited for the CPU on average over the last minute, "
-        f"for {cores} core{'s' if cores != 1 else ''}"
-        if load > cores
-        else ""
-    )
+    if load <= cores:
+        return ""
+    return ngettext(
+        "{load:.1f} processes waited for the CPU on average over the last minute, for {cores} core",
+        "{load:.1f} processes waited for the CPU on average over the last minute, for {cores} cores",
+        cores,
+    ).format(load=load, cores=cores)
 
 
 # --------------------------------------------------------------- exercise 04
@@ -648,12 +745,22 @@ def _student_call(exercise: str, call_text: str, function, *args):
     except CheckFailed:
         raise
     except NotImplementedError:
-        _fail(exercise, f"{call_text} still raises NotImplementedError: replace the stub with your code.")
+        _fail(
+            exercise,
+            _("{call} still raises NotImplementedError: replace the stub with your code.").format(call=call_text),
+        )
     except Exception as exc:  # the student's code may raise anything
-        _fail(exercise, f"{call_text} raised {type(exc).__name__}: {exc}")
+        _fail(
+            exercise,
+            _("{call} raised {error_type}: {error}").format(call=call_text, error_type=type(exc).__name__, error=exc),
+        )
 
 
 SPLIT_CASES = ((10, 3), (10, 4), (7, 7), (3, 5), (0, 2))
+
+
+class _DroppedRemainder(str):
+    """A split() problem that is the dropped remainder (check_ex04 names it only when every wrong case is one)."""
 
 
 def _split_problem(n: int, parts: int, ranges) -> str | None:
@@ -661,38 +768,47 @@ def _split_problem(n: int, parts: int, ranges) -> str | None:
     try:
         pairs = [(int(lo), int(hi)) for lo, hi in ranges]
     except (TypeError, ValueError):
-        return f"expected split({n}, {parts}) to return a list of (lo, hi) pairs, found {str(ranges)[:80]}"
+        return _("expected split({n}, {parts}) to return a list of (lo, hi) pairs, found {found}").format(
+            n=n, parts=parts, found=str(ranges)[:80]
+        )
     covered = [i for lo, hi in pairs for i in range(lo, hi)]
     if sorted(covered) == list(range(1, n + 1)):
         if len(pairs) > parts:
-            return (
-                f"expected at most {parts} ranges from split({n}, {parts}), found {len(pairs)}: {pairs}. A step "
-                f"of n // parts leaves the remainder (n % parts) as one range too many: give the "
-                f"remainder to the last range instead."
-            )
+            return _(
+                "expected at most {parts} ranges from split({n}, {parts}), found {count}: {pairs}. A step "
+                "of n // parts leaves the remainder (n % parts) as one range too many: give the "
+                "remainder to the last range instead."
+            ).format(n=n, parts=parts, count=len(pairs), pairs=pairs)
         return None
     missing = sorted(set(range(1, n + 1)) - set(covered))
     outside = sorted({i for i in covered if not 1 <= i <= n})
     doubled = sorted({i for i in covered if covered.count(i) > 1 and 1 <= i <= n})
-    found = (
-        f"found {pairs}"
-        + (f": {missing[:5]} missing" if missing else "")
-        + (f": {doubled[:5]} twice" if doubled else "")
-        + (f": {outside[:5]} outside 1..{n}" if outside else "")
+    found = ": ".join(
+        [_("expected split({n}, {parts}) to cover 1..{n} once, found {pairs}").format(n=n, parts=parts, pairs=pairs)]
+        + ([_("{numbers} missing").format(numbers=missing[:5])] if missing else [])
+        + ([_("{numbers} twice").format(numbers=doubled[:5])] if doubled else [])
+        + ([_("{numbers} outside 1..{n}").format(numbers=outside[:5], n=n)] if outside else [])
     )
-    lead = f"expected split({n}, {parts}) to cover 1..{n} once, {found}"
     remainder = n % parts
     if missing == list(range(n - remainder + 1, n + 1)) and remainder and not outside and not doubled:
-        return (
-            f"{lead}. Pieces of n // parts = {n // parts} numbers each drop the remainder (n % parts = "
-            f"{remainder}) when n is not a multiple of parts: let the last range end at n + 1."
+        return _DroppedRemainder(
+            found
+            + ". "
+            + _(
+                "Pieces of n // parts = {size} numbers each drop the remainder (n % parts = "
+                "{remainder}) when n is not a multiple of parts: let the last range end at n + 1."
+            ).format(size=n // parts, remainder=remainder)
         )
     if any(i > n for i in outside) and not missing and not any(i < 1 for i in outside):
         return (
-            f"{lead}. The last range runs past n: the product would include numbers beyond n. Stop it at "
-            f"n + 1 (min(hi, n + 1))."
+            found
+            + ". "
+            + _(
+                "The last range runs past n: the product would include numbers beyond n. Stop it at "
+                "n + 1 (min(hi, n + 1))."
+            )
         )
-    return lead + ". range(lo, hi) stops before hi, and n! starts at 1: off by one?"
+    return found + ". " + _("range(lo, hi) stops before hi, and n! starts at 1: off by one?")
 
 
 def _not_a_chord(result, n: int) -> str | None:
@@ -703,41 +819,40 @@ def _not_a_chord(result, n: int) -> str | None:
 
     call = f"factorial_in_parts({n}, 4)"
     if isinstance(result, _chord):
-        return (
-            f"expected {call} to return the chord's AsyncResult, found the chord itself, a Signature (a "
+        return _(
+            "expected {call} to return the chord's AsyncResult, found the chord itself, a Signature (a "
             "description of the work, never sent: no worker ran anything). Call it with the body to send "
             "it: chord(header)(body) returns the AsyncResult."
-        )
+        ).format(call=call)
     if isinstance(result, _group):
-        return (
-            f"expected {call} to return the chord's AsyncResult, found a group Signature: never sent, and "
+        return _(
+            "expected {call} to return the chord's AsyncResult, found a group Signature: never sent, and "
             "with no combine step. A chord is the group plus its callback: chord(header)(body)."
-        )
+        ).format(call=call)
     if isinstance(result, Signature):
-        return (
-            f"expected {call} to return the chord's AsyncResult, found a Signature of {result.task}: a "
+        return _(
+            "expected {call} to return the chord's AsyncResult, found a Signature of {task}: a "
             "description, never sent. Send the chord: chord(header)(body)."
-        )
+        ).format(call=call, task=result.task)
     if isinstance(result, GroupResult) or (
         isinstance(result, (list, tuple)) and result and all(isinstance(r, AsyncResult) for r in result)
     ):
-        return (
-            f"expected {call} to return the chord's AsyncResult, found the results of a group with no "
+        return _(
+            "expected {call} to return the chord's AsyncResult, found the results of a group with no "
             "callback: the parts ran, but nothing combines them into n!. The combine step is missing: "
             "chord(header)(combine's signature) runs it when the last part is done."
-        )
+        ).format(call=call)
     if isinstance(result, AsyncResult):
         return None
     if isinstance(result, dict) and "value" in result or isinstance(result, (int, str)):
-        return (
-            f"expected {call} to return the chord's AsyncResult, found the value itself "
-            f"({type(result).__name__}): it waited for the result (.get()). Return chord(header)(body) "
+        return _(
+            "expected {call} to return the chord's AsyncResult, found the value itself "
+            "({kind}): it waited for the result (.get()). Return chord(header)(body) "
             "without .get(); whoever needs the value waits."
-        )
-    return (
-        f"expected {call} to return the chord's AsyncResult, found {type(result).__name__} "
-        f"{str(result)[:60]!r}: return chord(header)(body)"
-    )
+        ).format(call=call, kind=type(result).__name__)
+    return _(
+        "expected {call} to return the chord's AsyncResult, found {kind} {found}: return chord(header)(body)"
+    ).format(call=call, kind=type(result).__name__, found=repr(str(result)[:60]))
 
 
 def _chord_shape_problem(result, n: int, parts: int) -> str | None:
@@ -745,26 +860,26 @@ def _chord_shape_problem(result, n: int, parts: int) -> str | None:
     from celery.result import GroupResult
 
     if result.name != "ex04_tasks.combine":
-        return (
-            f"expected the chord's result to be the combine step's, found a result of {result.name}: the "
+        return _(
+            "expected the chord's result to be the combine step's, found a result of {name}: the "
             "body of the chord is ex04_tasks.combine, the group of products its header."
-        )
+        ).format(name=result.name)
     header = result.parent
     if not isinstance(header, GroupResult):
-        return (
+        return _(
             "expected the combine step to come out of a chord, found combine sent on its own, with no group "
             "before it: did factorial_in_parts wait for the parts (.get()) and then send combine? The notebook "
             "then waits in the middle; a chord sends combine by itself when the last part is done."
         )
     names = {child.name for child in header.results}
     if names != {"ex04_tasks.product"} or len(header.results) != parts:
-        return (
-            f"expected a header of {parts} ex04_tasks.product tasks (one per range of split(n, parts)), found "
-            f"{len(header.results)} tasks of {', '.join(sorted(map(str, names)))}"
-        )
+        return _(
+            "expected a header of {parts} ex04_tasks.product tasks (one per range of split(n, parts)), found "
+            "{count} tasks of {names}"
+        ).format(parts=parts, count=len(header.results), names=", ".join(sorted(map(str, names))))
     fed = list(result.args or ())[:1]
     if fed != [[child.result for child in header.results]]:
-        return (
+        return _(
             "expected combine to receive the header's results as its first argument, found other arguments: "
             "give combine's signature only n (kwargs={'n': n}); the chord puts the parts first."
         )
@@ -778,12 +893,14 @@ def _value_problem(value, n: int) -> str | None:
     if text == str(expected):
         return None
     if text.isdigit() and int(text) and expected % int(text) == 0:
-        return (
-            f"expected the chord to give {n}! = {_short(str(expected))}, found {_short(text)}, which divides "
-            f"{n}!: some of the numbers 1..{n} never made it into a product. Give product(lo, hi) exactly "
+        return _(
+            "expected the chord to give {n}! = {expected}, found {found}, which divides "
+            "{n}!: some of the numbers 1..{n} never made it into a product. Give product(lo, hi) exactly "
             "the ranges split(n, parts) returned."
-        )
-    return f"expected the chord to give {n}! = {_short(str(expected))}, found {_short(text)}"
+        ).format(n=n, expected=_short(str(expected)), found=_short(text))
+    return _("expected the chord to give {n}! = {expected}, found {found}").format(
+        n=n, expected=_short(str(expected)), found=_short(text)
+    )
 
 
 @_any_digits
@@ -797,28 +914,29 @@ def check_ex04(split, factorial_in_parts) -> None:
         except CheckFailed as failed:
             if problems:
                 break  # the earlier wrong answer says more than the crash it led to
-            if "NotImplementedError" in str(failed):
+            crash = failed.__context__  # the student's exception, read by its type: the message is translated
+            zero = isinstance(crash, ZeroDivisionError) or (
+                isinstance(crash, ValueError) and "must not be zero" in str(crash)
+            )
+            if not zero:
                 raise
-            zero = "must not be zero" in str(failed) or "ZeroDivisionError" in str(failed)
             raise CheckFailed(  # noqa: B904  (the student's crash, told in the check's words, replaces it)
-                f"{failed}"
-                + (
-                    ". With parts > n, n // parts is 0: a step of 0 (or a division by it) "
+                f"{failed}. "
+                + _(
+                    "With parts > n, n // parts is 0: a step of 0 (or a division by it) "
                     "fails; more parts than numbers leaves some ranges empty."
-                    if zero
-                    else ""
                 )
             )
         problem = _split_problem(n, parts, ranges)
         if problem:
             problems.append(problem)
     if problems:  # the first case that went wrong; all of them decided which mistake it is
-        remainder = [p for p in problems if "drop the remainder" in p]
+        remainder = [p for p in problems if isinstance(p, _DroppedRemainder)]
         _fail(
             "ex04",
             remainder[0]
             if remainder and len(remainder) == len(problems)
-            else next((p for p in problems if "drop the remainder" not in p), problems[0]),
+            else next((p for p in problems if not isinstance(p, _DroppedRemainder)), problems[0]),
         )
     n, parts = random.randint(1500, 3000), 4
     result = _student_call("ex04", f"factorial_in_parts({n}, {parts})", factorial_in_parts, n, parts)
@@ -832,24 +950,30 @@ def check_ex04(split, factorial_in_parts) -> None:
         if "TimeoutError" in text or "timed out" in text.lower():
             _fail(
                 "ex04",
-                f"the chord for n={n} did not finish within {TASK_TIMEOUT:g} s: are the workers running "
-                "(cluster.status()) and did cluster.add_tasks('work/ex04_tasks.py') succeed?",
+                _(
+                    "the chord for n={n} did not finish within {timeout:g} s: are the workers running "
+                    "(cluster.status()) and did cluster.add_tasks('work/ex04_tasks.py') succeed?"
+                ).format(n=n, timeout=TASK_TIMEOUT),
             )
         if "missing 1 required positional argument: 'parts'" in text:
             _fail(
                 "ex04",
-                f"the chord for n={n} failed: {text}. combine got no parts: an immutable signature "
-                "(.si(...) or immutable=True) does not receive the header's results. Use a plain "
-                "signature for the body.",
+                _(
+                    "the chord for n={n} failed: {error}. combine got no parts: an immutable signature "
+                    "(.si(...) or immutable=True) does not receive the header's results. Use a plain "
+                    "signature for the body."
+                ).format(n=n, error=text),
             )
-        _fail("ex04", f"the chord for n={n} failed: {text}")
+        _fail("ex04", _("the chord for n={n} failed: {error}").format(n=n, error=text))
     problem = _chord_shape_problem(result, n, len(split(n, parts))) or _value_problem(value, n)
     if problem:
         _fail("ex04", problem)
     _passed(
         "ex04",
-        "split() covered 1..n exactly in 6 cases, and a chord (a group of 4 partial products feeding "
-        "one combine) gave n! for a random n.",
+        _(
+            "split() covered 1..n exactly in 6 cases, and a chord (a group of 4 partial products feeding "
+            "one combine) gave n! for a random n."
+        ),
     )
 
 
@@ -858,16 +982,15 @@ EX05_QUEUES = {"ex05_tasks.crunch": "cpu", "ex05_tasks.fetch": "io"}
 EX05_ROLES = {"w1": {"io"}, "w2": {"cpu"}, "w3": {"cpu"}}
 
 
-def _route_error_hint(error: str, name: str) -> str:
+def _route_error_hint(error: BaseException | None, name: str) -> str:
     """A word on the foreseen reasons route(name) raised (empty when it is none of them)."""
-    if f"KeyError: {name!r}" in error:
-        return (
-            f". Celery names a task by module and function, {name!r}: a table keyed on "
-            f"{name.split('.')[-1]!r} has no such key."
-        )
-    if "TypeError" in error and "positional argument" in error:
-        return (
-            ". Here route() takes one argument, the task's name (Celery's own router functions take "
+    if isinstance(error, KeyError) and str(error).startswith(repr(name)):
+        return _(
+            "Celery names a task by module and function, {name}: a table keyed on {short} has no such key."
+        ).format(name=repr(name), short=repr(name.split(".")[-1]))
+    if isinstance(error, TypeError) and "positional argument" in str(error):
+        return _(
+            "Here route() takes one argument, the task's name (Celery's own router functions take "
             "(name, args, kwargs, options, ...), this one does not)."
         )
     return ""
@@ -880,17 +1003,22 @@ def _ex05_routes(route) -> dict:
         try:
             queue = _student_call("ex05", f"route({name!r})", route, name)
         except CheckFailed as failed:
-            raise CheckFailed(f"{failed}{_route_error_hint(str(failed), name)}") from None
+            hint = _route_error_hint(failed.__context__, name)  # what route() raised, by its type
+            raise CheckFailed(f"{failed}. {hint}" if hint else str(failed)) from None
         if isinstance(queue, dict) and "queue" in queue:
             _fail(
                 "ex05",
-                f"expected route({name!r}) to return a queue name, found {queue!r}: that is the form of "
-                "Celery's task_routes setting; here route() returns the name itself, e.g. 'cpu'.",
+                _(
+                    "expected route({name}) to return a queue name, found {found}: that is the form of "
+                    "Celery's task_routes setting; here route() returns the name itself, e.g. 'cpu'."
+                ).format(name=repr(name), found=repr(queue)),
             )
         if not isinstance(queue, str) or not queue:
             _fail(
                 "ex05",
-                f"expected route({name!r}) to return a queue name (a str), found {type(queue).__name__} {queue!r}",
+                _("expected route({name}) to return a queue name (a str), found {kind} {found}").format(
+                    name=repr(name), kind=type(queue).__name__, found=repr(queue)
+                ),
             )
         queues[name] = queue
     crunch, fetch = queues["ex05_tasks.crunch"], queues["ex05_tasks.fetch"]
@@ -904,22 +1032,31 @@ def _ex05_routes(route) -> dict:
         if short["crunch"] == "cpu" and short["fetch"] == "io":
             _fail(
                 "ex05",
-                f"expected crunch and fetch on two different queues, found both on {crunch!r}: your "
-                "route() knows the short names 'crunch' and 'fetch', but Celery names a task by module "
-                "and function, 'ex05_tasks.crunch', so neither name matched.",
+                _(
+                    "expected crunch and fetch on two different queues, found both on {queue}: your "
+                    "route() knows the short names 'crunch' and 'fetch', but Celery names a task by module "
+                    "and function, 'ex05_tasks.crunch', so neither name matched."
+                ).format(queue=repr(crunch)),
             )
-        _fail("ex05", f"expected crunch and fetch on two different queues, found both on {crunch!r}")
+        _fail(
+            "ex05",
+            _("expected crunch and fetch on two different queues, found both on {queue}").format(queue=repr(crunch)),
+        )
     if (crunch, fetch) == ("io", "cpu"):
         _fail(
             "ex05",
-            "expected route('ex05_tasks.crunch') = 'cpu' and route('ex05_tasks.fetch') = 'io', found them "
-            "swapped: the CPU task would go to the I/O worker, and the quick task wait behind crunching.",
+            _(
+                "expected route('ex05_tasks.crunch') = 'cpu' and route('ex05_tasks.fetch') = 'io', found them "
+                "swapped: the CPU task would go to the I/O worker, and the quick task wait behind crunching."
+            ),
         )
     if (crunch, fetch) != ("cpu", "io"):
         _fail(
             "ex05",
-            f"expected route('ex05_tasks.crunch') = 'cpu' and route('ex05_tasks.fetch') = 'io' (the queues "
-            f"dedicate() gives workers), found {crunch!r} and {fetch!r}",
+            _(
+                "expected route('ex05_tasks.crunch') = 'cpu' and route('ex05_tasks.fetch') = 'io' (the queues "
+                "dedicate() gives workers), found {crunch} and {fetch}"
+            ).format(crunch=repr(crunch), fetch=repr(fetch)),
         )
     return queues
 
@@ -935,8 +1072,10 @@ def _consumers(cluster, nodes: list[str]) -> dict[str, set[str]]:
             return answered
     _fail(
         "ex05",
-        f"the machine is too busy to judge: {', '.join(n for n in nodes if n not in answered)} did not "
-        "say which queues it consumes within 10 s. Run the check again; nothing passed.",
+        _(
+            "the machine is too busy to judge: {nodes} did not "
+            "say which queues it consumes within 10 s. Run the check again; nothing passed."
+        ).format(nodes=", ".join(n for n in nodes if n not in answered)),
     )
 
 
@@ -965,8 +1104,10 @@ def _reset_queues(cluster, nodes: list[str]) -> None:
     if any(queues != {"celery"} for queues in _consumers(cluster, nodes).values()):
         _fail(
             "ex05",
-            "the machine is too busy to judge: the workers did not go back to the default queue before "
-            "dedicate() was called. Run the check again; nothing passed.",
+            _(
+                "the machine is too busy to judge: the workers did not go back to the default queue before "
+                "dedicate() was called. Run the check again; nothing passed."
+            ),
         )
 
 
@@ -994,45 +1135,53 @@ def _dedicate_calls(control, dedicate) -> list[tuple[str, str, object]]:
 
 def _dedicate_problem(found: dict[str, set[str]], calls, names: dict[str, str]) -> str | None:
     """What is wrong with the queues dedicate() left each worker on (None if w1 has io only, w2 and w3 cpu only)."""
-    table = "; ".join(f"{w}: {', '.join(sorted(found[node])) or 'nothing'}" for w, node in names.items())
-    bare = sorted({d for _, _, dest in calls for d in (dest or []) if isinstance(d, str) and "@" not in d})
+    nothing = _("nothing")  # outside the f-string: Babel does not see calls inside one
+    table = "; ".join(f"{w}: {', '.join(sorted(found[node])) or nothing}" for w, node in names.items())
+    bare = sorted({d for _call, _queue, dest in calls for d in (dest or []) if isinstance(d, str) and "@" not in d})
     if bare:
-        return (
-            f"expected w1 on io only and w2, w3 on cpu only, found {table}: dedicate() named the workers "
-            f"{', '.join(map(repr, bare))}, but control commands reach a worker only by its node name, like "
-            f"{names['w1']!r}; a bare name matches no worker. Use cluster.node_name('w1')."
-        )
+        return _(
+            "expected w1 on io only and w2, w3 on cpu only, found {table}: dedicate() named the workers "
+            "{bare}, but control commands reach a worker only by its node name, like "
+            "{node}; a bare name matches no worker. Use cluster.node_name('w1')."
+        ).format(table=table, bare=", ".join(map(repr, bare)), node=repr(names["w1"]))
     everyone = sorted({queue for name, queue, dest in calls if name == "add_consumer" and dest is None})
     for queue in ("io", "cpu"):
         if not any(queue in queues for queues in found.values()):
-            never = not any(name == "add_consumer" and q == queue for name, q, _ in calls)
-            return (
-                f"expected a worker consuming from the {queue!r} queue, found none ({table}): tasks sent there "
+            never = not any(name == "add_consumer" and q == queue for name, q, _dest in calls)
+            return _(
+                "expected a worker consuming from the {queue} queue, found none ({table}): tasks sent there "
                 "would wait forever."
-                + (f" dedicate() never called control.add_consumer({queue!r}, ...)." if never and calls else "")
+            ).format(queue=repr(queue), table=table) + (
+                " " + _("dedicate() never called control.add_consumer({queue}, ...).").format(queue=repr(queue))
+                if never and calls
+                else ""
             )
     both = [w for w, node in names.items() if {"io", "cpu"} <= found[node]]
     if both:
         return (
-            f"expected dedicated workers, found {', '.join(both)} consuming from both io and cpu ({table}): a "
-            "crunch task there still delays a fetch."
+            _(
+                "expected dedicated workers, found {workers} consuming from both io and cpu ({table}): a "
+                "crunch task there still delays a fetch."
+            ).format(workers=", ".join(both), table=table)
+            + " "
             + (
-                f" add_consumer({everyone[0]!r}) had no destination, and a control command without one goes "
-                "to every worker."
+                _(
+                    "add_consumer({queue}) had no destination, and a control command without one goes to every worker."
+                ).format(queue=repr(everyone[0]))
                 if everyone
-                else " cancel_consumer the other queue on it."
+                else _("cancel_consumer the other queue on it.")
             )
         )
     default = [w for w, node in names.items() if "celery" in found[node]]
     if default:
-        return (
-            f"expected w1 on io only and w2, w3 on cpu only, found {table}: {', '.join(default)} still "
+        return _(
+            "expected w1 on io only and w2, w3 on cpu only, found {table}: {workers} still "
             "consume from the default queue 'celery', so any task sent without a route lands there too, "
             "a crunch on the I/O worker included. Call control.cancel_consumer('celery', destination=[...])."
-        )
+        ).format(table=table, workers=", ".join(default))
     wrong = [w for w, node in names.items() if found[node] != EX05_ROLES[w]]
     if wrong:
-        return f"expected w1 on io only and w2, w3 on cpu only, found {table}"
+        return _("expected w1 on io only and w2, w3 on cpu only, found {table}").format(table=table)
     return None
 
 
@@ -1042,8 +1191,10 @@ def check_ex05(cluster, route, dedicate, crunches: int = 8) -> None:
     if sorted(cluster.workers) != sorted(EX05_ROLES):
         _fail(
             "ex05",
-            f"expected the exercise's 3 workers w1, w2, w3, found {', '.join(sorted(cluster.workers)) or 'none'}: "
-            "run the start cell again (Cluster(workers=3, name='ex05').start()).",
+            _(
+                "expected the exercise's 3 workers w1, w2, w3, found {found}: "
+                "run the start cell again (Cluster(workers=3, name='ex05').start())."
+            ).format(found=", ".join(sorted(cluster.workers)) or _("none")),
         )
     _require_module(cluster, "ex05", "ex05_tasks")
     names = {worker: cluster.node_name(worker) for worker in EX05_ROLES}
@@ -1061,12 +1212,14 @@ def check_ex05(cluster, route, dedicate, crunches: int = 8) -> None:
     except Exception as exc:
         _fail(
             "ex05",
-            f"a fetch task sent to the io queue did not finish within {TASK_TIMEOUT:g} s: "
-            f"{type(exc).__name__}: {exc}. Did cluster.add_tasks('work/ex05_tasks.py') succeed?",
+            _(
+                "a fetch task sent to the io queue did not finish within {timeout:g} s: "
+                "{error_type}: {error}. Did cluster.add_tasks('work/ex05_tasks.py') succeed?"
+            ).format(timeout=TASK_TIMEOUT, error_type=type(exc).__name__, error=exc),
         )
     busy = [
         app.send_task("ex05_tasks.crunch", kwargs={"ms": 300}, queue=queues["ex05_tasks.crunch"])
-        for _ in range(crunches)
+        for _crunch in range(crunches)
     ]
     sent = time.monotonic()
     quick = app.send_task("ex05_tasks.fetch", kwargs={"ms": 50}, queue=queues["ex05_tasks.fetch"])
@@ -1076,22 +1229,34 @@ def check_ex05(cluster, route, dedicate, crunches: int = 8) -> None:
         for result in busy:
             result.get(timeout=TASK_TIMEOUT + crunches * 0.3)
     except Exception as exc:
-        _fail("ex05", f"the tasks of the measurement did not finish: {type(exc).__name__}: {exc}")
+        _fail(
+            "ex05",
+            _("the tasks of the measurement did not finish: {error_type}: {error}").format(
+                error_type=type(exc).__name__, error=exc
+            ),
+        )
     if fetched["worker"] != names["w1"]:
-        _fail("ex05", f"expected the fetch task on the I/O worker w1, found it on {fetched['worker']}")
+        _fail(
+            "ex05",
+            _("expected the fetch task on the I/O worker w1, found it on {worker}").format(worker=fetched["worker"]),
+        )
     # the order of finishing, not a stopwatch: a loaded machine slows every task alike
     ahead = sum(result.date_done < quick.date_done for result in busy)
     if ahead > crunches // 2:
         _fail(
             "ex05",
-            f"expected the fetch task to finish before most of the {crunches} CPU tasks queued with it, "
-            f"found {ahead} of them done first: it waited behind the crunching.",
+            _(
+                "expected the fetch task to finish before most of the {crunches} CPU tasks queued with it, "
+                "found {ahead} of them done first: it waited behind the crunching."
+            ).format(crunches=crunches, ahead=ahead),
         )
     _passed(
         "ex05",
-        f"route() sent crunch to cpu and fetch to io; dedicate() gave io to w1 only and cpu to w2 and w3 "
-        f"only; with {crunches} CPU tasks queued, a fetch finished before most of them, in {waited * 1000:.0f} ms, on "
-        "its own worker.",
+        _(
+            "route() sent crunch to cpu and fetch to io; dedicate() gave io to w1 only and cpu to w2 and w3 "
+            "only; with {crunches} CPU tasks queued, a fetch finished before most of them, in {ms:.0f} ms, on "
+            "its own worker."
+        ).format(crunches=crunches, ms=waited * 1000),
     )
 
 
@@ -1129,8 +1294,8 @@ def _ex06_finish(result, timeout: float, unfinished) -> None:
 def _ex06_failure(result) -> None:
     error = f"{type(result.result).__name__}: {result.result}"
     if "NotImplementedError" in error:
-        _fail("ex06", "record() still raises NotImplementedError: replace the stub with your code.")
-    _fail("ex06", f"record() failed: {error}")
+        _fail("ex06", _("record() still raises NotImplementedError: replace the stub with your code."))
+    _fail("ex06", _("record() failed: {error}").format(error=error))
 
 
 def _ex06_plain_runs(cluster, store) -> None:
@@ -1143,13 +1308,16 @@ def _ex06_plain_runs(cluster, store) -> None:
             result,
             TASK_TIMEOUT,
             lambda state: (
-                f"expected record() to finish within {TASK_TIMEOUT:g} s, found {state}: "
-                + (
+                _(
+                    "expected record() to finish within {timeout:g} s, found {state}: "
                     "the machine is too busy to judge; run the check again, nothing passed."
-                    if state == "STARTED"
-                    else "did cluster.add_tasks('work/ex06_tasks.py') succeed? Is a worker running (cluster.status())?"
                 )
-            ),
+                if state == "STARTED"
+                else _(
+                    "expected record() to finish within {timeout:g} s, found {state}: "
+                    "did cluster.add_tasks('work/ex06_tasks.py') succeed? Is a worker running (cluster.status())?"
+                )
+            ).format(timeout=TASK_TIMEOUT, state=state),
         )
         results.append(result)
     log = store.lrange(EX06_LOG, 0, -1)
@@ -1157,67 +1325,77 @@ def _ex06_plain_runs(cluster, store) -> None:
     if counts == (0, 0):
         _fail(
             "ex06",
-            "expected each item once in ex06:log after 3 tasks that ran once, without any crash, found "
-            "none of them: a task that runs once must append. Does it append only when the key was "
-            "already set? store.set(key, 1, nx=True) answers True when it set the key, on the first run.",
+            _(
+                "expected each item once in ex06:log after 3 tasks that ran once, without any crash, found "
+                "none of them: a task that runs once must append. Does it append only when the key was "
+                "already set? store.set(key, 1, nx=True) answers True when it set the key, on the first run."
+            ),
         )
     if sum(counts) == 1:
         _fail(
             "ex06",
-            "expected each of 3 tasks (3 different task ids) to append its item, found only the first "
-            "did: the guard's key is the same for every task, so after the first the key is always "
-            "there. Make the key from the task's id, self.request.id.",
+            _(
+                "expected each of 3 tasks (3 different task ids) to append its item, found only the first "
+                "did: the guard's key is the same for every task, so after the first the key is always "
+                "there. Make the key from the task's id, self.request.id."
+            ),
         )
     if counts == (1, 1):
         _fail(
             "ex06",
-            f"expected {item!r} twice in ex06:log (two tasks, two ids, the same item), found it once: "
-            "the guard is keyed on the item, so a second task with the same item is skipped. Once per "
-            "task means a key from the task's id, self.request.id.",
+            _(
+                "expected {item} twice in ex06:log (two tasks, two ids, the same item), found it once: "
+                "the guard is keyed on the item, so a second task with the same item is skipped. Once per "
+                "task means a key from the task's id, self.request.id."
+            ).format(item=repr(item)),
         )
     if counts != (2, 1):
         _fail(
             "ex06",
-            f"expected {item!r} twice and {other!r} once in ex06:log after 3 tasks without any crash, "
-            f"found them {counts[0]} and {counts[1]} times",
+            _(
+                "expected {item} twice and {other} once in ex06:log after 3 tasks without any crash, "
+                "found them {count} and {other_count} times"
+            ).format(item=repr(item), other=repr(other), count=counts[0], other_count=counts[1]),
         )
 
 
 def _ex06_twice_problem(item: str, count: int, task_id: str, at_kill: dict, after: dict) -> str:
     """Why the item was appended on both runs, read from the keys the task left."""
-    lead = (
-        f"expected {item!r} once in ex06:log, found it {count} times: the task ran again after its worker died "
+    lead = _(
+        "expected {item} once in ex06:log, found it {count} times: the task ran again after its worker died "
         "(at-least-once delivery) and appended again."
-    )
+    ).format(item=repr(item), count=count)
     named = [key for key in at_kill if task_id in key]
     if named and not any(key in after for key in named):
-        return (
-            f"{lead} Your key {named[0]!r} had {at_kill[named[0]]} s to live when the worker died and was gone "
-            f"when the task ran again: it expired first. The redelivery comes after the visibility timeout; "
+        why = _(
+            "Your key {key} had {ttl} s to live when the worker died and was gone "
+            "when the task ran again: it expired first. The redelivery comes after the visibility timeout; "
             "keep the key longer than that (ex=3600)."
-        )
-    if named:
-        return (
-            f"{lead} Your key {named[0]!r} was there when the task ran again, yet it appended: append only when "
+        ).format(key=repr(named[0]), ttl=at_kill[named[0]])
+    elif named:
+        why = _(
+            "Your key {key} was there when the task ran again, yet it appended: append only when "
             "store.set(key, 1, nx=True) answers True. Without nx=True, SET always succeeds."
-        )
-    if at_kill:
-        return (
-            f"{lead} The key your task set ({next(iter(at_kill))!r}) does not name the task's id, so the second "
+        ).format(key=repr(named[0]))
+    elif at_kill:
+        why = _(
+            "The key your task set ({key}) does not name the task's id, so the second "
             "run made a new one: a key from a fresh uuid or the time changes on every run. Use self.request.id, "
             "the same on every run of the task."
+        ).format(key=repr(next(iter(at_kill))))
+    else:
+        why = _(
+            "No key was set: mark the effect as done under the task's id (self.request.id) with SET NX, and "
+            "append only if you set it."
         )
-    return (
-        f"{lead} No key was set: mark the effect as done under the task's id (self.request.id) with SET NX, and "
-        "append only if you set it."
-    )
+    return f"{lead} {why}"
 
 
 def check_ex06(cluster, item: str | None = None, seconds: float = 3.0) -> None:
     """ex06: record() appends its item once per task: without a crash, for several tasks, and after a crash."""
     _require_module(cluster, "ex06", "ex06_tasks")
     if not cluster.workers:
-        _fail("ex06", "expected a running worker, found none: run the start cell again.")
+        _fail("ex06", _("expected a running worker, found none: run the start cell again."))
     store = cluster.redis
     for key in list(store.scan_iter("ex06:*")):  # a fresh store: an earlier run's keys must not decide this one
         store.delete(key)
@@ -1232,8 +1410,10 @@ def check_ex06(cluster, item: str | None = None, seconds: float = 3.0) -> None:
     if state != "STARTED" and state != "SUCCESS":
         _fail(
             "ex06",
-            f"expected record() to start within {TASK_TIMEOUT:g} s, found {state}: the machine may be too "
-            "busy to judge; run the check again.",
+            _(
+                "expected record() to start within {timeout:g} s, found {state}: the machine may be too "
+                "busy to judge; run the check again."
+            ).format(timeout=TASK_TIMEOUT, state=state),
         )
     deadline = time.monotonic() + seconds + TASK_TIMEOUT
     while item not in store.lrange(EX06_LOG, 0, -1) and result.state == "STARTED" and time.monotonic() < deadline:
@@ -1242,8 +1422,10 @@ def check_ex06(cluster, item: str | None = None, seconds: float = 3.0) -> None:
     if worker not in cluster.workers or item not in store.lrange(EX06_LOG, 0, -1):
         _fail(
             "ex06",
-            "the machine is too busy to judge: the task was not caught running after its append (it ended "
-            "before its worker could be killed). Run the check again; nothing passed.",
+            _(
+                "the machine is too busy to judge: the task was not caught running after its append (it ended "
+                "before its worker could be killed). Run the check again; nothing passed."
+            ),
         )
     at_kill = {key: ttl for key, ttl in _student_keys(store).items() if key not in before}
     killed_at = time.time()
@@ -1253,29 +1435,35 @@ def check_ex06(cluster, item: str | None = None, seconds: float = 3.0) -> None:
     _ex06_finish(
         result,
         wait,
-        lambda state: (
-            f"the machine is too busy to judge: after the crash the task did not run again within "
-            f"{wait:g} s (state {state}). Run the check again; nothing passed."
-        ),
+        lambda state: _(
+            "the machine is too busy to judge: after the crash the task did not run again within "
+            "{wait:g} s (state {state}). Run the check again; nothing passed."
+        ).format(wait=wait, state=state),
     )
     if _ex06_seconds(result.date_done) <= killed_at:  # the replacement takes the killed one's name: compare times
         _fail(
             "ex06",
-            "the machine is too busy to judge: the killed worker had already finished the task, so it never "
-            "ran twice. Run the check again; nothing passed.",
+            _(
+                "the machine is too busy to judge: the killed worker had already finished the task, so it never "
+                "ran twice. Run the check again; nothing passed."
+            ),
         )
     count = store.lrange(EX06_LOG, 0, -1).count(item)
     if count == 0:
         _fail(
             "ex06",
-            f"expected {item!r} once in the list ex06:log, found it never after the crash: the second run "
-            "removed it, or appended it elsewhere?",
+            _(
+                "expected {item} once in the list ex06:log, found it never after the crash: the second run "
+                "removed it, or appended it elsewhere?"
+            ).format(item=repr(item)),
         )
     if count > 1:
         _fail("ex06", _ex06_twice_problem(item, count, result.id, at_kill, _student_keys(store)))
     _passed(
         "ex06",
-        "3 tasks without a crash appended their items once per task (the same item twice, from two "
-        "tasks); then the worker running record(...) was killed mid-task, the task ran again, and its "
-        "item is in ex06:log exactly once.",
+        _(
+            "3 tasks without a crash appended their items once per task (the same item twice, from two "
+            "tasks); then the worker running record(...) was killed mid-task, the task ran again, and its "
+            "item is in ex06:log exactly once."
+        ),
     )

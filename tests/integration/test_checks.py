@@ -178,3 +178,38 @@ def test_a_task_with_the_wrong_signature_is_named(ex_cluster, tmp_path):
     assert ex_cluster.add_tasks(path) == {"ex01_tasks.factorial": "(self, n)"}
     with pytest.raises(CheckFailed, match="Expected a task that takes exactly one argument, n"):
         check_ex01(ex_cluster)
+
+
+PORTUGUESE = {  # LABAPP_LANG=pt_BR: what check_ex01 says, built in this process from the real cluster's answers
+    "off by one": "erro de uma unidade (off-by-one)? Use math.factorial(n)",
+    "stub": "ainda lança NotImplementedError: substitua o esqueleto (stub) pelo seu código",
+}
+
+
+@pytest.mark.parametrize("mistake", list(PORTUGUESE))
+def test_ex01_names_the_mistake_in_portuguese_with_labapp_lang(ex_cluster, tmp_path, monkeypatch, mistake):
+    load_ex01(ex_cluster, tmp_path, EX01[mistake])
+    monkeypatch.setenv("LABAPP_LANG", "pt_BR")
+    with pytest.raises(CheckFailed) as failed:
+        check_ex01(ex_cluster)
+    assert PORTUGUESE[mistake] in str(failed.value)
+
+
+def test_an_unregistered_task_and_a_pass_are_told_in_portuguese(ex_cluster, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("LABAPP_LANG", "pt_BR")
+    load_ex01(ex_cluster, tmp_path, EX01["right"], function="fact")
+    with pytest.raises(CheckFailed, match="os workers receberam ex01_tasks.factorial, mas não a conhecem"):
+        check_ex01(ex_cluster)
+    load_ex01(ex_cluster, tmp_path, EX01["right"])
+    check_ex01(ex_cluster)
+    assert "\u2713 ex01 aprovado: factorial(n) rodou nos workers" in capsys.readouterr().out
+
+
+def test_ex02_explains_pending_for_an_unknown_id_in_portuguese(ex_cluster, tmp_path, monkeypatch):
+    load_ex01(ex_cluster, tmp_path, EX01["right"])
+    path = tmp_path / "ex02_routes.py"
+    path.write_text(textwrap.dedent(ROUTES).format(validate=VALIDATE, wait="", known=""))
+    ex_cluster.add_routes(path)
+    monkeypatch.setenv("LABAPP_LANG", "pt_BR")
+    with pytest.raises(CheckFailed, match="esperado 404 para um id que a sua API nunca emitiu.*O Celery diz PENDING"):
+        check_ex02(ex_cluster)

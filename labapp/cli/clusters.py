@@ -39,7 +39,9 @@ URL_DESCRIPTION = (
 LAB_DESCRIPTION = (
     "Start JupyterLab on the project with lesson 00 open and the clusters' runtime "
     "folder in .labapp/; Ctrl-C stops it, its kernels and their clusters. Options "
-    "it does not know go to `jupyter lab` as they are."
+    "it does not know go to `jupyter lab` as they are. With --lang pt-BR: the Portuguese "
+    "lessons (notebooks/pt-BR, their kernel speaks Portuguese) and JupyterLab's menus in Portuguese, for this "
+    "server only."
 )
 
 
@@ -256,17 +258,43 @@ def _write_lab_overrides() -> None:
         pass  # a read-only environment: JupyterLab works without them
 
 
+LAB_LANGUAGES = ("en", "pt-BR")
+# JupyterLab's own menus in Portuguese: the language pack's locale as a default setting, read from the
+# labconfig/default_setting_overrides.json of a folder on JUPYTER_CONFIG_PATH (jupyterlab_server's layering
+# of defaults), so only this server starts in Portuguese; the user's settings and the environment stay as they are
+LAB_LOCALE_SETTING = {"@jupyterlab/translation-extension:plugin": {"locale": "pt_BR"}}
+
+
+def lab_language(root: Path, lang: str, env: dict) -> tuple[Path, dict]:
+    """The lessons' folder and the server's environment for a language: notebooks/, or notebooks/pt-BR in Portuguese."""
+    if lang != "pt-BR":
+        return root / "notebooks", env
+    from labapp.authoring import translation
+
+    config = Path(env["LABAPP_RUNTIME_DIR"]) / "jupyter-pt-BR"
+    settings = config / "labconfig" / "default_setting_overrides.json"
+    settings.parent.mkdir(parents=True, exist_ok=True)
+    settings.write_text(json.dumps(LAB_LOCALE_SETTING, indent=2) + "\n")
+    paths = [str(config), *filter(None, env.get("JUPYTER_CONFIG_PATH", "").split(os.pathsep))]
+    return root / "notebooks" / translation.FOLDER, {**env, "JUPYTER_CONFIG_PATH": os.pathsep.join(paths)}
+
+
 def cmd_lab(args) -> int:
     """Open JupyterLab on the lessons, with the cluster's runtime folder at the project root."""
     _write_lab_overrides()
     root = Path(args.root).resolve()
-    notebooks = root / "notebooks"
     env = dict(os.environ)
     env.setdefault("LABAPP_RUNTIME_DIR", str(root / ".labapp"))
+    notebooks, env = lab_language(root, args.lang, env)
+    if args.lang == "pt-BR":
+        from labapp.authoring import translation
+
+        translation.install_kernel()  # the kernel the pt-BR notebooks name (make install does it too)
     first = sorted(notebooks.glob("00_*.ipynb"))
-    # lesson 00 open, and with it the file browser in notebooks/
+    folder = notebooks.relative_to(root).as_posix()
+    # lesson 00 open, and with it the file browser in its folder
     start_at = (
-        f"/lab/tree/notebooks/{first[0].name}" if first else "/lab/tree/notebooks" if notebooks.exists() else "/lab"
+        f"/lab/tree/{folder}/{first[0].name}" if first else f"/lab/tree/{folder}" if notebooks.exists() else "/lab"
     )
     command = [sys.executable, "-m", "jupyterlab", f"--notebook-dir={root}", f"--LabApp.default_url={start_at}"]
     if os.geteuid() == 0:
@@ -327,6 +355,12 @@ def register(sub) -> None:
     lab = command(sub, "lab", cmd_lab, "open JupyterLab on the lessons", LAB_DESCRIPTION)
     root_option(lab)
     lab.add_argument("--no-browser", action="store_true", help="do not open a browser; print the URL")
+    lab.add_argument(
+        "--lang",
+        choices=LAB_LANGUAGES,
+        default="en",
+        help="pt-BR: the Portuguese lessons (notebooks/pt-BR) and JupyterLab's menus in Portuguese (default: en)",
+    )
     lab.add_argument(
         "extra", nargs=argparse.REMAINDER, help="more options for jupyter lab, passed on as they are (e.g. --port=8890)"
     )

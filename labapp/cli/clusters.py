@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -259,24 +260,31 @@ def _write_lab_overrides() -> None:
 
 
 LAB_LANGUAGES = ("en", "pt-BR")
-# JupyterLab's own menus in Portuguese: the language pack's locale as a default setting, read from the
-# labconfig/default_setting_overrides.json of a folder on JUPYTER_CONFIG_PATH (jupyterlab_server's layering
-# of defaults), so only this server starts in Portuguese; the user's settings and the environment stay as they are
-LAB_LOCALE_SETTING = {"@jupyterlab/translation-extension:plugin": {"locale": "pt_BR"}}
+# JupyterLab's own menus in Portuguese: its language setting, in a user-settings folder of the project's own
+# (.labapp/jupyterlab-pt-BR, first filled from the user's settings), given to this server only. A default
+# (overrides.json) is not enough: the server translates the menus only for a locale in the user's settings.
+LAB_LOCALE_PLUGIN = Path("@jupyterlab") / "translation-extension" / "plugin.jupyterlab-settings"
 
 
-def lab_language(root: Path, lang: str, env: dict) -> tuple[Path, dict]:
-    """The lessons' folder and the server's environment for a language: notebooks/, or notebooks/pt-BR in Portuguese."""
+def _user_settings_dir() -> Path:
+    """The user's own JupyterLab settings (read, never written here)."""
+    from jupyterlab.commands import get_user_settings_dir
+
+    return Path(get_user_settings_dir())
+
+
+def lab_language(root: Path, lang: str, env: dict) -> tuple[Path, list[str]]:
+    """The lessons' folder and jupyter lab's extra options for a language: notebooks/, or notebooks/pt-BR."""
     if lang != "pt-BR":
-        return root / "notebooks", env
+        return root / "notebooks", []
     from labapp.authoring import translation
 
-    config = Path(env["LABAPP_RUNTIME_DIR"]) / "jupyter-pt-BR"
-    settings = config / "labconfig" / "default_setting_overrides.json"
-    settings.parent.mkdir(parents=True, exist_ok=True)
-    settings.write_text(json.dumps(LAB_LOCALE_SETTING, indent=2) + "\n")
-    paths = [str(config), *filter(None, env.get("JUPYTER_CONFIG_PATH", "").split(os.pathsep))]
-    return root / "notebooks" / translation.FOLDER, {**env, "JUPYTER_CONFIG_PATH": os.pathsep.join(paths)}
+    settings = Path(env["LABAPP_RUNTIME_DIR"]) / "jupyterlab-pt-BR" / "user-settings"
+    if not settings.exists() and _user_settings_dir().is_dir():
+        shutil.copytree(_user_settings_dir(), settings)  # the user's theme and shortcuts, in Portuguese
+    (settings / LAB_LOCALE_PLUGIN).parent.mkdir(parents=True, exist_ok=True)
+    (settings / LAB_LOCALE_PLUGIN).write_text(json.dumps({"locale": "pt_BR"}, indent=2) + "\n")
+    return root / "notebooks" / translation.FOLDER, [f"--LabApp.user_settings_dir={settings}"]
 
 
 def cmd_lab(args) -> int:
@@ -285,7 +293,7 @@ def cmd_lab(args) -> int:
     root = Path(args.root).resolve()
     env = dict(os.environ)
     env.setdefault("LABAPP_RUNTIME_DIR", str(root / ".labapp"))
-    notebooks, env = lab_language(root, args.lang, env)
+    notebooks, language_options = lab_language(root, args.lang, env)
     if args.lang == "pt-BR":
         from labapp.authoring import translation
 
@@ -305,7 +313,7 @@ def cmd_lab(args) -> int:
     # one Ctrl-C stops the server (and its kernels, and so their clusters), as the README says;
     # Jupyter's default asks "Shut down? (y/[n])" and resumes after 5 s without an answer
     command.append("--ServerApp.answer_yes=True")
-    command += args.extra
+    command += language_options + args.extra
     os.execve(sys.executable, command, env)
 
 

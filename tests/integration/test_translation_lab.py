@@ -64,7 +64,10 @@ def test_lab_in_portuguese_opens_the_pt_br_lessons_with_portuguese_menus_and_ker
             params={"token": token},
             timeout=30,
         ).json()
-        assert settings["schema"]["properties"]["locale"]["default"] == "pt_BR", "JupyterLab's menus in Portuguese"
+        assert settings["settings"]["locale"] == "pt_BR", "JupyterLab's menus in Portuguese"
+        # the server translates the settings' schemas (menus, titles) only for a locale in the user's settings;
+        # the pack (4.5.post3) has "Language" (not yet "File"), so that title shows it
+        assert settings["schema"]["title"] == "Idioma", settings["schema"]["title"]
         packs = requests.get(f"http://127.0.0.1:{port}/lab/api/translations", params={"token": token}, timeout=30)
         assert "pt_BR" in packs.json()["data"], "the pt-BR language pack is installed"
         assert _language_of(port, token, "python3-pt-br", tmp_path) == "pt_BR"
@@ -78,4 +81,4 @@ def test_lab_in_portuguese_opens_the_pt_br_lessons_with_portuguese_menus_and_ker
             lab.wait()
         finally:
             os.close(terminal)
-    assert (tmp_path / ".labapp" / "jupyter-pt-BR").is_dir(), "the locale setting lives in the project's .labapp/"
+    assert (tmp_path / ".labapp" / "jupyterlab-pt-BR").is_dir(), "the locale setting lives in the project's .labapp/"

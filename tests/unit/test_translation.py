@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 
 import nbformat
 import pytest
@@ -360,16 +361,26 @@ def test_the_pt_br_kernel_is_the_python3_kernel_with_the_language(tmp_path):
 
 
 def test_lab_in_portuguese_sets_jupyterlabs_locale_for_that_server_only(tmp_path, monkeypatch):
-    from jupyterlab_server.settings_utils import _get_overrides
+    from jupyterlab_server.settings_utils import get_settings
 
-    env = {"LABAPP_RUNTIME_DIR": str(tmp_path / "runtime"), "JUPYTER_CONFIG_PATH": "/elsewhere"}
-    assert lab_language(tmp_path, "en", dict(env)) == (tmp_path / "notebooks", env)
-    folder, lab_env = lab_language(tmp_path, "pt-BR", dict(env))
-    assert folder == tmp_path / "notebooks" / "pt-BR" and "LABAPP_LANG" not in lab_env
-    assert lab_env["JUPYTER_CONFIG_PATH"].endswith(":/elsewhere")
-    plugin = "@jupyterlab/translation-extension:plugin"
-    # what jupyterlab_server itself reads as the settings' defaults, in the environment the server gets
-    monkeypatch.setenv("JUPYTER_CONFIG_PATH", lab_env["JUPYTER_CONFIG_PATH"])
-    assert _get_overrides(str(tmp_path / "none"))[0][plugin] == {"locale": "pt_BR"}
-    monkeypatch.setenv("JUPYTER_CONFIG_PATH", env["JUPYTER_CONFIG_PATH"])
-    assert plugin not in _get_overrides(str(tmp_path / "none"))[0], "the English lab keeps JupyterLab's default"
+    mine = tmp_path / "home-settings"
+    (mine / "@jupyterlab" / "apputils-extension").mkdir(parents=True)
+    (mine / "@jupyterlab" / "apputils-extension" / "themes.jupyterlab-settings").write_text(
+        '{"theme": "JupyterLab Dark"}'
+    )
+    monkeypatch.setenv("JUPYTERLAB_SETTINGS_DIR", str(mine))
+    env = {"LABAPP_RUNTIME_DIR": str(tmp_path / "runtime")}
+    assert lab_language(tmp_path, "en", env) == (tmp_path / "notebooks", [])
+    folder, options = lab_language(tmp_path, "pt-BR", env)
+    assert folder == tmp_path / "notebooks" / "pt-BR"
+    [option] = options
+    settings = option.removeprefix("--LabApp.user_settings_dir=")
+    assert settings.startswith(str(tmp_path / "runtime"))
+    # what jupyterlab_server itself reads as the locale it translates the menus into
+    schemas = translation.Path(sys.prefix) / "share" / "jupyter" / "lab" / "schemas"
+    found, _ = get_settings(str(tmp_path / "none"), str(schemas), settings, "@jupyterlab/translation-extension:plugin")
+    assert found["settings"] == {"locale": "pt_BR"}
+    assert (translation.Path(settings) / "@jupyterlab/apputils-extension/themes.jupyterlab-settings").exists()
+    assert sorted(p.name for p in mine.rglob("*.jupyterlab-settings")) == ["themes.jupyterlab-settings"], (
+        "the user's own settings are left as they were"
+    )

@@ -243,7 +243,7 @@ def _translated(texts: dict, context: str | None, msgid: str) -> str:
     return texts.get((context, msgid), msgid)
 
 
-def _cell_is_code_unchanged(cell, previous) -> bool:
+def _same_source(cell, previous) -> bool:
     return previous is not None and previous.cell_type == cell.cell_type and previous.source == cell.source
 
 
@@ -266,7 +266,7 @@ def twin_notebook(english, po, previous=None):
         if cell.cell_type != "code":
             continue
         old = old_cells.get(cell.get("id"))
-        if _cell_is_code_unchanged(cell, old):
+        if _same_source(cell, old):
             cell.outputs, cell.execution_count = copy.deepcopy(old.outputs), old.execution_count
             cell.metadata.pop("execution", None)
             if "execution" in old.metadata:

@@ -28,7 +28,7 @@ optional_package = if [ -x "$(1)" ]; then exit 0; fi; \
   else echo "note: no $(1), and apt-get needs root here: $(3) will be skipped."; \
     echo "      To run them: sudo apt-get install $(2), then make test again."; fi
 
-.PHONY: lab test test-fast lint install browser iproute2 redis-tools screenshot clean
+.PHONY: lab lab-pt test test-fast lint install browser iproute2 redis-tools screenshot clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || { \
@@ -42,13 +42,20 @@ $(BIN)/python:
 $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/labapp i18n kernel
 	touch $(STAMP)
 
 install: $(STAMP)
 
 ## make lab: install, then open JupyterLab on the lessons (Ctrl-C stops it)
+## make lab LAB_LANG=pt-BR (or make lab-pt): the Portuguese lessons, JupyterLab's menus in Portuguese.
+## Not LANG=pt-BR: make exports a command-line variable to every process, and LANG is the C locale's.
+LAB_LANG ?= en
 lab: $(STAMP)
-	$(BIN)/labapp lab
+	$(BIN)/labapp lab --lang $(LAB_LANG)
+
+lab-pt: $(STAMP)
+	$(BIN)/labapp lab --lang pt-BR
 
 ## make test: install (and Chromium for the browser test, iproute2 for the network-namespace
 ## test, redis-cli for the tests of the URLs the lab hands out), lint, then run the whole test suite:

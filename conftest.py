@@ -3,6 +3,7 @@ or all of them. This file sits at the project's root, so pytest loads it whateve
 tests/conftest.py (the fixtures and the test sandbox) loads only when something in tests/ runs."""
 
 import os
+from functools import cache
 
 import pytest
 
@@ -52,21 +53,57 @@ def pytest_terminal_summary(terminalreporter, config):
         terminalreporter.write_line(f"tests ran in random order; the same order: -p randomly --randomly-seed={seed}")
 
 
+@cache
+def kernelspec_env(name: str) -> dict:
+    """The environment variables a kernelspec gives its kernels (the pt-BR kernel's LABAPP_LANG)."""
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    try:
+        return dict(KernelSpecManager().get_kernel_spec(name).env)
+    except NoSuchKernel:
+        if name == "python3":
+            return {}
+        raise pytest.UsageError(
+            f"a notebook names the kernel {name!r}, not installed here: run `make install`"
+        ) from None
+
+
+def notebook_kernel_env(item) -> dict:
+    """What the notebook's own kernelspec adds to its kernel's environment.
+
+    nbval's --nbval-current-env starts this environment's python, ignoring the kernelspec the notebook
+    names; its ``env`` (``LABAPP_LANG=pt_BR`` for the pt-BR notebooks) is applied here instead.
+    """
+    return kernelspec_env(item.parent.nb.metadata.get("kernelspec", {}).get("name", "python3"))
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_setup(item):
     """A notebook's kernel (started in its first cell's setup) gets the student's defaults."""
     if not is_notebook_cell(item):
         yield
         return
-    saved = {name: os.environ.pop(name, None) for name in TEST_ONLY_SETTINGS + ("LABAPP_RUNTIME_DIR",)}
+    added = notebook_kernel_env(item)
+    # the language too: an English notebook runs in English even from a shell with LABAPP_LANG=pt_BR
+    saved = {
+        name: os.environ.pop(name, None) for name in (*TEST_ONLY_SETTINGS, "LABAPP_RUNTIME_DIR", "LABAPP_LANG", *added)
+    }
     if saved["LABAPP_RUNTIME_DIR"]:
         # lessons, exercises and solutions in folders of their own: ex03 and its solution share a
         # cluster name, and the tasks one leaves unfinished would run in the other's cluster
-        os.environ["LABAPP_RUNTIME_DIR"] = os.path.join(saved["LABAPP_RUNTIME_DIR"], item.path.parent.name)
+        # (notebooks/pt-BR and solutions/pt-BR apart too: notebooks-pt-BR, solutions-pt-BR)
+        folder, root = item.path.parent, item.config.rootpath
+        name = (
+            "-".join(folder.relative_to(root).parts) if folder.is_relative_to(root) and folder != root else folder.name
+        )
+        os.environ["LABAPP_RUNTIME_DIR"] = os.path.join(saved["LABAPP_RUNTIME_DIR"], name)
+    os.environ.update(added)
     try:
         yield
     finally:
         os.environ.pop("LABAPP_RUNTIME_DIR", None)
+        for name in added:
+            os.environ.pop(name, None)
         os.environ.update({name: value for name, value in saved.items() if value is not None})
 
 

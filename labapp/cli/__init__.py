@@ -1,8 +1,9 @@
 """The ``labapp`` command: one module per command group, as Celery's ``bin/``.
 
-``clusters`` (up, down, status, url, lab), ``tools`` (env, flower), ``bench``, ``classroom`` (serve, join)
-and ``authoring`` (exercises, reveal, pack) each ``register`` their commands; ``common`` holds what they
-share, among it ``fail``, the one way a command reports an error. Nothing outside this package imports it.
+``clusters`` (up, down, status, url, lab), ``tools`` (env, flower), ``bench``, ``classroom`` (serve, join),
+``authoring`` (exercises, reveal, pack) and ``i18n`` (update, build, kernel: the pt-BR workbook) each
+``register`` their commands; ``common`` holds what they share, among it ``fail``, the one way a command
+reports an error. Nothing outside this package imports it.
 """
 
 from __future__ import annotations
@@ -10,9 +11,9 @@ from __future__ import annotations
 import argparse
 
 from labapp import __version__
-from labapp.cli import authoring, bench, classroom, clusters, tools
+from labapp.cli import authoring, bench, classroom, clusters, i18n, tools
 
-GROUPS = (clusters, tools, bench, classroom, authoring)  # in the order ``labapp --help`` lists them
+GROUPS = (clusters, tools, bench, classroom, authoring, i18n)  # in the order ``labapp --help`` lists them
 
 
 def build_parser() -> argparse.ArgumentParser:

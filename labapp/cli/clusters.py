@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -39,7 +40,9 @@ URL_DESCRIPTION = (
 LAB_DESCRIPTION = (
     "Start JupyterLab on the project with lesson 00 open and the clusters' runtime "
     "folder in .labapp/; Ctrl-C stops it, its kernels and their clusters. Options "
-    "it does not know go to `jupyter lab` as they are."
+    "it does not know go to `jupyter lab` as they are. With --lang pt-BR: the Portuguese "
+    "lessons (notebooks/pt-BR, their kernel speaks Portuguese) and JupyterLab's menus in Portuguese, for this "
+    "server only."
 )
 
 
@@ -262,17 +265,50 @@ def _write_lab_overrides() -> None:
         pass  # a read-only environment: JupyterLab works without them
 
 
+LAB_LANGUAGES = ("en", "pt-BR")
+# JupyterLab's own menus in Portuguese: its language setting, in a user-settings folder of the project's own
+# (.labapp/jupyterlab-pt-BR, first filled from the user's settings), given to this server only. A default
+# (overrides.json) is not enough: the server translates the menus only for a locale in the user's settings.
+LAB_LOCALE_PLUGIN = Path("@jupyterlab") / "translation-extension" / "plugin.jupyterlab-settings"
+
+
+def _user_settings_dir() -> Path:
+    """The user's own JupyterLab settings (read, never written here)."""
+    from jupyterlab.commands import get_user_settings_dir
+
+    return Path(get_user_settings_dir())
+
+
+def lab_language(root: Path, lang: str, env: dict) -> tuple[Path, list[str]]:
+    """The lessons' folder and jupyter lab's extra options for a language: notebooks/, or notebooks/pt-BR."""
+    if lang != "pt-BR":
+        return root / "notebooks", []
+    from labapp.authoring import translation
+
+    settings = Path(env["LABAPP_RUNTIME_DIR"]) / "jupyterlab-pt-BR" / "user-settings"
+    if not settings.exists() and _user_settings_dir().is_dir():
+        shutil.copytree(_user_settings_dir(), settings)  # the user's theme and shortcuts, in Portuguese
+    (settings / LAB_LOCALE_PLUGIN).parent.mkdir(parents=True, exist_ok=True)
+    (settings / LAB_LOCALE_PLUGIN).write_text(json.dumps({"locale": "pt_BR"}, indent=2) + "\n")
+    return root / "notebooks" / translation.FOLDER, [f"--LabApp.user_settings_dir={settings}"]
+
+
 def cmd_lab(args) -> int:
     """Open JupyterLab on the lessons, with the cluster's runtime folder at the project root."""
     _write_lab_overrides()
     root = Path(args.root).resolve()
-    notebooks = root / "notebooks"
     env = dict(os.environ)
     env.setdefault("LABAPP_RUNTIME_DIR", str(root / ".labapp"))
+    notebooks, language_options = lab_language(root, args.lang, env)
+    if args.lang == "pt-BR":
+        from labapp.authoring import translation
+
+        translation.install_kernel()  # the kernel the pt-BR notebooks name (make install does it too)
     first = sorted(notebooks.glob("00_*.ipynb"))
-    # lesson 00 open, and with it the file browser in notebooks/
+    folder = notebooks.relative_to(root).as_posix()
+    # lesson 00 open, and with it the file browser in its folder
     start_at = (
-        f"/lab/tree/notebooks/{first[0].name}" if first else "/lab/tree/notebooks" if notebooks.exists() else "/lab"
+        f"/lab/tree/{folder}/{first[0].name}" if first else f"/lab/tree/{folder}" if notebooks.exists() else "/lab"
     )
     command = [sys.executable, "-m", "jupyterlab", f"--notebook-dir={root}", f"--LabApp.default_url={start_at}"]
     if os.geteuid() == 0:
@@ -283,7 +319,7 @@ def cmd_lab(args) -> int:
     # one Ctrl-C stops the server (and its kernels, and so their clusters), as the README says;
     # Jupyter's default asks "Shut down? (y/[n])" and resumes after 5 s without an answer
     command.append("--ServerApp.answer_yes=True")
-    command += args.extra
+    command += language_options + args.extra
     os.execve(sys.executable, command, env)
 
 
@@ -334,6 +370,12 @@ def register(sub) -> None:
     lab = command(sub, "lab", cmd_lab, "open JupyterLab on the lessons", LAB_DESCRIPTION)
     root_option(lab)
     lab.add_argument("--no-browser", action="store_true", help="do not open a browser; print the URL")
+    lab.add_argument(
+        "--lang",
+        choices=LAB_LANGUAGES,
+        default="en",
+        help="pt-BR: the Portuguese lessons (notebooks/pt-BR) and JupyterLab's menus in Portuguese (default: en)",
+    )
     lab.add_argument(
         "extra", nargs=argparse.REMAINDER, help="more options for jupyter lab, passed on as they are (e.g. --port=8890)"
     )

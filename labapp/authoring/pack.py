@@ -35,6 +35,8 @@ SKIP_DIRS = {
 SKIP_SUFFIXES = (".pyc", ".pyo", ".egg-info")
 # the solutions, and the tests built from their text (tests/notebooks/mistakes plants wrong answers into solution lines)
 INSTRUCTOR_ONLY = (exercises.SOLUTIONS, "tests/notebooks/mistakes", "tests/notebooks/test_exercise_mistakes.py")
+# the solutions' translation catalogs hold their text too (labapp/locale/pt_BR/workbook/solutions/...)
+TRANSLATED_SOLUTIONS = re.compile(rf"^labapp/locale/[^/]+/workbook/{re.escape(exercises.SOLUTIONS)}/")
 MIN_CHARS = 12  # shorter solution lines (`n += 1`, `)`) are too common to mean anything
 TRIVIAL = re.compile(
     r"^(import\s|from\s+\S+\s+import\s|#|pass$|return$|return None$|continue$|break$"
@@ -45,7 +47,9 @@ TRIVIAL = re.compile(
 def instructor_only(name: str) -> bool:
     """True for a project file that never goes into a student pack (a solution, or a test made of one)."""
     path = Path(name).as_posix()
-    return any(path == kept or path.startswith(kept + "/") for kept in INSTRUCTOR_ONLY)
+    return any(path == kept or path.startswith(kept + "/") for kept in INSTRUCTOR_ONLY) or bool(
+        TRANSLATED_SOLUTIONS.match(path)
+    )
 
 
 class PackError(RuntimeError):
@@ -75,7 +79,7 @@ def project_files(root: Path) -> list[str]:
 def solution_lines(root: Path) -> dict[str, str]:
     """Every non-trivial solution line (stripped) -> where it comes from (``solutions/x.ipynb cell N``)."""
     lines = {}
-    for path in exercises.solution_notebooks(root):
+    for path in sorted((Path(root) / exercises.SOLUTIONS).rglob("*.ipynb")):  # every language's
         nb = nbformat.read(path, as_version=4)
         for index, cell in enumerate(nb.cells, 1):
             for line in regions.solution_lines(cell.source, cell.cell_type):

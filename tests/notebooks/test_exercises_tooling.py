@@ -425,6 +425,14 @@ def test_pack_copies_the_project_without_solutions(fresh, tmp_path, use_git, cap
             check=True,
         )
         (fresh / "untracked.txt").write_text("not tracked, not packed\n")
+    # a language's solutions and their catalog are the instructor's too
+    catalog = fresh / "labapp" / "locale" / "pt_BR" / "workbook" / "solutions" / "ex01_square.po"
+    catalog.parent.mkdir(parents=True)
+    catalog.write_text('msgid "x"\nmsgstr "x"\n')
+    (fresh / "solutions" / "pt-BR").mkdir()
+    shutil.copy(fresh / "solutions" / "ex01_square.ipynb", fresh / "solutions" / "pt-BR" / "ex01_square.ipynb")
+    if use_git:
+        subprocess.run(["git", "-C", str(fresh), "add", "labapp", "solutions"], check=True)
     dest = tmp_path / "pack"
     assert cli.main(["pack", "--student", str(dest), "--root", str(fresh)]) == 0, capsys.readouterr()
     copied = sorted(str(p.relative_to(dest)) for p in dest.rglob("*") if p.is_file())

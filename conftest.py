@@ -15,8 +15,13 @@ TEST_ONLY_SETTINGS = ("LABAPP_VISIBILITY_TIMEOUT", "LABAPP_LONGTASK_MAX_X")
 FAILS_UNTIL_SOLVED = "fails-until-solved"
 # runs after everything else, so that it also covers the notebooks' kernels and clusters
 LAST_FILE = "test_no_leftovers.py"
-# notebooks that measure speed (in every folder and language): each runs with the machine to itself
-MEASURING_NOTEBOOKS = ("05_scaling.ipynb", "ex03_several_workers.ipynb")
+# notebooks that measure speed or watch throughput live (every folder and language): each has the machine alone
+MEASURING_NOTEBOOKS = (
+    "05_scaling.ipynb",
+    "07_monitoring.ipynb",
+    "08_beyond_one_machine.ipynb",
+    "ex03_several_workers.ipynb",
+)
 # its kernels take turns themselves, one job at a time (tests/notebooks/test_exercise_mistakes.py)
 TAKES_ITS_OWN_TURNS = "test_exercise_mistakes.py"
 _alone = None  # the turn a measuring notebook holds from its first cell to its last

@@ -211,6 +211,13 @@ class LiveThroughputByMachine(LiveExperiment):
             self._done.append((now, machine))
             self.first_task_at.setdefault(machine, now - self.started)
 
+    def settled_at(self) -> float | None:
+        """When the last machine to join finished its first task, None while one has not (or has yet to join)."""
+        if self._pending:
+            return None
+        firsts = [self.first_task_at.get(machine) for machine in self.joined_at]
+        return None if None in firsts else max(firsts, default=0.0)
+
     def join_delay(self, machine: str) -> float | None:
         """Seconds from a machine's `labapp join` to its first finished task (None if it finished none)."""
         if machine not in self.joined_at or machine not in self.first_task_at:
@@ -260,7 +267,7 @@ class LiveThroughputByMachine(LiveExperiment):
                 textcoords="offset points",
                 fontsize=9,
             )
-        ax.set_xlim(0, self.seconds)
+        ax.set_xlim(0, self.length)
         ax.set_xlabel("seconds")
         ax.set_ylabel("tasks finished per second")
         ax.set_title(

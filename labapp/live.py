@@ -60,6 +60,8 @@ class LiveExperiment:
     """
 
     FIRST_SAMPLE_AFTER = 0.0  # seconds from the start to the first sample
+    MIN_STEADY = 3.0  # seconds the last change must have been in effect when the run ends
+    MAX_EXTRA = 60.0  # seconds a run may go on past its length, waiting for that on a busy machine
 
     def __init__(self, cluster, seconds: float, task_ms: int):
         self.cluster = cluster
@@ -75,7 +77,14 @@ class LiveExperiment:
         with EventCounter(self.cluster.celery, on_event=self.on_event) as self.events:
             start = self.started = time.monotonic()
             next_sample = start + self.FIRST_SAMPLE_AFTER
-            while (now := time.monotonic()) - start < self.seconds:
+            told = False
+            while not self.finished((now := time.monotonic()) - start):
+                if now - start >= self.seconds and not told:
+                    print(
+                        f"the last change has not been in effect for {self.MIN_STEADY:g} s yet (a busy machine): "
+                        f"the run goes on until it has, {self.MAX_EXTRA:g} s more at most"
+                    )
+                    told = True
                 self.step(now - start)
                 if now >= next_sample:
                     self.sample(now)
@@ -86,6 +95,24 @@ class LiveExperiment:
         self.cluster.redis.delete("celery")  # leave an empty queue: drop what was fed and not taken
         if view is not None:
             view.value = png(self.figure())
+
+    @property
+    def length(self) -> float:
+        """Seconds the run lasted (its planned length, or more on a busy machine)."""
+        return max([self.seconds, *(sample[0] + 1.0 for sample in getattr(self, "samples", []))])
+
+    def finished(self, elapsed: float) -> bool:
+        """True once the run's length is over and its last change has been measured (or waited for too long)."""
+        if elapsed < self.seconds:
+            return False
+        settled = self.settled_at()
+        return (
+            settled is not None and elapsed >= settled + self.MIN_STEADY
+        ) or elapsed >= self.seconds + self.MAX_EXTRA
+
+    def settled_at(self) -> float | None:
+        """When the last scheduled change took effect (seconds from the start), None while it has not."""
+        return 0.0
 
     def before_run(self) -> None:
         """What to tidy before the run starts (nothing by default)."""
@@ -127,18 +154,26 @@ class LiveThroughput(LiveExperiment):
         super().__init__(cluster, seconds, task_ms)
         self.scale_at = dict(sorted((scale_at or {}).items()))
         self._pending = dict(self.scale_at)
+        self._scaled_at = 0.0  # when the last scale() returned: its workers were live (seconds)
         self.samples: list[tuple[float, float, int]] = []  # (seconds, tasks/s over the last second, workers)
 
     def before_run(self) -> None:
         """A second run starts its schedule again."""
         self._pending = dict(self.scale_at)
+        self._scaled_at = 0.0
+
+    def settled_at(self) -> float | None:
+        """When the last scale() of the schedule returned, None while one is still to come."""
+        return None if self._pending else self._scaled_at
 
     def step(self, elapsed: float) -> None:
         """Scale when the schedule says so, and keep the queue fed."""
         for at in [at for at in self._pending if elapsed >= at]:
-            workers = self._pending.pop(at)
+            workers = self._pending[at]
             self.feed(workers)  # enough queued for the new workers while scale() waits for them
             self.cluster.scale(workers)
+            self._scaled_at = time.monotonic() - self.started
+            del self._pending[at]
         self.feed(len(self.cluster.workers))
 
     def sample(self, now: float) -> None:
@@ -166,7 +201,7 @@ class LiveThroughput(LiveExperiment):
         times = [s[0] for s in self.samples]
         ax.plot(times, [s[1] for s in self.samples], "o-", color="#1565c0", label="tasks finished per second")
         ideal = self.draw_ideal(ax, times, [s[2] for s in self.samples])
-        ax.set_xlim(0, self.seconds)
+        ax.set_xlim(0, self.length)
         ax.set_ylim(0, max(ideal + [1]) * 1.15)
         ax.set_xlabel("seconds")
         ax.set_ylabel("tasks per second")

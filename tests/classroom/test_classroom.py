@@ -986,3 +986,40 @@ def test_a_students_long_task_sent_past_the_api_is_bounded_by_the_task(classroom
         assert bound in str(result.result), result.result
     finally:
         student.close()
+
+
+def test_a_student_reads_only_the_instructors_reveal_and_a_malformed_one_is_refused(classroom, monkeypatch, capsys):
+    """The instructor (the lab's password) publishes; a student's reveal() reads with the join file's user."""
+    from labapp import reveal as reveal_module
+    from labapp.authoring import reveal_store
+
+    instructor = reveal_store.open_store(classroom.broker_url)
+    student_url = join_url(classroom)
+    monkeypatch.setenv("LABAPP_REVEAL_FROM", student_url)
+    try:
+        instructor.publish(reveal_store.record("ex01", ["answer = 42"]))
+        assert reveal_store.open_store(student_url).get("ex01")["parts"] == ["answer = 42"]
+        with pytest.raises(reveal_store.StoreError):  # the student's user cannot publish
+            reveal_store.open_store(student_url).publish(reveal_store.record("ex02", ["import os"]))
+        # a record that `labapp reveal` did not write (another exercise's, or no code parts) is refused
+        classroom.redis.set("labapp:revealed:ex03", json.dumps({"exercise": "ex01", "parts": ["x"]}))
+        reveal_module.reveal("ex03", root=paths.ROOT)
+        said = capsys.readouterr().out
+        assert "Cannot read what the instructor revealed" in said and "is not what `labapp reveal` writes" in said
+        assert "Traceback" not in said
+    finally:
+        classroom.redis.delete("labapp:revealed:ex01", "labapp:revealed:ex02", "labapp:revealed:ex03")
+
+
+def test_every_embedded_broker_has_a_memory_limit_and_only_a_class_caps_values(tmp_path):
+    server = BrokerServer(data_dir=tmp_path / "redis", log_path=tmp_path / "redis.log", env=env())
+    server.start()
+    try:
+        admin = redis.Redis.from_url(server.url)
+        limits = admin.config_get("maxmemory*") | admin.config_get("proto-max-bulk-len")
+        admin.close()
+    finally:
+        server.stop()
+    assert int(limits["maxmemory"]) == broker_module.default_maxmemory(), limits
+    assert limits["maxmemory-policy"] == "noeviction"
+    assert int(limits["proto-max-bulk-len"]) == 512 * 2**20, "a laptop's broker keeps Valkey's own value cap"

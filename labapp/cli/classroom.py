@@ -23,7 +23,8 @@ SERVE_DESCRIPTION = (
     "what to open in the firewall. Ctrl-C ends the class. The students' password (the "
     "broker's 'worker' user, in the join file) is generated, or read from --password-file "
     "or LABAPP_BROKER_PASSWORD (at least 16 characters), never from the command line; "
-    "with it and --broker-port fixed, a restarted class keeps its join file valid."
+    "with it and --broker-port fixed, a restarted class keeps its join file valid. "
+    "A worker of the class that exits is started again, and the command says so."
 )
 
 JOIN_DESCRIPTION = (
@@ -108,7 +109,8 @@ def cmd_serve(args) -> int:
             f"  API:       {cluster.public_api_url}  (Host names it answers to: "
             f"{cluster.settings.allowed_hosts or 'loopback only'})",
             f"  broker:    redis://{classroom_protocol.WORKER_USER}:***@{cluster.bind}:{cluster.broker.port}/0  "
-            "(students' workers log in as user 'worker', which cannot reconfigure or wipe it)",
+            "(students' workers log in as user 'worker', which may do only what a worker needs: "
+            "see docs/classroom.md)",
             f"  join file: {join_file}  (it holds the password: hand it out privately, never post it)",
             f"  students:  labapp join {join_file.name} --workers 2 --name THEIR_NAME  (in their "
             "project folder, with their copy of the file)",

@@ -934,13 +934,14 @@ def test_a_students_machine_cannot_stop_or_steer_the_class_workers(background):
             ("pool_restart", {}),
             ("revoke", {"task_id": task_id, "terminate": True, "signal": "SIGKILL"}),
         ):
-            replies = instructor.control.broadcast(command, arguments=kwargs, reply=True, timeout=2)
+            # both answer (limit=2 returns as soon as they have; the timeout only bounds a failure)
+            replies = instructor.control.broadcast(command, arguments=kwargs, reply=True, limit=2, timeout=20)
             answered = {name: answer for reply in replies for name, answer in reply.items()}
             assert set(answered) == {ours, theirs}, (command, replies)
             assert all("refused remote control command" in a.get("error", "") for a in answered.values()), answered
         done = wait_state(client, task_id)
         assert done["state"] == "SUCCESS" and done["worker"] == running["worker"], done
-        pings = instructor.control.ping(timeout=2)
+        pings = instructor.control.ping(limit=2, timeout=20)
         assert {name for reply in pings for name in reply} == {ours, theirs}, pings
         after = wait_state(client, client.submit_longtask(0.2))  # still taking tasks: no consumer cancelled
         assert after["state"] == "SUCCESS", after
@@ -957,8 +958,8 @@ def test_serve_replaces_a_worker_that_exits_and_says_so(background):
             lambda: next((w for w in heartbeat.live_workers(admin) if w["name"] == f"w1@{HOST}"), None), 20
         )
         os.killpg(first["pid"], signal.SIGKILL)
-        line = serve.wait_for_line(rf"^worker w1@{re.escape(HOST)} exited .*: starting it again.*$", 20).group(0)
-        assert "SIGKILL" in line or "signal 9" in line or "killed" in line, line
+        line = serve.wait_for_line(rf"^worker w1@{re.escape(HOST)} exited .*: starting it again.*$", 40).group(0)
+        assert "killed by SIGKILL" in line, line
         wait_for(
             lambda: [
                 w for w in heartbeat.live_workers(admin) if w["name"] == f"w1@{HOST}" and w["pid"] != first["pid"]

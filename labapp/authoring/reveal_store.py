@@ -40,6 +40,19 @@ def record(exercise: str, parts: list[str]) -> dict:
     }
 
 
+def is_record(entry, exercise: str) -> bool:
+    """True when entry has the shape record(exercise, ...) gives: the right exercise, its parts as text."""
+    if not isinstance(entry, dict):
+        return False
+    parts = entry.get("parts")
+    return (
+        entry.get("exercise") == exercise
+        and isinstance(parts, list)
+        and bool(parts)
+        and all(isinstance(part, str) for part in parts)
+    )
+
+
 class FolderStore:
     """Revealed exercises as ``exNN.json`` files in a folder on this machine."""
 
@@ -119,9 +132,15 @@ class RedisStore:
         """The record of one exercise, or None when it is not revealed."""
         raw = self._call("read", self.client.get, KEY_PREFIX + check_name(exercise))
         try:
-            return None if raw is None else json.loads(raw)
+            entry = None if raw is None else json.loads(raw)
         except ValueError:
             raise StoreError(f"{KEY_PREFIX}{exercise} in the {self} is not JSON") from None
+        if entry is not None and not is_record(entry, exercise):
+            raise StoreError(
+                "{}{} in the {} is not what `labapp reveal` writes: expected a record of {} with its code "
+                "parts, found {:.80}".format(KEY_PREFIX, exercise, self, exercise, raw)
+            )
+        return entry
 
     def hide(self, exercise: str) -> bool:
         """Withdraw one exercise; True when it was revealed."""

@@ -12,7 +12,6 @@ from labapp.cli.common import (
     command,
     fail,
     port_number,
-    run_in_foreground,
     shown,
     stop_on_sigterm,
     worker_count,
@@ -24,7 +23,8 @@ SERVE_DESCRIPTION = (
     "what to open in the firewall. Ctrl-C ends the class. The students' password (the "
     "broker's 'worker' user, in the join file) is generated, or read from --password-file "
     "or LABAPP_BROKER_PASSWORD (at least 16 characters), never from the command line; "
-    "with it and --broker-port fixed, a restarted class keeps its join file valid."
+    "with it and --broker-port fixed, a restarted class keeps its join file valid. "
+    "A worker of the class that exits is started again, and the command says so."
 )
 
 JOIN_DESCRIPTION = (
@@ -48,7 +48,17 @@ def cmd_serve(args) -> int:
     """Run a classroom cluster that other machines join (the instructor's command)."""
     from labapp.cluster import LOOPBACK, Cluster
     from labapp.engine import classroom_protocol, runtime_folder
+    from labapp.engine.celery_config import CONTROL_ENV
 
+    if isinstance(args.public, str):  # `--public ADDRESS`: the address is the one to bind
+        if args.bind not in LOOPBACK and args.bind != args.public:
+            return fail(
+                "--public {} and --bind {} name two addresses: use --public --bind ADDRESS".format(
+                    args.public, args.bind
+                ),
+                2,
+            )
+        args.bind, args.public = args.public, True
     if args.bind in ("0.0.0.0", "::"):
         return fail(
             f"--bind {args.bind} would open the lab on every network this machine is on: "
@@ -76,6 +86,7 @@ def cmd_serve(args) -> int:
                 "Leave it out and a strong one is generated",
                 2,
             )
+    os.environ[CONTROL_ENV] = "inspect"  # the class's workers take no orders from a student's machine
     try:
         cluster = Cluster(
             workers=args.workers,
@@ -98,7 +109,8 @@ def cmd_serve(args) -> int:
             f"  API:       {cluster.public_api_url}  (Host names it answers to: "
             f"{cluster.settings.allowed_hosts or 'loopback only'})",
             f"  broker:    redis://{classroom_protocol.WORKER_USER}:***@{cluster.bind}:{cluster.broker.port}/0  "
-            "(students' workers log in as user 'worker', which cannot reconfigure or wipe it)",
+            "(students' workers log in as user 'worker', which may do only what a worker needs: "
+            "see docs/classroom.md)",
             f"  join file: {join_file}  (it holds the password: hand it out privately, never post it)",
             f"  students:  labapp join {join_file.name} --workers 2 --name THEIR_NAME  (in their "
             "project folder, with their copy of the file)",
@@ -107,7 +119,61 @@ def cmd_serve(args) -> int:
             f"ready: {cluster.name} at {cluster.public_api_url}, join file {join_file}",
         ]
 
-    return run_in_foreground(cluster, args.workers, describe)
+    return serve_in_foreground(cluster, args.workers, describe)
+
+
+def replace_dead_workers(cluster, say=print) -> list[str]:
+    """Start again each of the class's workers that exited, saying which and how it ended; return their names."""
+    from labapp.engine import logfiles
+
+    dead = [name for name, child in cluster.workers.items() if not child.alive]
+    for name in dead:
+        child = cluster.workers[name]
+        say(
+            "worker {} exited ({}): starting it again (its log: {})".format(
+                cluster.node_name(name), logfiles.describe_exit(child.proc.returncode), child.log
+            )
+        )
+    if dead:
+        cluster.scale(cluster.requested_workers)
+    return dead
+
+
+def serve_in_foreground(cluster, workers: int, describe, interval: float = 0.5) -> int:
+    """run_in_foreground, for a class: a worker that exits is replaced, saying so (a class runs unattended)."""
+    import time
+
+    from labapp.cluster import ClusterError
+
+    signal.signal(signal.SIGTERM, stop_on_sigterm)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started with SIGINT ignored (`cmd &`)
+    print("starting {} worker(s)...".format(workers), flush=True)
+    started = time.monotonic()
+    try:
+        cluster.start()
+    except ClusterError as exc:
+        return fail(exc)
+    except KeyboardInterrupt:
+        print("\ninterrupted while starting; stopped", file=sys.stderr)  # start() cleaned up
+        return 130
+    try:  # from here on, Ctrl-C at any moment (even mid-print) stops the cluster
+        print("cluster ready in {:.1f} s".format(time.monotonic() - started))
+        for line in describe(cluster):
+            print(line)
+        print("Press Ctrl-C to stop everything.", flush=True)
+        while cluster.running:
+            try:
+                replace_dead_workers(cluster, say=lambda text: print(text, flush=True))
+            except ClusterError as exc:
+                print("could not start the worker again: {}".format(exc), flush=True)
+            time.sleep(interval)
+        return fail("a core component stopped; see the logs in " + str(cluster.dir))
+    except KeyboardInterrupt:
+        print("\nstopping...", flush=True)
+        return 0
+    finally:
+        cluster.stop()
+        print("stopped", flush=True)
 
 
 def cmd_join(args) -> int:
@@ -165,7 +231,12 @@ def register(sub) -> None:
         sub, "serve", cmd_serve, "instructor: run a classroom cluster that students' machines join", SERVE_DESCRIPTION
     )
     sv.add_argument(
-        "--public", action="store_true", help="listen on --bind for other machines (without it, loopback only)"
+        "--public",
+        nargs="?",
+        const=True,
+        default=False,
+        metavar="ADDRESS",
+        help="listen on --bind (or on ADDRESS, the same) for other machines (without it, loopback only)",
     )
     sv.add_argument(
         "--bind",

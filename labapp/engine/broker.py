@@ -14,10 +14,70 @@ import redis
 
 from labapp.engine import logfiles, processes, runtime_folder
 
-# What a classroom's worker user may do: every data, list, hash and pub/sub command Celery's
-# workers use (checked against the broker's ACL LOG), and nothing that reconfigures, wipes,
-# stops or spies on the server (CONFIG, FLUSHALL, SHUTDOWN, MONITOR, ACL, DEBUG, KEYS...).
-WORKER_ACL = "~* &* +@all -@dangerous -@admin"
+# What a classroom's `worker` user may do: exactly what a Celery worker, `labapp join` and a
+# student's reveal() send (measured with MONITOR and checked with ACL LOG while workers joined,
+# ran a class batch, were killed and restored, and left), each command on its own keys only.
+# A command is allowed when one line grants it on every key (or channel) it names.
+WORKER_GRANTS = (
+    # connecting, transactions and kombu's Lua scripts (their inner commands are checked too)
+    # (no EVAL or SCRIPT LOAD: a script of a student's own could loop and block the server; the
+    # broker's owner loads kombu's scripts, which a worker runs by their digest with EVALSHA)
+    (
+        "",
+        "ping hello client|setinfo client|setname client|id quit reset multi exec discard unwatch time "
+        "script|exists punsubscribe unsubscribe",
+    ),
+    # the task queue and its priority lists: take and give back tasks; no DEL, LTRIM, LREM, RENAME
+    ("~celery ~celery??[0-9]", "brpop rpop lpush rpush llen"),
+    # a worker's own control queue (it deletes it when it leaves)
+    ("~*.celery.pidbox ~*.celery.pidbox??[0-9]", "llen exists del"),
+    # control replies: written for whoever asked, never read by a student
+    ("%W~*.reply.celery.pidbox", "lpush rpush pexpire"),
+    # kombu's acknowledgement bookkeeping (no DEL of the whole hash or index)
+    ("~unacked ~unacked_index", "hset hget hmget hdel zadd zrem zrange zrangebyscore zrevrangebyscore watch"),
+    ("~unacked_mutex", "set get del watch evalsha"),  # a redis-py Lock (released by a script)
+    # bindings: add and read; only a worker's own control binding may be removed
+    (
+        "~_kombu.binding.* ~_kombu.binding_permanent.* ~_kombu.binding_deadlines",
+        "sadd smembers zadd zrangebyscore zrem exists evalsha",
+    ),
+    ("~_kombu.binding.celery.pidbox ~_kombu.binding_permanent.celery.pidbox", "srem"),
+    # results (a worker reads one before it overwrites it, so results are readable)
+    ("~celery-task-meta-*", "get mget set setex"),
+    # the lab's heartbeats and run counts
+    ("~labapp:worker:*", "set get exists del"),
+    ("~labapp:runs:*", "incr incrby expire"),
+    # read only: the class's info, cancel flags, the instructor's revealed solutions
+    ("%R~labapp:class %R~labapp:cancel:* %R~labapp:revealed:*", "get exists"),
+    # channels: results and task events out, the control broadcast in (never sent by a student)
+    ("&celery-task-meta-* &/0.celeryev/*", "publish subscribe"),
+    ("&/0.celery.pidbox", "psubscribe subscribe"),
+)
+
+
+def worker_acl() -> str:
+    """The ACL rules of a classroom's worker user: nothing but WORKER_GRANTS."""
+    rules = ["resetkeys", "resetchannels", "-@all"]
+    for patterns, commands in WORKER_GRANTS:
+        granted = " ".join(f"+{command}" for command in commands.split())
+        rules.append(f"({patterns} {granted})" if patterns else granted)
+    return " ".join(rules)
+
+
+# a quarter of the machine's memory, at most 512 MB: 100,000 queued tasks take ~93 MB.
+# For every embedded broker, not only a class's: a student's runaway loop fills it, not the laptop.
+MAXMEMORY_CAP = 512 * 1024 * 1024
+
+
+def default_maxmemory() -> int:
+    """The broker's memory limit on this machine: min(512 MB, a quarter of RAM)."""
+    try:
+        import psutil
+
+        total = psutil.virtual_memory().total
+    except Exception:  # psutil cannot read this platform's memory: the cap alone
+        return MAXMEMORY_CAP
+    return min(MAXMEMORY_CAP, total // 4)
 
 
 def _reachable(bind: str) -> str:
@@ -77,6 +137,7 @@ class BrokerServer:
     public_bind: str = ""
     # {user: password} of ACL users that may do only what a Celery worker needs
     worker_users: dict | None = None
+    maxmemory: int = 0  # bytes; 0: default_maxmemory()
     proc: subprocess.Popen | None = None
 
     @property
@@ -102,12 +163,17 @@ class BrokerServer:
             f"port {self.port}",
             "protected-mode yes",
             f"requirepass {self.password}",
-            *(f"user {name} on >{secret} {WORKER_ACL}" for name, secret in (self.worker_users or {}).items()),
+            *(f"user {name} on >{secret} {worker_acl()}" for name, secret in (self.worker_users or {}).items()),
             f'dir "{self.data_dir}"',
             "appendonly yes",  # queued tasks survive a broker restart
             "appendfsync everysec",
             'save ""',
-            "maxmemory-policy noeviction",  # never drop a queued task to make room
+            # past the limit, writes are refused (OOM) and nothing is evicted: a queued task is never
+            # dropped to make room, and a runaway client cannot take the machine's memory
+            f"maxmemory {self.maxmemory or default_maxmemory()}",
+            "maxmemory-policy noeviction",
+            # a classroom: no single value (a result, a message) of more than 16 MB, from anyone
+            *(["proto-max-bulk-len 16mb", "client-query-buffer-limit 32mb"] if self.worker_users else []),
             "daemonize no",
             "loglevel notice",
         ]
@@ -138,7 +204,23 @@ class BrokerServer:
             raise BrokerError(f"the broker did not answer within {timeout:.0f} s; see {self.log_path}") from None
         if self.proc.poll() is not None:
             raise BrokerError(f"the broker exited with code {self.proc.returncode} at start; see {self.log_path}")
+        if self.worker_users:
+            self._load_kombu_scripts()
         return self
+
+    def _load_kombu_scripts(self) -> None:
+        """Load the Lua scripts kombu runs, as the owner: the worker user may only run them (EVALSHA)."""
+        from kombu.transport import redis as kombu_redis
+        from redis.lock import Lock
+
+        scripts = [getattr(kombu_redis, name, None) for name in ("REFRESH_BINDING", "SWEEP_BINDINGS")]
+        scripts += [Lock.LUA_RELEASE_SCRIPT, Lock.LUA_EXTEND_SCRIPT, Lock.LUA_REACQUIRE_SCRIPT]  # kombu's Mutex
+        client = redis.Redis.from_url(self.url, socket_timeout=5, socket_connect_timeout=5)
+        try:
+            for script in filter(None, scripts):
+                client.script_load(script)
+        finally:
+            client.close()
 
     def _answers_or_died(self) -> bool:
         return self.proc.poll() is not None or self.ping()

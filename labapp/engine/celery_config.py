@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import os
 import sys
 
 from celery import Celery
@@ -11,6 +13,14 @@ from labapp.settings import Settings
 
 TASK_MODULE = "labapp.tasks"
 QUEUE = "celery"  # Celery's default queue; its Redis list is what the lessons inspect
+# "inspect": the worker answers only the remote-control commands below (`labapp serve` and
+# `labapp join` set it: a class's workers take no orders from a classmate's machine)
+CONTROL_ENV = "LABAPP_REMOTE_CONTROL"
+# side-effect-free commands: enough for ping, `celery inspect`, Flower's pages and `labapp status`
+SAFE_CONTROL = (
+    "ping", "stats", "active", "reserved", "scheduled", "revoked", "registered", "conf", "query_task",
+    "active_queues", "clock", "report",
+)  # fmt: skip
 
 
 class PollingRedisBackend(RedisBackend):
@@ -87,6 +97,29 @@ def celery_config(settings: Settings, broker_url: str) -> dict:
     )
 
 
+def _refusing(command: str):
+    """A control handler that does nothing but say, in the worker's log and its reply, that it refused."""
+
+    def refuse(state, **_):
+        text = "refused remote control command {!r}: this class's workers answer only {}".format(
+            command, ", ".join(SAFE_CONTROL)
+        )
+        logging.getLogger("labapp.control").warning(text)
+        return {"error": text}
+
+    return refuse
+
+
+def limit_remote_control() -> list[str]:
+    """Make this process's workers refuse every control command but SAFE_CONTROL; return the refused ones."""
+    from celery.worker.control import Panel
+
+    refused = sorted(name for name in Panel.data if name not in SAFE_CONTROL)
+    for name in refused:
+        Panel.data[name] = _refusing(name)
+    return refused
+
+
 def make_celery(settings: Settings, broker_url: str, *, polling: bool = False, name: str = "labapp") -> Celery:
     """Create a Celery app bound to broker_url; ``polling`` for publishers that never wait."""
     app = Celery(name, set_as_current=False)
@@ -95,6 +128,8 @@ def make_celery(settings: Settings, broker_url: str, *, polling: bool = False, n
         app.conf.result_backend = f"{__name__}:PollingRedisBackend+{broker_url}"
     app.conf.imports = (TASK_MODULE,)
     app.lab_settings = settings  # the tasks' bounds, the same the API checks (labapp.tasks reads them)
+    if os.environ.get(CONTROL_ENV) == "inspect":
+        limit_remote_control()
     return app
 
 

@@ -22,7 +22,7 @@ import redis
 from labapp import __version__
 
 CLASS_KEY = "labapp:class"
-WORKER_USER = "worker"  # the broker's ACL user for joined workers (see broker.WORKER_ACL)
+WORKER_USER = "worker"  # the broker's ACL user for joined workers (see broker.WORKER_GRANTS)
 PASSWORD_ENV = "LABAPP_BROKER_PASSWORD"
 MIN_PASSWORD = 16
 # the settings a joined worker takes from the class, so that every worker behaves alike

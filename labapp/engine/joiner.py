@@ -10,7 +10,7 @@ from pathlib import Path
 import redis
 
 from labapp.engine import classroom_protocol, heartbeat, logfiles, processes, runtime_folder
-from labapp.engine.celery_config import worker_command
+from labapp.engine.celery_config import CONTROL_ENV, worker_command
 from labapp.engine.logfiles import read_tail
 from labapp.engine.processes import CLUSTER_ENV, Child
 from labapp.settings import ENV_PREFIX, Settings
@@ -85,6 +85,7 @@ class Joiner:
         env.update({ENV_PREFIX + key.upper(): str(value) for key, value in self.info.get("settings", {}).items()})
         env[ENV_PREFIX + "BROKER_URL"] = self.url
         env[CLUSTER_ENV] = str(self.dir)
+        env[CONTROL_ENV] = "inspect"  # a classmate's shutdown or revoke is refused here too
         env[processes.OWNER_ENV] = str(os.getpid())
         package_root = str(Path(__file__).resolve().parents[2])
         env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)

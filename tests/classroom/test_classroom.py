@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import signal
 import socket
 import stat
@@ -29,9 +30,11 @@ import redis
 from labapp import Cluster, __version__
 from labapp.api.client import LabClient
 from labapp.cluster import JOIN_FILE
+from labapp.engine import broker as broker_module
 from labapp.engine import classroom_protocol, heartbeat, processes, runtime_folder
 from labapp.engine.broker import BrokerServer, free_port
 from labapp.settings import Settings
+from tests.support import paths
 from tests.support.sandbox import stop_leftovers
 from tests.support.waiting import wait_for, wait_state
 
@@ -782,3 +785,242 @@ def test_the_worker_user_can_do_what_a_worker_needs(classroom, public_client, ba
     assert not denied, f"the broker refused a joined worker: {denied}"
     student.interrupt()
     assert student.wait(30) == 0
+
+
+# ------------------------------------------------------------------ 9. issue 23: what a classmate can do
+DOC_ROW = re.compile(r"^\| `([^`]+)` \| (allowed|refused) \|")
+
+
+def documented_worker_commands() -> list[tuple[str, str]]:
+    """Every (command, allowed|refused) row of the worker-user tables in docs/classroom.md and docs/reliability.md."""
+    rows = []
+    for doc in ("classroom.md", "reliability.md"):
+        text = (paths.ROOT / "docs" / doc).read_text()
+        rows += [(m.group(1), m.group(2)) for m in map(DOC_ROW.match, text.splitlines()) if m]
+    return rows
+
+
+def as_worker(classroom, *command):
+    """Send one command with the join file's credentials; return the answer, or the ResponseError."""
+    parts = urlsplit(join_url(classroom))
+    connection = redis.Connection(
+        host=PUBLIC, port=parts.port, username=parts.username, password=parts.password, socket_timeout=5
+    )
+    try:
+        connection.connect()
+        connection.send_command(*command)
+        try:
+            return connection.read_response()
+        except redis.ResponseError as exc:
+            return exc
+    finally:
+        connection.disconnect()
+
+
+def test_the_worker_user_can_and_cannot_do_what_the_docs_say(classroom):
+    rows = documented_worker_commands()
+    assert len(rows) >= 30 and {"allowed", "refused"} == {answer for _, answer in rows}, rows
+    admin = classroom.redis
+    admin.set("labapp:revealed:ex01", json.dumps({"exercise": "ex01", "parts": ["x = 1"], "revealed_at": "now"}))
+    admin.set("labapp:submitted:probe", json.dumps({"name": "long_task", "args": {"x": 1}}))
+    wrong = []
+    try:
+        for text, expected in rows:
+            answer = as_worker(classroom, *shlex.split(text))
+            refused = isinstance(answer, redis.ResponseError) and (
+                "no permissions" in str(answer).lower() or "noperm" in str(answer).lower()
+            )
+            if isinstance(answer, redis.ResponseError) and not refused:
+                wrong.append(f"{text}: expected {expected}, found another error: {answer}")
+            elif ("refused" if refused else "allowed") != expected:
+                wrong.append(f"{text}: expected {expected}, found {'refused' if refused else 'allowed'}: {answer}")
+    finally:
+        admin.delete("labapp:revealed:ex01", "labapp:submitted:probe", "labapp:runs:probe", "celery-task-meta-probe")
+        admin.delete("probe.reply.celery.pidbox", "labapp:worker:probe@table")
+        admin.lrem("celery", 0, "...")  # the documented LPUSH (no worker consumes meanwhile: none is joined)
+    assert not wrong, "\n".join(wrong)
+    # what the refused lines would have done did not happen
+    assert admin.get("labapp:revealed:ex02") is None and admin.get("foo") is None
+    assert classroom_protocol.read(admin) is not None and classroom.broker.ping()
+
+
+def test_the_class_broker_has_a_memory_limit_and_a_value_limit(classroom):
+    limits = classroom.redis.config_get("maxmemory*") | classroom.redis.config_get("proto-max-bulk-len")
+    assert int(limits["maxmemory"]) == broker_module.default_maxmemory() > 0, limits
+    assert broker_module.default_maxmemory() <= min(512 * 2**20, psutil.virtual_memory().total // 4)
+    assert limits["maxmemory-policy"] == "noeviction"
+    assert int(limits["proto-max-bulk-len"]) == 16 * 2**20
+    # a worker may store a result, but not one of 17 MB (the connection is refused mid-value)
+    parts = urlsplit(join_url(classroom))
+    worker = redis.Redis(host=PUBLIC, port=parts.port, username=parts.username, password=parts.password)
+    try:
+        with pytest.raises(redis.RedisError):
+            worker.set("celery-task-meta-huge", b"x" * (17 * 2**20))
+        assert classroom.redis.exists("celery-task-meta-huge") == 0
+    finally:
+        worker.close()
+
+
+def test_a_full_broker_refuses_writes_and_evicts_no_queued_task(tmp_path):
+    secret = "Worker-password-for-a-full-broker"
+    server = BrokerServer(
+        data_dir=tmp_path / "redis",
+        log_path=tmp_path / "redis.log",
+        env=env(),
+        worker_users={"worker": secret},
+        maxmemory=24 * 2**20,
+    )
+    server.start()
+    try:
+        admin = redis.Redis.from_url(server.url)
+        admin.lpush("celery", b'{"a": "queued task"}')
+        worker = redis.Redis(port=server.port, username="worker", password=secret)
+        refused = None
+        for i in range(20):  # 20 x 4 MB: far past 24 MB
+            try:
+                worker.set(f"celery-task-meta-fill{i}", b"x" * (4 * 2**20))
+            except redis.ResponseError as exc:
+                refused = (i, str(exc))
+                break
+        assert refused is not None and "used memory > 'maxmemory'" in refused[1], refused
+        assert refused[0] <= 6, refused  # stopped near the limit, not after it
+        assert admin.lrange("celery", 0, -1) == [b'{"a": "queued task"}']  # nothing was evicted
+        worker.close()
+        admin.close()
+    finally:
+        server.stop()
+
+
+def serve_class(background, name: str, *args: str) -> tuple[Background, Path, str]:
+    """`labapp serve ... --name NAME` in the background; return it, its join file and API once it is ready."""
+    serve = background("serve", *args, "--name", name, marks=[runtime() / name])
+    ready = serve.wait_for_line(r"^ready: \S+ at (\S+), join file (\S+)$", timeout=60)
+    return serve, Path(ready.group(2)), ready.group(1)
+
+
+def test_serve_takes_the_address_after_public_or_says_how(background):
+    serve, join_file, _ = serve_class(background, "ctests-pubaddr", "--public", PUBLIC, "--workers", "0")
+    assert f"@{PUBLIC}:" in join_file.read_text().splitlines()[0], join_file.read_text()
+    serve.wait_for_line(rf"^ready: ctests-pubaddr at http://{re.escape(PUBLIC)}:\d+, join file")
+    two = labapp("serve", "--public", PUBLIC, "--bind", "127.0.0.3", "--workers", "0", "--name", "ctests-nope")
+    assert two.returncode == 2 and "use --public --bind ADDRESS" in two.stderr, two.stderr
+
+
+def test_a_students_machine_cannot_stop_or_steer_the_class_workers(background):
+    serve, join_file, api = serve_class(background, "ctests-control", "--public", "--bind", PUBLIC, "--workers", "1")
+    join(background, join_file, "ctl")
+    ours, theirs = f"w1@{HOST}", node("ctl")
+    from celery import Celery
+
+    # the student's machine: its broadcasts are refused by the broker
+    student = Celery("student", broker=join_file.read_text().splitlines()[0])
+    try:
+        with pytest.raises(Exception) as refused:
+            student.control.broadcast("shutdown")
+        assert "permission" in str(refused.value).lower(), refused.value
+    finally:
+        student.close()
+
+    # even the lab's own password (the broker cannot tell who sent a message) gets only inspect answers
+    admin_url = labapp("url", "--name", "ctests-control", "--secret").stdout.strip()
+    instructor = Celery("instructor", broker=admin_url)
+    client = LabClient(api)
+    try:
+        task_id = client.submit_longtask(3)
+        running = started_on(client, task_id)
+        for command, kwargs in (
+            ("shutdown", {}),
+            ("cancel_consumer", {"queue": "celery"}),
+            ("pool_restart", {}),
+            ("revoke", {"task_id": task_id, "terminate": True, "signal": "SIGKILL"}),
+        ):
+            # both answer (limit=2 returns as soon as they have; the timeout only bounds a failure)
+            replies = instructor.control.broadcast(command, arguments=kwargs, reply=True, limit=2, timeout=20)
+            answered = {name: answer for reply in replies for name, answer in reply.items()}
+            assert set(answered) == {ours, theirs}, (command, replies)
+            assert all("refused remote control command" in a.get("error", "") for a in answered.values()), answered
+        done = wait_state(client, task_id)
+        assert done["state"] == "SUCCESS" and done["worker"] == running["worker"], done
+        pings = instructor.control.ping(limit=2, timeout=20)
+        assert {name for reply in pings for name in reply} == {ours, theirs}, pings
+        after = wait_state(client, client.submit_longtask(0.2))  # still taking tasks: no consumer cancelled
+        assert after["state"] == "SUCCESS", after
+    finally:
+        instructor.close()
+    assert "refused remote control command 'shutdown'" in (runtime() / "ctests-control" / "w1.log").read_text()
+
+
+def test_serve_replaces_a_worker_that_exits_and_says_so(background):
+    serve, _, _ = serve_class(background, "ctests-supervise", "--workers", "1")
+    admin = redis.Redis.from_url(labapp("url", "--name", "ctests-supervise", "--secret").stdout.strip())
+    try:
+        first = wait_for(
+            lambda: next((w for w in heartbeat.live_workers(admin) if w["name"] == f"w1@{HOST}"), None), 20
+        )
+        os.killpg(first["pid"], signal.SIGKILL)
+        line = serve.wait_for_line(rf"^worker w1@{re.escape(HOST)} exited .*: starting it again.*$", 40).group(0)
+        assert "killed by SIGKILL" in line, line
+        wait_for(
+            lambda: [
+                w for w in heartbeat.live_workers(admin) if w["name"] == f"w1@{HOST}" and w["pid"] != first["pid"]
+            ],
+            40,
+            what="the replaced worker's heartbeat",
+        )
+    finally:
+        admin.close()
+    assert serve.proc.poll() is None, serve.text
+
+
+def test_a_students_long_task_sent_past_the_api_is_bounded_by_the_task(classroom, background):
+    """With the join file a student can send any lab task straight to the queue; the task checks its bounds."""
+    join(background, classroom.join_file, "bounded")
+    from celery import Celery
+
+    url = join_url(classroom)
+    student = Celery("student", broker=url, backend=url)
+    try:
+        result = student.send_task("labapp.tasks.long_task", kwargs={"x": 100000})
+        wait_for(lambda: result.state in FINISH, 30, what="the student's long_task(x=100000) to end")
+        assert result.state == "FAILURE", result.state
+        bound = f"expected x to be a number from 0 to {classroom.settings.longtask_max_x:g}, found 100000"
+        assert bound in str(result.result), result.result
+    finally:
+        student.close()
+
+
+def test_a_student_reads_only_the_instructors_reveal_and_a_malformed_one_is_refused(classroom, monkeypatch, capsys):
+    """The instructor (the lab's password) publishes; a student's reveal() reads with the join file's user."""
+    from labapp import reveal as reveal_module
+    from labapp.authoring import reveal_store
+
+    instructor = reveal_store.open_store(classroom.broker_url)
+    student_url = join_url(classroom)
+    monkeypatch.setenv("LABAPP_REVEAL_FROM", student_url)
+    try:
+        instructor.publish(reveal_store.record("ex01", ["answer = 42"]))
+        assert reveal_store.open_store(student_url).get("ex01")["parts"] == ["answer = 42"]
+        with pytest.raises(reveal_store.StoreError):  # the student's user cannot publish
+            reveal_store.open_store(student_url).publish(reveal_store.record("ex02", ["import os"]))
+        # a record that `labapp reveal` did not write (another exercise's, or no code parts) is refused
+        classroom.redis.set("labapp:revealed:ex03", json.dumps({"exercise": "ex01", "parts": ["x"]}))
+        reveal_module.reveal("ex03", root=paths.ROOT)
+        said = capsys.readouterr().out
+        assert "Cannot read what the instructor revealed" in said and "is not what `labapp reveal` writes" in said
+        assert "Traceback" not in said
+    finally:
+        classroom.redis.delete("labapp:revealed:ex01", "labapp:revealed:ex02", "labapp:revealed:ex03")
+
+
+def test_every_embedded_broker_has_a_memory_limit_and_only_a_class_caps_values(tmp_path):
+    server = BrokerServer(data_dir=tmp_path / "redis", log_path=tmp_path / "redis.log", env=env())
+    server.start()
+    try:
+        admin = redis.Redis.from_url(server.url)
+        limits = admin.config_get("maxmemory*") | admin.config_get("proto-max-bulk-len")
+        admin.close()
+    finally:
+        server.stop()
+    assert int(limits["maxmemory"]) == broker_module.default_maxmemory(), limits
+    assert limits["maxmemory-policy"] == "noeviction"
+    assert int(limits["proto-max-bulk-len"]) == 512 * 2**20, "a laptop's broker keeps Valkey's own value cap"

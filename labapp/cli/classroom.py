@@ -17,21 +17,7 @@ from labapp.cli.common import (
     stop_on_sigterm,
     worker_count,
 )
-
-SERVE_DESCRIPTION = (
-    "Start a cluster whose broker and API other machines reach (with --public and "
-    "--bind ADDRESS), write the join file that students' `labapp join` reads, and print "
-    "what to open in the firewall. Ctrl-C ends the class. The students' password (the "
-    "broker's 'worker' user, in the join file) is generated, or read from --password-file "
-    "or LABAPP_BROKER_PASSWORD (at least 16 characters), never from the command line; "
-    "with it and --broker-port fixed, a restarted class keeps its join file valid."
-)
-
-JOIN_DESCRIPTION = (
-    "Start N workers here that take tasks from the instructor's broker, named "
-    "NAME-w1@this-machine...; check first that the password works and that both run "
-    "the same version of the lab. Ctrl-C leaves: running tasks finish first."
-)
+from labapp.i18n import _
 
 
 def _broker_password(args) -> str | None:
@@ -51,29 +37,40 @@ def cmd_serve(args) -> int:
 
     if args.bind in ("0.0.0.0", "::"):
         return fail(
-            f"--bind {args.bind} would open the lab on every network this machine is on: "
-            "give the one address students reach, e.g. --bind 192.168.1.20",
+            _(
+                "--bind {address} would open the lab on every network this machine is on: "
+                "give the one address students reach, e.g. --bind 192.168.1.20"
+            ).format(address=args.bind),
             2,
         )
     if args.bind not in LOOPBACK and not args.public:
-        return fail(f"--bind {args.bind} opens the lab to the network: add --public to say you mean it", 2)
+        return fail(
+            _("--bind {address} opens the lab to the network: add --public to say you mean it").format(
+                address=args.bind
+            ),
+            2,
+        )
     if args.public and args.bind in LOOPBACK:
         return fail(
-            "--public needs --bind ADDRESS, this machine's address on the class's network "
-            "(e.g. --bind 192.168.1.20); without --public the class stays on 127.0.0.1",
+            _(
+                "--public needs --bind ADDRESS, this machine's address on the class's network "
+                "(e.g. --bind 192.168.1.20); without --public the class stays on 127.0.0.1"
+            ),
             2,
         )
     try:
         password = _broker_password(args)
     except OSError as exc:
-        return fail(f"cannot read --password-file: {exc}", 2)
+        return fail(_("cannot read --password-file: {error}").format(error=exc), 2)
     if password is not None:
         problem = classroom_protocol.password_problem(password)
         if problem:
             source = args.password_file or classroom_protocol.PASSWORD_ENV
             return fail(
-                f"the students' broker password from {source} is too weak: {problem}. "
-                "Leave it out and a strong one is generated",
+                _(
+                    "the students' broker password from {source} is too weak: {problem}. "
+                    "Leave it out and a strong one is generated"
+                ).format(source=source, problem=problem),
                 2,
             )
     try:
@@ -93,18 +90,29 @@ def cmd_serve(args) -> int:
         join_file = cluster.join_file
         if args.join_file:
             join_file = runtime_folder.write_private_file(Path(args.join_file), cluster.join_file.read_text())
-        ports = f"TCP {cluster.broker.port} (broker) and {cluster.api_url.rsplit(':', 1)[1]} (API)"
+        ports = _("TCP {broker} (broker) and {api} (API)").format(
+            broker=cluster.broker.port, api=cluster.api_url.rsplit(":", 1)[1]
+        )
+        broker = f"redis://{classroom_protocol.WORKER_USER}:***@{cluster.bind}:{cluster.broker.port}/0"
         return [
-            f"  API:       {cluster.public_api_url}  (Host names it answers to: "
-            f"{cluster.settings.allowed_hosts or 'loopback only'})",
-            f"  broker:    redis://{classroom_protocol.WORKER_USER}:***@{cluster.bind}:{cluster.broker.port}/0  "
-            "(students' workers log in as user 'worker', which cannot reconfigure or wipe it)",
-            f"  join file: {join_file}  (it holds the password: hand it out privately, never post it)",
-            f"  students:  labapp join {join_file.name} --workers 2 --name THEIR_NAME  (in their "
-            "project folder, with their copy of the file)",
-            f"  firewall:  open {ports} to the class's network only",
-            f"  logs:      {cluster.dir}",
-            f"ready: {cluster.name} at {cluster.public_api_url}, join file {join_file}",
+            _("  API:       {url}  (Host names it answers to: {hosts})").format(
+                url=cluster.public_api_url, hosts=cluster.settings.allowed_hosts or _("loopback only")
+            ),
+            _(
+                "  broker:    {url}  (students' workers log in as user 'worker', which cannot reconfigure or wipe it)"
+            ).format(url=broker),
+            _("  join file: {file}  (it holds the password: hand it out privately, never post it)").format(
+                file=join_file
+            ),
+            _(
+                "  students:  labapp join {file} --workers 2 --name THEIR_NAME  (in their "
+                "project folder, with their copy of the file)"
+            ).format(file=join_file.name),
+            _("  firewall:  open {ports} to the class's network only").format(ports=ports),
+            _("  logs:      {folder}").format(folder=cluster.dir),
+            _("ready: {name} at {url}, join file {file}").format(
+                name=cluster.name, url=cluster.public_api_url, file=join_file
+            ),
         ]
 
     return run_in_foreground(cluster, args.workers, describe)
@@ -120,82 +128,117 @@ def cmd_join(args) -> int:
     # redis://worker@HOST:PORT/0 (the password in LABAPP_BROKER_PASSWORD) is the safe way: no warning
     if args.source.startswith(("redis://", "rediss://")) and urlsplit(args.source).password is not None:
         print(
-            "warning: a password on the command line is visible to every user of this machine "
-            "(`ps`); prefer the join file or LABAPP_BROKER_PASSWORD",
+            _(
+                "warning: a password on the command line is visible to every user of this machine "
+                "(`ps`); prefer the join file or LABAPP_BROKER_PASSWORD"
+            ),
             file=sys.stderr,
         )
     try:
         joiner = Joiner(args.source, workers=args.workers, name=args.name)
-        print(f"joining the class at {classroom_protocol.where(joiner.url)} as {joiner.name}...", flush=True)
+        print(
+            _("joining the class at {where} as {name}...").format(
+                where=classroom_protocol.where(joiner.url), name=joiner.name
+            ),
+            flush=True,
+        )
         joiner.start()
     except classroom_protocol.JoinError as exc:
         return fail(exc)
     except ValueError as exc:
         return fail(exc, 2)
     except KeyboardInterrupt:
-        print("\ninterrupted while joining; left", file=sys.stderr)
+        print("\n" + _("interrupted while joining; left"), file=sys.stderr)
         return 130
     try:
         print(
-            f"joined class {joiner.info.get('name')!r} (API {joiner.info.get('api_url')}) with "
-            f"{', '.join(joiner.node_names)}; logs in {shown(joiner.dir)}"
+            _("joined class {name} (API {url}) with {workers}; logs in {folder}").format(
+                name=repr(joiner.info.get("name")),
+                url=joiner.info.get("api_url"),
+                workers=", ".join(joiner.node_names),
+                folder=shown(joiner.dir),
+            )
         )
-        print("Press Ctrl-C to leave: running tasks finish first.", flush=True)
+        print(_("Press Ctrl-C to leave: running tasks finish first."), flush=True)
         code = joiner.watch(say=lambda text: print(text, flush=True))
         joiner.leave()
-        print("left the class", flush=True)  # as after Ctrl-C: the student sees it is over
+        print(_("left the class"), flush=True)  # as after Ctrl-C: the student sees it is over
         return code
     except KeyboardInterrupt:
         print(
-            "\nleaving: running tasks finish first (Ctrl-C again to stop now: they go back to the "
-            "queue and run elsewhere)",
+            "\n"
+            + _(
+                "leaving: running tasks finish first (Ctrl-C again to stop now: they go back to the "
+                "queue and run elsewhere)"
+            ),
             flush=True,
         )
         try:
             joiner.leave()
         except KeyboardInterrupt:
             joiner.leave(now=True)
-        print("left the class", flush=True)
+        print(_("left the class"), flush=True)
         return 0
 
 
 def register(sub) -> None:
     """Add this group's commands to the ``labapp`` parser."""
     sv = command(
-        sub, "serve", cmd_serve, "instructor: run a classroom cluster that students' machines join", SERVE_DESCRIPTION
+        sub,
+        "serve",
+        cmd_serve,
+        _("instructor: run a classroom cluster that students' machines join"),
+        _(
+            "Start a cluster whose broker and API other machines reach (with --public and "
+            "--bind ADDRESS), write the join file that students' `labapp join` reads, and print "
+            "what to open in the firewall. Ctrl-C ends the class. The students' password (the "
+            "broker's 'worker' user, in the join file) is generated, or read from --password-file "
+            "or LABAPP_BROKER_PASSWORD (at least 16 characters), never from the command line; "
+            "with it and --broker-port fixed, a restarted class keeps its join file valid."
+        ),
     )
     sv.add_argument(
-        "--public", action="store_true", help="listen on --bind for other machines (without it, loopback only)"
+        "--public", action="store_true", help=_("listen on --bind for other machines (without it, loopback only)")
     )
     sv.add_argument(
         "--bind",
         default="127.0.0.1",
         metavar="ADDRESS",
-        help="this machine's address on the class's network, e.g. 192.168.1.20",
+        help=_("this machine's address on the class's network, e.g. 192.168.1.20"),
     )
-    sv.add_argument("--workers", type=worker_count, default=2, help="workers on this machine (default 2)")
-    sv.add_argument("--api-port", type=port_number, help="API port (default: a free port)")
-    sv.add_argument("--broker-port", type=port_number, help="broker port (default: a free port)")
+    sv.add_argument("--workers", type=worker_count, default=2, help=_("workers on this machine (default 2)"))
+    sv.add_argument("--api-port", type=port_number, help=_("API port (default: a free port)"))
+    sv.add_argument("--broker-port", type=port_number, help=_("broker port (default: a free port)"))
     sv.add_argument(
         "--password-file",
         metavar="FILE",
-        help="read the students' broker password from FILE (default: generate a strong one)",
+        help=_("read the students' broker password from FILE (default: generate a strong one)"),
     )
     sv.add_argument(
         "--join-file",
         metavar="FILE",
-        help="also write the students' join file here (it is always in the cluster's folder)",
+        help=_("also write the students' join file here (it is always in the cluster's folder)"),
     )
-    sv.add_argument("--name", default="classroom", help="the class's name (default classroom)")
+    sv.add_argument("--name", default="classroom", help=_("the class's name (default classroom)"))
 
     jn = command(
-        sub, "join", cmd_join, "student: add this machine's workers to an instructor's class", JOIN_DESCRIPTION
+        sub,
+        "join",
+        cmd_join,
+        _("student: add this machine's workers to an instructor's class"),
+        _(
+            "Start N workers here that take tasks from the instructor's broker, named "
+            "NAME-w1@this-machine...; check first that the password works and that both run "
+            "the same version of the lab. Ctrl-C leaves: running tasks finish first."
+        ),
     )
     jn.add_argument(
         "source",
         metavar="FILE_OR_URL",
-        help="the join file from the instructor, or redis://worker@HOST:PORT/0 with the "
-        "password in LABAPP_BROKER_PASSWORD",
+        help=_(
+            "the join file from the instructor, or redis://worker@HOST:PORT/0 with the "
+            "password in LABAPP_BROKER_PASSWORD"
+        ),
     )
-    jn.add_argument("--workers", type=worker_count, default=2, help="worker processes here (default 2)")
-    jn.add_argument("--name", help="your name in the class, in your workers' names (default: your login name)")
+    jn.add_argument("--workers", type=worker_count, default=2, help=_("worker processes here (default 2)"))
+    jn.add_argument("--name", help=_("your name in the class, in your workers' names (default: your login name)"))

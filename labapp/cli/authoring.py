@@ -39,8 +39,8 @@ def exercises_command(root: Path, check: bool) -> int:
             if problems:
                 print(
                     ngettext(
-                        "{n} problem: run `labapp exercises` and commit {exercises}/",
-                        "{n} problems: run `labapp exercises` and commit {exercises}/",
+                        "{n} problem(s): run `labapp exercises` and commit {exercises}/",
+                        "{n} problem(s): run `labapp exercises` and commit {exercises}/",
                         len(problems),
                     ).format(n=len(problems), exercises=EXERCISES)
                 )
@@ -48,7 +48,9 @@ def exercises_command(root: Path, check: bool) -> int:
             count = len(solution_notebooks(root))
             print(
                 ngettext(
-                    "{exercises}/ is up to date ({n} notebook)", "{exercises}/ is up to date ({n} notebooks)", count
+                    "{exercises}/ is up to date ({n} notebook(s))",
+                    "{exercises}/ is up to date ({n} notebook(s))",
+                    count,
                 ).format(exercises=EXERCISES, n=count)
             )
             return 0
@@ -73,7 +75,7 @@ def reveal_command(root: Path, exercise: str | None, show_list: bool, hide: str 
                 cells = len(entry.get("parts", []))
                 print(
                     ngettext(
-                        "{name}  revealed {when}  ({n} cell)", "{name}  revealed {when}  ({n} cells)", cells
+                        "{name}  revealed {when}  ({n} cell(s))", "{name}  revealed {when}  ({n} cell(s))", cells
                     ).format(name=name, when=entry.get("revealed_at", "?"), n=cells)
                 )
             return 0
@@ -110,7 +112,7 @@ def pack_command(root: Path, dest: Path) -> int:
         return fail(exc)
     print(
         ngettext(
-            "wrote the student pack to {folder}: {n} file, no {solutions}/, no solution line found in it",
+            "wrote the student pack to {folder}: {n} files, no {solutions}/, no solution line found in any of them",
             "wrote the student pack to {folder}: {n} files, no {solutions}/, no solution line found in any of them",
             len(files),
         ).format(folder=Path(dest).resolve(), n=len(files), solutions=SOLUTIONS)

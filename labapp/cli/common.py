@@ -51,7 +51,7 @@ def run_in_foreground(cluster, workers: int, describe) -> int:
 
     signal.signal(signal.SIGTERM, stop_on_sigterm)
     signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started with SIGINT ignored (`cmd &`)
-    print(ngettext("starting {n} worker...", "starting {n} workers...", workers).format(n=workers), flush=True)
+    print(ngettext("starting {n} worker(s)...", "starting {n} worker(s)...", workers).format(n=workers), flush=True)
     started = time.monotonic()
     try:
         cluster.start()

@@ -138,7 +138,7 @@ def test_a_cluster_error_in_english_by_default(english, tmp_path):
 
 def test_a_computed_sentence_in_portuguese(portuguese, capsys):
     compare(2, 2.1)
-    assert capsys.readouterr().out == "você chutou 2 s, levou 2.10 s: perto\n"
+    assert capsys.readouterr().out == "você chutou 2 s, levou 2.10 s: chegou perto\n"
 
 
 def test_a_bad_argument_in_portuguese(portuguese):
@@ -165,3 +165,19 @@ def test_only_the_catalog_tooling_imports_babel():
 
 def test_records_without_kind_say_tasks(portuguese):
     assert BenchRecords([], cores=4).title == "tarefas em 4 núcleos de CPU"
+
+
+def test_reveal_asks_in_portuguese_and_takes_sim(portuguese, monkeypatch):
+    from labapp import reveal
+
+    asked = []
+    monkeypatch.setattr("builtins.input", lambda question: asked.append(question) or "sim")
+    assert reveal._ask("ex01") is True
+    assert asked == [
+        "Revelar a solução de ex01? Ela vai aparecer numa nova célula abaixo, então tente fazer o exercício "
+        "antes. Digite sim para revelar: "
+    ]
+    monkeypatch.setattr("builtins.input", lambda question: "yes")
+    assert reveal._ask("ex01") is True, "English 'yes' is always understood"
+    monkeypatch.setattr("builtins.input", lambda question: "não")
+    assert reveal._ask("ex01") is False

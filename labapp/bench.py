@@ -21,13 +21,16 @@ from celery.result import ResultSet
 
 from labapp.engine.heartbeat import natural_key
 from labapp.engine.this_process import in_notebook, usable_cores
+from labapp.i18n import _, ngettext
 
 # usable_cores is part of what a notebook measures with: lessons import it from here
 __all__ = [
     "BenchRecords",
     "Progress",
     "batch_size",
+    "column_labels",
     "default_rounds",
+    "kind_label",
     "parse_workers",
     "run_batch",
     "run_scaling",
@@ -47,6 +50,11 @@ COLUMNS = (
 )
 
 
+def column_labels() -> list[str]:
+    """The scaling table's column headers in the reader's language (COLUMNS keeps the English)."""
+    return [_("workers"), _("tasks"), _("wall s"), _("tasks/s"), _("speedup"), _("efficiency")]
+
+
 class BenchRecords(list):
     """The points of one scaling run (dicts), with what was measured; prints as a table."""
 
@@ -61,27 +69,28 @@ class BenchRecords(list):
     @property
     def title(self) -> str:
         """What was measured, in one line."""
-        what = f"{self.kind} tasks" if self.kind else "tasks"
+        what = _("{kind} tasks").format(kind=self.kind) if self.kind else _("tasks")
         if self.duration_ms is not None:
-            what += f" of {self.duration_ms:g} ms"
-        return f"{what} on {self.cores} CPU cores"
+            what = _("{what} of {duration:g} ms").format(what=what, duration=self.duration_ms)
+        return _("{what} on {cores} CPU cores").format(what=what, cores=self.cores)
 
     def table(self) -> str:
         """The records as a plain-text table."""
-        rows = [[label for _, label, _ in COLUMNS]]
-        rows += [[fmt.format(p[key]) for key, _, fmt in COLUMNS] for p in self]
+        rows = [column_labels()]
+        rows += [[fmt.format(p[key]) for key, _label, fmt in COLUMNS] for p in self]
         widths = [max(len(r[i]) for r in rows) for i in range(len(COLUMNS))]
         lines = ["  ".join(cell.rjust(w) for cell, w in zip(r, widths)) for r in rows]
-        return "\n".join([f"Scaling benchmark: {self.title}", *lines])
+        return "\n".join([_("Scaling benchmark: {what}").format(what=self.title), *lines])
 
     __str__ = __repr__ = table
 
     def _repr_html_(self) -> str:
-        head = "".join(f"<th>{label}</th>" for _, label, _ in COLUMNS)
+        head = "".join(f"<th>{label}</th>" for label in column_labels())
         body = "".join(
-            "<tr>" + "".join(f"<td>{fmt.format(p[key])}</td>" for key, _, fmt in COLUMNS) + "</tr>" for p in self
+            "<tr>" + "".join(f"<td>{fmt.format(p[key])}</td>" for key, _label, fmt in COLUMNS) + "</tr>" for p in self
         )
-        return f"<p><b>Scaling benchmark</b>: {self.title}</p><table><tr>{head}</tr>{body}</table>"
+        title = _("<b>Scaling benchmark</b>: {what}").format(what=self.title)
+        return f"<p>{title}</p><table><tr>{head}</tr>{body}</table>"
 
     def to_dict(self) -> dict:
         """Everything, JSON-ready: what was measured, where, and the points."""
@@ -112,7 +121,11 @@ class BenchRecords(list):
         return cls(data["points"], kind=data["kind"], duration_ms=data["duration_ms"], cores=data.get("cores"))
 
 
-KIND_LABELS = {"sleep": "sleep (waiting, I/O-bound)", "cpu": "cpu (computing, CPU-bound)"}
+def kind_label(kind: str) -> str:
+    """A benchmark kind as `labapp bench` names it: "sleep (waiting, I/O-bound)"."""
+    return {"sleep": _("sleep (waiting, I/O-bound)"), "cpu": _("cpu (computing, CPU-bound)")}.get(kind, kind)
+
+
 TARGET_POINT_S = 1.5  # the default batch keeps every worker busy this long at each point
 MIN_ROUNDS, MAX_ROUNDS = 3, 200
 SMALLEST_TASK_S = 0.005  # what a sleep-0 task costs end to end, roughly, to size default batches
@@ -155,11 +168,15 @@ def parse_workers(text: str) -> list[int]:
         if not part:
             continue
         if not part.isdigit() or int(part) < 1:
-            raise ValueError(f"worker counts must be positive integers, got {part!r} in {text!r}")
+            raise ValueError(
+                _("worker counts must be positive integers, got {part} in {text}").format(
+                    part=repr(part), text=repr(text)
+                )
+            )
         if int(part) not in counts:
             counts.append(int(part))
     if not counts:
-        raise ValueError(f"no worker count in {text!r}: write e.g. 1,2,4,8")
+        raise ValueError(_("no worker count in {text}: write e.g. 1,2,4,8").format(text=repr(text)))
     return counts
 
 
@@ -202,7 +219,7 @@ class Progress:
 
     def _show_label(self, suffix: str = "") -> None:
         if self._label is not None:
-            done = f"{self._count}/{self._total} tasks done"
+            done = _("{done}/{total} tasks done").format(done=self._count, total=self._total)
             self._label.value = (f"{self._text} · {done}" if self._text else done) + suffix
 
     def advance(self, count: int = 1) -> None:
@@ -224,7 +241,7 @@ class Progress:
         if self._widget is not None:
             self._widget.value = self._count
             self._widget.bar_style = "success" if ok else "danger"
-            self._show_label("" if ok else " (stopped)")
+            self._show_label("" if ok else " " + _("(stopped)"))
 
 
 # ----------------------------------------------------------------- measurement
@@ -243,7 +260,7 @@ def run_batch(
     results = []
     t0 = time.time()
     start = time.perf_counter()
-    for _ in range(count):
+    for _index in range(count):
         result = app.send_task(task_name, kwargs=kwargs)
         sent_at[result.id] = time.time()
         results.append(result)
@@ -278,7 +295,7 @@ def run_batch(
 def warm_up(app, task_name: str, workers: int, ms: int = WARMUP_MS, attempts: int = 3) -> set[str]:
     """Run one task per worker (until every worker has run one); return the workers seen."""
     seen: set[str] = set()
-    for _ in range(attempts):
+    for _attempt in range(attempts):
         batch = run_batch(app, task_name, {"ms": ms}, workers)
         seen |= {t["worker"] for t in batch["timings"]}
         if len(seen) >= workers:
@@ -313,14 +330,14 @@ def run_scaling(
     cores to spare). The cluster is left at the last worker count.
     """
     if kind not in TASKS:
-        raise ValueError(f"kind must be one of {', '.join(TASKS)}, got {kind!r}")
+        raise ValueError(_("kind must be one of {kinds}, got {kind}").format(kinds=", ".join(TASKS), kind=repr(kind)))
     counts = list(workers)
     if not counts or any(int(n) < 1 for n in counts):
-        raise ValueError(f"worker counts must be positive, got {counts!r}")
+        raise ValueError(_("worker counts must be positive, got {counts}").format(counts=repr(counts)))
     if tasks is not None and tasks < 1:
-        raise ValueError(f"tasks must be >= 1, got {tasks}")
+        raise ValueError(_("tasks must be >= 1, got {value}").format(value=tasks))
     if duration_ms < 0:
-        raise ValueError(f"duration_ms must be >= 0, got {duration_ms}")
+        raise ValueError(_("duration_ms must be >= 0, got {value}").format(value=duration_ms))
     task_name = TASKS[kind]
     sizes = [batch_size(n, tasks, duration_ms) for n in counts]
     bar = Progress(sum(sizes), enabled=progress)
@@ -328,12 +345,12 @@ def run_scaling(
     completed = False
     try:
         for n, size in zip(counts, sizes):
-            bar.describe(f"{n} worker{'s' if n > 1 else ''}: scaling")
+            bar.describe(ngettext("{n} worker: scaling", "{n} workers: scaling", n).format(n=n))
             cluster.scale(n)
             if warmup:
-                bar.describe(f"{n} worker{'s' if n > 1 else ''}: warming up")
+                bar.describe(ngettext("{n} worker: warming up", "{n} workers: warming up", n).format(n=n))
                 warm_up(cluster.celery, task_name, n)
-            bar.describe(f"{n} worker{'s' if n > 1 else ''}: {size} tasks")
+            bar.describe(ngettext("{n} worker: {size} tasks", "{n} workers: {size} tasks", n).format(n=n, size=size))
             batch = run_batch(cluster.celery, task_name, {"ms": duration_ms}, size, progress=bar)
             point = {"workers": n, **batch, **_describe_timings(batch["timings"])}
             ours = {cluster.node_name(name) for name in cluster.workers}

@@ -15,6 +15,7 @@ from labapp.engine import heartbeat, processes
 from labapp.engine.broker import free_port
 from labapp.engine.classroom_protocol import mask, tasks_version, version_problem
 from labapp.engine.runtime_folder import write_private_file
+from labapp.i18n import _
 from labapp.live import LiveExperiment
 from labapp.settings import Settings
 
@@ -64,18 +65,27 @@ class BackgroundCommand:
             return ""
 
     def wait_for(self, text: str, timeout: float = 30.0) -> str:
-        """Wait until the output has a line starting with text; return that line (or raise, showing the output)."""
+        """Wait until the output has a line starting with text (or its translation, as the command speaks the
+        reader's language); return that line (or raise, showing the output)."""
+        starts = (text, _(text))
+        command = " ".join(self.args[2:])
 
         def printed() -> str | None:
-            found = [line for line in self.output().splitlines() if line.startswith(text)]
+            found = [line for line in self.output().splitlines() if line.startswith(starts)]
             if not found and self.proc.poll() is not None:
-                raise RuntimeError(f"{' '.join(self.args[2:])} ended without printing {text!r}:\n{self.output()}")
+                raise RuntimeError(
+                    _("{command} ended without printing {text}:").format(command=command, text=repr(text))
+                    + "\n"
+                    + self.output()
+                )
             return found[0] if found else None
 
         try:
             return processes.wait_until(printed, timeout)
         except processes.WaitTimeout:
-            raise RuntimeError(f"{' '.join(self.args[2:])} did not print {text!r}:\n{self.output()}") from None
+            raise RuntimeError(
+                _("{command} did not print {text}:").format(command=command, text=repr(text)) + "\n" + self.output()
+            ) from None
 
     @property
     def running(self) -> bool:
@@ -111,7 +121,8 @@ def join(join_file, name: str, workers: int = 2, wait: bool = True) -> Backgroun
         runtime / f"join-{name}.out",
     )
     if wait:
-        command.wait_for("joined")
+        # Translators: the first word of `labapp join`'s line "joined class ...", as translated there
+        command.wait_for(_("joined"))
     return command
 
 
@@ -128,7 +139,8 @@ def run_labapp(*args: str, timeout: float = 60.0) -> str:
         stdin=subprocess.DEVNULL,
     )
     took = time.monotonic() - started
-    return f"{(done.stdout + done.stderr).rstrip()}\n(exit code {done.returncode}, after {took:.1f} s)"
+    ending = _("(exit code {code}, after {seconds:.1f} s)").format(code=done.returncode, seconds=took)
+    return f"{(done.stdout + done.stderr).rstrip()}\n{ending}"
 
 
 def wait_for_flower(url: str, timeout: float = 60.0) -> list[str]:
@@ -147,7 +159,9 @@ def wait_for_flower(url: str, timeout: float = 60.0) -> list[str]:
     try:
         return processes.wait_until(workers, timeout, interval=0.5)
     except processes.WaitTimeout:
-        raise TimeoutError(f"Flower at {url} listed no worker within {timeout:.0f} s") from None
+        raise TimeoutError(
+            _("Flower at {url} listed no worker within {seconds:.0f} s").format(url=url, seconds=timeout)
+        ) from None
 
 
 def machine_of(node: str) -> str:
@@ -245,12 +259,12 @@ class LiveThroughputByMachine(LiveExperiment):
         ax = fig.add_subplot()
         # each sample is the second that starts at its time: drawn as a step to the next one
         samples = self.samples + self.samples[-1:]
-        times = [at for at, _ in self.samples] + [at + 1.0 for at, _ in self.samples[-1:]]
+        times = [at for at, _counts in self.samples] + [at + 1.0 for at, _counts in self.samples[-1:]]
         machines = self.machines()
         if machines:
             ax.stackplot(
                 times,
-                [[counts.get(m, 0) for _, counts in samples] for m in machines],
+                [[counts.get(m, 0) for _at, counts in samples] for m in machines],
                 labels=machines,
                 alpha=0.8,
                 step="post",
@@ -260,7 +274,7 @@ class LiveThroughputByMachine(LiveExperiment):
         for at, name in self.join_at.items():
             ax.axvline(at, color="#616161", linestyle=":", linewidth=1)
             ax.annotate(
-                f"{name} joins",
+                _("{name} joins").format(name=name),
                 (at, 1),
                 xycoords=("data", "axes fraction"),
                 xytext=(3, -12),
@@ -268,10 +282,12 @@ class LiveThroughputByMachine(LiveExperiment):
                 fontsize=9,
             )
         ax.set_xlim(0, self.length)
-        ax.set_xlabel("seconds")
-        ax.set_ylabel("tasks finished per second")
+        ax.set_xlabel(_("seconds"))
+        ax.set_ylabel(_("tasks finished per second"))
         ax.set_title(
-            f"Throughput by machine: {self.task_ms} ms tasks, {self.workers_per_machine} workers per machine",
+            _("Throughput by machine: {ms} ms tasks, {workers} workers per machine").format(
+                ms=self.task_ms, workers=self.workers_per_machine
+            ),
             fontsize=10,
         )
         ax.grid(True, alpha=0.3)

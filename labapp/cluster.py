@@ -31,6 +31,7 @@ from labapp.engine.celery_config import QUEUE, make_celery, worker_command
 from labapp.engine.classroom_protocol import password_problem
 from labapp.engine.logfiles import read_tail
 from labapp.engine.processes import CLUSTER_ENV, Child
+from labapp.i18n import _, ngettext
 from labapp.settings import Settings
 
 START_TIMEOUT = 30.0
@@ -40,6 +41,16 @@ SECRET_URL_FILE = "broker.url"  # the full broker URL, for the user's own tools 
 JOIN_FILE = "class.join"  # a classroom's URL for students' workers (`labapp join`)
 _RUNNING: "weakref.WeakValueDictionary[Path, Cluster]" = weakref.WeakValueDictionary()
 _LOCK = threading.RLock()
+
+
+def _exited(child: Child) -> str:
+    """A child that ended at start, as a sentence for Cluster._failure (which names the component)."""
+    return _("{{component}} exited with code {code} at start").format(code=child.proc.returncode)
+
+
+def _no_answer(timeout: float) -> str:
+    """A child that never answered, as a sentence for Cluster._failure."""
+    return _("{{component}} did not answer within {seconds:.0f} s").format(seconds=timeout)
 
 
 class ClusterError(RuntimeError):
@@ -60,15 +71,20 @@ class ProcessTable(list):
         self.notes: list[str] = []  # what to do about a dead component, shown under the table
 
     def __str__(self) -> str:
-        rows = [self.COLUMNS] + [tuple(str(row.get(col, "")) for col in self.COLUMNS) for row in self]
+        rows = [self.headers()] + [tuple(str(row.get(col, "")) for col in self.COLUMNS) for row in self]
         widths = [max(len(r[i]) for r in rows) for i in range(len(self.COLUMNS))]
         lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() for r in rows]
         return "\n".join(lines + self.notes)
 
     __repr__ = __str__
 
+    @staticmethod
+    def headers() -> tuple[str, ...]:
+        """The column headers in the reader's language (the rows keep COLUMNS' English keys)."""
+        return (_("component"), _("pid"), _("alive"), _("address"), _("log"))
+
     def _repr_html_(self) -> str:
-        head = "".join(f"<th>{col}</th>" for col in self.COLUMNS)
+        head = "".join(f"<th>{col}</th>" for col in self.headers())
         body = "".join(
             "<tr>" + "".join(f"<td>{row.get(col, '')}</td>" for col in self.COLUMNS) + "</tr>" for row in self
         )
@@ -87,15 +103,21 @@ class Stopped:
     broker: str = ""  # "embedded" (stopped here), "external" (left running) or "" (none)
 
     def __str__(self) -> str:
-        parts = [f"{self.workers} worker{'s' if self.workers != 1 else ''}"] if self.workers else []
+        count = ngettext("{n} worker", "{n} workers", self.workers).format(n=self.workers)
+        parts = [count] if self.workers else []
         parts += [EXTRA_NAMES.get(extra, extra) for extra in self.extras]
-        parts += ["the API"] if self.api else []
-        parts += ["the broker"] if self.broker == "embedded" else []
+        parts += [_("the API")] if self.api else []
+        parts += [_("the broker")] if self.broker == "embedded" else []
         if not parts:
-            return f"cluster {self.name!r} was not running: nothing to stop"
-        listed = parts[0] if len(parts) == 1 else f"{', '.join(parts[:-1])} and {parts[-1]}"
-        kept = " (the broker is external: it keeps running)" if self.broker == "external" else ""
-        return f"stopped cluster {self.name!r}: {listed}{kept}"
+            return _("cluster {name} was not running: nothing to stop").format(name=repr(self.name))
+        listed = (
+            parts[0] if len(parts) == 1 else _("{items} and {last}").format(items=", ".join(parts[:-1]), last=parts[-1])
+        )
+        if self.broker == "external":
+            return _("stopped cluster {name}: {listed} (the broker is external: it keeps running)").format(
+                name=repr(self.name), listed=listed
+            )
+        return _("stopped cluster {name}: {listed}").format(name=repr(self.name), listed=listed)
 
     __repr__ = __str__
 
@@ -135,8 +157,10 @@ class Cluster:
         # a cluster reachable from other machines is a classroom: its address is an allowed Host
         if bind in ("0.0.0.0", "::", ""):
             raise ValueError(
-                f"bind={bind!r} would expose the lab on every network this machine is "
-                "on: give the one address students reach, e.g. bind='192.168.1.20'"
+                _(
+                    "bind={bind} would expose the lab on every network this machine is "
+                    "on: give the one address students reach, e.g. bind='192.168.1.20'"
+                ).format(bind=repr(bind))
             )
         self.public = bind not in LOOPBACK
         self.classroom = classroom or self.public
@@ -153,7 +177,7 @@ class Cluster:
         if api_port is not None and (
             isinstance(api_port, bool) or not isinstance(api_port, int) or not 1 <= api_port <= 65535
         ):
-            raise ValueError(f"api_port must be a TCP port from 1 to 65535, got {api_port!r}")
+            raise ValueError(_("api_port must be a TCP port from 1 to 65535, got {value}").format(value=repr(api_port)))
         self.requested_workers = workers
         self.name = name
         self.dir = self.settings.runtime_path / name
@@ -163,7 +187,7 @@ class Cluster:
         # the lab's own password is always generated
         weak = None if worker_password is None else password_problem(worker_password)
         if weak:  # (the parameter `classroom` hides the module of that name here)
-            raise ValueError(f"worker_password is too weak: {weak}")
+            raise ValueError(_("worker_password is too weak: {problem}").format(problem=weak))
         self.worker_password = worker_password
         self.join_file: Path | None = None  # written at start by a classroom cluster
         self.broker: BrokerServer | None = None
@@ -187,8 +211,10 @@ class Cluster:
         limit = self.settings.max_workers
         if not isinstance(workers, int) or isinstance(workers, bool) or not 0 <= workers <= limit:
             raise ValueError(
-                f"workers must be a whole number from 0 to {limit}, got {workers!r} "
-                f"(each worker is a process of ~100 MB; LABAPP_MAX_WORKERS raises the limit)"
+                _(
+                    "workers must be a whole number from 0 to {limit}, got {value} "
+                    "(each worker is a process of ~100 MB; LABAPP_MAX_WORKERS raises the limit)"
+                ).format(limit=limit, value=repr(workers))
             )
 
     # ----------------------------------------------------------------- life cycle
@@ -199,8 +225,10 @@ class Cluster:
             if existing is not None and existing.running:
                 if existing is not self and existing.settings != self.settings:
                     warnings.warn(
-                        "a cluster is already running here with other settings; it is "
-                        "reused as it is (stop() it first to apply new settings)",
+                        _(
+                            "a cluster is already running here with other settings; it is "
+                            "reused as it is (stop() it first to apply new settings)"
+                        ),
                         stacklevel=2,
                     )
                 existing.scale(self.requested_workers)
@@ -243,7 +271,7 @@ class Cluster:
             try:
                 self.broker.start(timeout=min(timeout, 10))
             except BrokerError as exc:
-                raise ClusterError(f"broker failed to start: {exc}") from None
+                raise ClusterError(_("broker failed to start: {error}").format(error=exc)) from None
             self.broker_url = self.broker.url
             runtime_folder.write_private_file(self.dir / SECRET_URL_FILE, self.broker_url)
         self.celery = make_celery(self.settings, self.broker_url)
@@ -254,11 +282,11 @@ class Cluster:
         self._warn_about_kept_tasks()
         port = self.api_port or free_port(self.bind if self.public else "127.0.0.1")
         if port_is_open(port) or (self.public and port_is_open(port, self.bind)):
-            raise ClusterError(f"API port {port} is already in use: choose another with api_port=")
+            raise ClusterError(_("API port {port} is already in use: choose another with api_port=").format(port=port))
         self.api = self._spawn("api", self._api_command(port))
         self.api_url = f"http://127.0.0.1:{port}"
         self.client = LabClient(self.api_url, timeout=5)
-        new = [self._spawn_worker() for _ in range(self.requested_workers)]
+        new = [self._spawn_worker() for _index in range(self.requested_workers)]
         self._write_registry()
         self._wait_api_ready(timeout)
         self._wait_workers_ready(new, timeout)
@@ -280,7 +308,7 @@ class Cluster:
     def _open_class(self, port: int) -> None:
         """Publish the class (versions, shared settings) and write the students' join file."""
         if self.broker is None:
-            raise ClusterError("a classroom needs the embedded broker (its worker user and join file)")
+            raise ClusterError(_("a classroom needs the embedded broker (its worker user and join file)"))
         classroom_protocol.publish(
             self.redis, classroom_protocol.classroom_info(self.name, self.public_api_url, self.settings)
         )
@@ -291,9 +319,10 @@ class Cluster:
             "\n".join(
                 [
                     url,
-                    f"# labapp class {self.name!r}, API {self.public_api_url}. Keep this file private: it "
-                    "holds the workers' password.",
-                    "# join with: labapp join THIS_FILE --workers 2 --name YOUR_NAME",
+                    _(
+                        "# labapp class {name}, API {url}. Keep this file private: it holds the workers' password."
+                    ).format(name=repr(self.name), url=self.public_api_url),
+                    _("# join with: labapp join THIS_FILE --workers 2 --name YOUR_NAME"),
                 ]
             ),
         )
@@ -317,14 +346,16 @@ class Cluster:
         try:
             self._claim.acquire()
         except runtime_folder.FolderTaken:
-            owner = "another process"
+            owner = _("another process")
             for entry_file, entry in registry.read_entries(self._registry_file.parent):
                 if entry_file == self._registry_file and registry.owner_alive(entry):
-                    owner = f"process {entry['owner']['pid']}"
+                    owner = _("process {pid}").format(pid=entry["owner"]["pid"])
             raise ClusterError(
-                f"a cluster is already running in {self.dir}, started by {owner} (another "
-                f"notebook or `labapp up`?). Stop it there, or run `labapp down --name {self.name}`, or give "
-                "this one another name: Cluster(name=...)"
+                _(
+                    "a cluster is already running in {folder}, started by {owner} (another "
+                    "notebook or `labapp up`?). Stop it there, or run `labapp down --name {name}`, or give "
+                    "this one another name: Cluster(name=...)"
+                ).format(folder=self.dir, owner=owner, name=self.name)
             ) from None
         # we hold the lock, so an entry for this folder was left by an owner that died
         for entry_file, entry in registry.read_entries(self._registry_file.parent):
@@ -337,9 +368,15 @@ class Cluster:
         waiting = self.redis.llen(QUEUE) + self.redis.hlen(UNACKED)
         if waiting:
             warnings.warn(
-                f"the broker kept {waiting} unfinished task(s) from before (its data in "
-                f"{self.broker.data_dir}): they run once workers start. To drop them instead: "
-                "cluster.celery.control.purge()",
+                ngettext(
+                    "the broker kept {n} unfinished task(s) from before (its data in "
+                    "{folder}): they run once workers start. To drop them instead: "
+                    "cluster.celery.control.purge()",
+                    "the broker kept {n} unfinished task(s) from before (its data in "
+                    "{folder}): they run once workers start. To drop them instead: "
+                    "cluster.celery.control.purge()",
+                    waiting,
+                ).format(n=waiting, folder=self.broker.data_dir),
                 stacklevel=4,
             )
 
@@ -348,8 +385,13 @@ class Cluster:
             with self.celery.connection_for_write() as connection:
                 connection.ensure_connection(max_retries=1, timeout=5)
         except Exception as exc:
-            hint = f"; see {self.broker.log_path}" if self.broker else " (is that Redis running?)"
-            raise ClusterError(f"broker unreachable at {self.safe_broker_url}: {exc}{hint}") from None
+            if self.broker:
+                said = _("broker unreachable at {url}: {error}; see {log}")
+            else:
+                said = _("broker unreachable at {url}: {error} (is that Redis running?)")
+            raise ClusterError(
+                said.format(url=self.safe_broker_url, error=exc, log=self.broker and self.broker.log_path)
+            ) from None
 
     def stop(self) -> Stopped:
         """Stop workers, API and broker (whatever runs); safe to call twice. Return what stopped."""
@@ -463,14 +505,19 @@ class Cluster:
         return f"{prefix}{worker}@{socket.gethostname()}"
 
     def _failure(self, child: Child, what: str) -> ClusterError:
+        """A ClusterError: what went wrong (a sentence naming {component}), the log's path and its last lines."""
         return ClusterError(
-            f"{child.component} {what}; see {child.log}\n--- last lines ---\n{read_tail(child.log, 15)}"
+            _("{problem}; see {log}").format(problem=what.format(component=child.component), log=child.log)
+            + "\n"
+            + _("--- last lines ---")
+            + "\n"
+            + read_tail(child.log, 15)
         )
 
     def _wait_api_ready(self, timeout: float) -> None:
         def ready():
             if not self.api.alive:
-                raise self._failure(self.api, f"exited with code {self.api.proc.returncode} at start")
+                raise self._failure(self.api, _exited(self.api))
             try:
                 LabClient(self.api_url, timeout=2).request("GET", "/health")
                 return True
@@ -480,7 +527,7 @@ class Cluster:
         try:
             processes.wait_until(ready, timeout, interval=0.05, what="the API")
         except TimeoutError:
-            raise self._failure(self.api, f"did not answer within {timeout:.0f} s") from None
+            raise self._failure(self.api, _no_answer(timeout)) from None
 
     def _wait_workers_ready(self, children: list[Child], timeout: float) -> None:
         """Wait until each new worker announces itself in Redis (its first heartbeat)."""
@@ -488,8 +535,10 @@ class Cluster:
             self.redis,
             {self.node_name(child.component): child for child in children},
             timeout,
-            died=lambda child: self._failure(child, f"exited with code {child.proc.returncode} at start"),
-            late=lambda child: self._failure(child, f"was not ready within {timeout:.0f} s"),
+            died=lambda child: self._failure(child, _exited(child)),
+            late=lambda child: self._failure(
+                child, _("{{component}} was not ready within {seconds:.0f} s").format(seconds=timeout)
+            ),
         )
 
     def _stop_workers(self, names: list[str], how: str, timeout: float) -> None:
@@ -529,16 +578,21 @@ class Cluster:
     def _require_running(self) -> None:
         if self._only_broker_died():
             raise ClusterError(
-                f"the broker died (see {self.broker.log_path}): call "
-                "cluster.restart_broker() to bring it back with its queued tasks"
+                _(
+                    "the broker died (see {log}): call cluster.restart_broker() to bring it back with its queued tasks"
+                ).format(log=self.broker.log_path)
             )
         if not self.running:
-            reload = ""
             if self.student_tasks or self.student_routes:
                 calls = [f"cluster.add_tasks('{self._sources[m]}')" for m in self.student_tasks]
                 calls += [f"cluster.add_routes('{self._sources[m]}')" for m in self.student_routes]
-                reload = f", then load your code again: {', '.join(calls)}"
-            raise ClusterError(f"the cluster is not running: run the start cell again (Cluster(...).start()){reload}")
+                raise ClusterError(
+                    _(
+                        "the cluster is not running: run the start cell again (Cluster(...).start()), "
+                        "then load your code again: {calls}"
+                    ).format(calls=", ".join(calls))
+                )
+            raise ClusterError(_("the cluster is not running: run the start cell again (Cluster(...).start())"))
 
     def _only_broker_died(self) -> bool:
         """True when the embedded broker is dead and the API still runs: restart_broker() heals it."""
@@ -570,13 +624,17 @@ class Cluster:
             self._require_running()
             self._reap_dead_workers()
             if not self.workers:
-                raise ClusterError("there is no worker to kill")
+                raise ClusterError(_("there is no worker to kill"))
             if name is None:
                 busy = self._busy_workers()
                 candidates = sorted(busy or self.workers, key=lambda n: int(n[1:]))
                 name = candidates[-1]
             if name not in self.workers:
-                raise ClusterError(f"no worker named {name!r}; workers: {', '.join(self.workers)}")
+                raise ClusterError(
+                    _("no worker named {name}; workers: {workers}").format(
+                        name=repr(name), workers=", ".join(self.workers)
+                    )
+                )
             self._stop_workers([name], how="kill", timeout=5)
             self._write_registry()
             return name
@@ -619,7 +677,7 @@ class Cluster:
         beats = {w["name"]: w for w in heartbeat.live_workers(self.redis)}
         for child in children:
             if module not in beats.get(self.node_name(child.component), {}).get("student_modules", []):
-                raise self._failure(child, f"could not import {module}")
+                raise self._failure(child, _("{{component}} could not import {module}").format(module=module))
 
     def add_routes(self, path, timeout: float = START_TIMEOUT) -> list[str]:
         """Load a file with a Flask blueprint into the API; return its routes, once the API serves them.
@@ -656,26 +714,26 @@ class Cluster:
 
             def ready():
                 if not child.alive:
-                    raise self._failure(child, f"exited with code {child.proc.returncode} at start")
+                    raise self._failure(child, _exited(child))
                 return flower_monitor.answers(self.flower_url)
 
             try:
                 processes.wait_until(ready, timeout, interval=0.1, what="Flower")
             except TimeoutError:
-                raise self._failure(child, f"did not answer within {timeout:.0f} s") from None
+                raise self._failure(child, _no_answer(timeout)) from None
             return self.flower_url
 
     def restart_broker(self) -> None:
         """Restart the embedded broker with its data (also after it crashed): queued tasks survive (AOF)."""
         with _LOCK:
             if self.broker is None and self.running:
-                raise ClusterError("the broker is external: restart it where it runs")
+                raise ClusterError(_("the broker is external: restart it where it runs"))
             if not self._only_broker_died():
                 self._require_running()
             try:
                 self.broker.restart()
             except BrokerError as exc:
-                raise ClusterError(f"the broker did not come back: {exc}") from None
+                raise ClusterError(_("the broker did not come back: {error}").format(error=exc)) from None
             self._write_registry()
 
     def queue_length(self) -> int:
@@ -734,15 +792,17 @@ class Cluster:
             )
         if self._only_broker_died():
             rows.notes.append(
-                "the broker is dead: cluster.restart_broker() brings it back with its queued tasks (nothing is lost)"
+                _("the broker is dead: cluster.restart_broker() brings it back with its queued tasks (nothing is lost)")
             )
         elif self._started and not self.running:
-            rows.notes.append("the cluster is down: cluster.start() starts it again (queued tasks are kept)")
+            rows.notes.append(_("the cluster is down: cluster.start() starts it again (queued tasks are kept)"))
         dead = [name for name, child in self.workers.items() if not child.alive]
         if dead and self.running:
             rows.notes.append(
-                f"dead worker(s) {', '.join(dead)}: cluster.scale({len(self.workers)}) "
-                "replaces them; their tasks come back after the visibility timeout"
+                _(
+                    "dead worker(s) {workers}: cluster.scale({count}) "
+                    "replaces them; their tasks come back after the visibility timeout"
+                ).format(workers=", ".join(dead), count=len(self.workers))
             )
         return rows
 
@@ -751,7 +811,11 @@ class Cluster:
         path = self.dir / f"{component}.log"
         if not path.exists():
             known = ", ".join(sorted(p.stem for p in self.dir.glob("*.log")))
-            raise ClusterError(f"no log for {component!r}; logs here: {known or 'none'}")
+            raise ClusterError(
+                _("no log for {component}; logs here: {logs}").format(
+                    component=repr(component), logs=known or _("none")
+                )
+            )
         return read_tail(path, tail)
 
     def __repr__(self) -> str:

@@ -9,22 +9,25 @@ import textwrap
 import time
 
 from labapp.cluster import UNACKED
+from labapp.i18n import _, ngettext
 
 
 def compare(guess, measured: float, unit: str = "s") -> None:
     """Print "you guessed X, it took Y"; a guess left as ``...`` is fine."""
     if guess is ... or guess is None:
-        text = f"no guess this time; it took {measured:.2f} {unit}"
+        text = _("no guess this time; it took {measured:.2f} {unit}").format(measured=measured, unit=unit)
     else:
         ratio = measured / guess if guess else float("inf")
         verdict = (
-            "close"
+            _("close")
             if 0.8 <= ratio <= 1.25
-            else "it was slower than you thought"
+            else _("it was slower than you thought")
             if ratio > 1
-            else "it was faster than you thought"
+            else _("it was faster than you thought")
         )
-        text = f"you guessed {guess:g} {unit}, it took {measured:.2f} {unit}: {verdict}"
+        text = _("you guessed {guess:g} {unit}, it took {measured:.2f} {unit}: {verdict}").format(
+            guess=guess, unit=unit, measured=measured, verdict=verdict
+        )
     print(text)
 
 
@@ -38,13 +41,19 @@ def follow(client, task_id: str, timeout: float = 60.0, interval: float = 0.05, 
         if answer["state"] != last_state and not quiet:
             detail = ""
             if "progress" in answer:
-                detail = f"  (step {answer['progress']['current'] + 1} of {answer['progress']['total']})"
+                detail = "  " + _("(step {step} of {total})").format(
+                    step=answer["progress"]["current"] + 1, total=answer["progress"]["total"]
+                )
             print(f"{elapsed:6.2f} s  {answer['state']}{detail}")
         last_state = answer["state"]
         if answer["state"] in ("SUCCESS", "FAILURE", "REVOKED"):
             return answer
         if elapsed > timeout:
-            print(f"still {last_state} after {timeout:g} s: is a worker running? (cluster.status())")
+            print(
+                _("still {state} after {timeout:g} s: is a worker running? (cluster.status())").format(
+                    state=last_state, timeout=timeout
+                )
+            )
             return answer
         time.sleep(interval)
 
@@ -65,11 +74,15 @@ def busy_machine_warning(cores: int) -> str | None:
         return None
     if load <= max(1.0, 0.75 * cores):
         return None
-    return (
-        f"this machine is busy: {load:.1f} processes were waiting for the CPU on average over the last "
-        f"minute, for {cores} core{'s' if cores != 1 else ''}. Other programs will take their share, and "
-        "the numbers below will be noisy: close what you can, and run again for a cleaner picture."
-    )
+    return ngettext(
+        "this machine is busy: {load:.1f} processes were waiting for the CPU on average over the last "
+        "minute, for {cores} core. Other programs will take their share, and "
+        "the numbers below will be noisy: close what you can, and run again for a cleaner picture.",
+        "this machine is busy: {load:.1f} processes were waiting for the CPU on average over the last "
+        "minute, for {cores} cores. Other programs will take their share, and "
+        "the numbers below will be noisy: close what you can, and run again for a cleaner picture.",
+        cores,
+    ).format(load=load, cores=cores)
 
 
 def scaling_conclusions(sleep_records, cpu_records, cores: int) -> list[str]:
@@ -77,39 +90,68 @@ def scaling_conclusions(sleep_records, cpu_records, cores: int) -> list[str]:
     sleep = sorted(sleep_records, key=lambda p: p["workers"])
     most = sleep[-1]
     lines = [
-        f"sleep tasks: {most['workers']} workers gave {most['speedup']:.1f}× the throughput of "
-        f"{sleep[0]['workers']} ({most['efficiency']:.0%} efficiency); waiting tasks do not need "
-        f"a core each, so they scale past the {cores} core{'s' if cores != 1 else ''} you have."
+        ngettext(
+            "sleep tasks: {most} workers gave {speedup:.1f}× the throughput of "
+            "{fewest} ({efficiency:.0%} efficiency); waiting tasks do not need "
+            "a core each, so they scale past the {cores} core you have.",
+            "sleep tasks: {most} workers gave {speedup:.1f}× the throughput of "
+            "{fewest} ({efficiency:.0%} efficiency); waiting tasks do not need "
+            "a core each, so they scale past the {cores} cores you have.",
+            cores,
+        ).format(
+            most=most["workers"],
+            speedup=most["speedup"],
+            fewest=sleep[0]["workers"],
+            efficiency=most["efficiency"],
+            cores=cores,
+        )
     ]
     cpu = sorted(cpu_records, key=lambda p: p["workers"])
     stop = plateau(cpu)
     best = max(cpu, key=lambda p: p["throughput"])
     if stop is None:
         lines.append(
-            f"cpu tasks kept scaling up to {cpu[-1]['workers']} workers "
-            f"({cpu[-1]['speedup']:.1f}×): your {cores} cores left room for every worker."
+            _(
+                "cpu tasks kept scaling up to {workers} workers "
+                "({speedup:.1f}×): your {cores} cores left room for every worker."
+            ).format(workers=cpu[-1]["workers"], speedup=cpu[-1]["speedup"], cores=cores)
         )
         return lines
     lines.append(
-        f"cpu tasks stopped scaling at {stop} worker{'s' if stop != 1 else ''}: "
-        f"{stop} already reached 90% of the best throughput ({best['throughput']:.1f} tasks/s at "
-        f"{best['workers']} workers); more workers only took turns on the same cores."
+        ngettext(
+            "cpu tasks stopped scaling at {stop} worker: "
+            "{stop} already reached 90% of the best throughput ({best:.1f} tasks/s at "
+            "{workers} workers); more workers only took turns on the same cores.",
+            "cpu tasks stopped scaling at {stop} workers: "
+            "{stop} already reached 90% of the best throughput ({best:.1f} tasks/s at "
+            "{workers} workers); more workers only took turns on the same cores.",
+            stop,
+        ).format(stop=stop, best=best["throughput"], workers=best["workers"])
     )
     if stop == cores:
         lines.append(
-            f"That is the {cores} core{'s' if cores != 1 else ''} this notebook may use: "
-            "one computing task per core is all a machine can run at once."
+            ngettext(
+                "That is the {cores} core this notebook may use: "
+                "one computing task per core is all a machine can run at once.",
+                "That is the {cores} cores this notebook may use: "
+                "one computing task per core is all a machine can run at once.",
+                cores,
+            ).format(cores=cores)
         )
     elif stop < cores:
         lines.append(
-            f"That is fewer than the {cores} cores this notebook may use: other programs "
-            "(the API, the broker, your browser) took their share of the CPU."
+            _(
+                "That is fewer than the {cores} cores this notebook may use: other programs "
+                "(the API, the broker, your browser) took their share of the CPU."
+            ).format(cores=cores)
         )
     else:
         lines.append(
-            f"That is more than the {cores} cores this notebook may use: at fewer workers, other "
-            "programs were taking CPU time that more workers then claimed for themselves. Close "
-            "other programs and run again for a cleaner picture."
+            _(
+                "That is more than the {cores} cores this notebook may use: at fewer workers, other "
+                "programs were taking CPU time that more workers then claimed for themselves. Close "
+                "other programs and run again for a cleaner picture."
+            ).format(cores=cores)
         )
     return lines
 
@@ -153,11 +195,13 @@ def account_redelivery(
     back = max(0.0, round(total - queued - visibility_timeout - work, 1))  # what the other parts leave
     return "\n".join(
         [
-            f"it finished {total:.1f} s after it was submitted:",
-            f"  {queued:4.1f} s  until the killed worker took it",
-            f"+ {visibility_timeout:4.1f} s  the visibility timeout, counted from then",
-            f"+ {back:4.1f} s  until a live worker's check for overdue tasks (every {sweep_s:g} s) requeued it",
-            f"+ {work:4.1f} s  of work again, on another worker",
+            _("it finished {total:.1f} s after it was submitted:").format(total=total),
+            _("  {seconds:4.1f} s  until the killed worker took it").format(seconds=queued),
+            _("+ {seconds:4.1f} s  the visibility timeout, counted from then").format(seconds=visibility_timeout),
+            _(
+                "+ {seconds:4.1f} s  until a live worker's check for overdue tasks (every {sweep:g} s) requeued it"
+            ).format(seconds=back, sweep=sweep_s),
+            _("+ {seconds:4.1f} s  of work again, on another worker").format(seconds=work),
             f"= {total:4.1f} s",
         ]
     )
@@ -168,7 +212,13 @@ def wait_for_tasks(client, ids: list[str], timeout: float, interval: float = 0.5
 
     Says first how long it may wait, and shows the states as they change (a live line in a notebook).
     """
-    print(f"waiting up to {timeout:g} s for {len(ids)} task{'s' if len(ids) != 1 else ''} to end...")
+    print(
+        ngettext(
+            "waiting up to {timeout:g} s for {n} task to end...",
+            "waiting up to {timeout:g} s for {n} tasks to end...",
+            len(ids),
+        ).format(timeout=timeout, n=len(ids))
+    )
     line = _live_label()
     start = time.monotonic()
     while True:
@@ -178,12 +228,12 @@ def wait_for_tasks(client, ids: list[str], timeout: float, interval: float = 0.5
         if line is not None:
             counts = ", ".join(f"{states.count(s)} {s}" for s in sorted(set(states)))
             when = (
-                f"all ended after {waited:.0f} s"
+                _("all ended after {waited:.0f} s")
                 if ended
-                else f"stopped waiting after {waited:.0f} s"
+                else _("stopped waiting after {waited:.0f} s")
                 if waited >= timeout
-                else f"{waited:.0f} s of at most {timeout:g} s"
-            )
+                else _("{waited:.0f} s of at most {timeout:g} s")
+            ).format(waited=waited, timeout=timeout)
             line.value = f"{counts} · {when}"
         if ended or waited >= timeout:
             return states
@@ -218,12 +268,12 @@ class DeliveryRounds:
         return textwrap.fill(delivery_price(self.at_least_once, self.early_ack), width)
 
     def __repr__(self) -> str:
-        rows = [("round", "at-least-once", "early ack", "early ÷ at-least-once")]
+        rows = [(_("round"), "at-least-once", "early ack", _("early ÷ at-least-once"))]
         for n, (safe, fast) in enumerate(zip(self.at_least_once, self.early_ack), 1):
             rows.append((str(n), f"{safe:.0f}/s", f"{fast:.0f}/s", f"{fast / safe:.2f}×"))
         rows.append(
             (
-                "median",
+                _("median"),
                 f"{statistics.median(self.at_least_once):.0f}/s",
                 f"{statistics.median(self.early_ack):.0f}/s",
                 f"{statistics.median(_ratios(self.at_least_once, self.early_ack)):.2f}×",
@@ -231,7 +281,8 @@ class DeliveryRounds:
         )
         widths = [max(len(row[i]) for row in rows) for i in range(4)]
         lines = ["  ".join(cell.rjust(w) for cell, w in zip(row, widths)) for row in rows]
-        return "\n".join([f"{self.tasks} tasks of 0 ms per round, {self.workers} workers:"] + lines)
+        head = _("{tasks} tasks of 0 ms per round, {workers} workers:").format(tasks=self.tasks, workers=self.workers)
+        return "\n".join([head] + lines)
 
     def _repr_pretty_(self, printer, cycle) -> None:
         printer.text(repr(self))
@@ -248,36 +299,39 @@ def delivery_price(at_least_once: list[float], early_ack: list[float]) -> str:
     five agree on which is faster does the sentence say so; else the difference is noise.
     """
     if len(at_least_once) != len(early_ack) or not at_least_once:
-        raise ValueError(f"expected as many rounds of each delivery, found {len(at_least_once)} and {len(early_ack)}")
+        raise ValueError(
+            _("expected as many rounds of each delivery, found {first} and {second}").format(
+                first=len(at_least_once), second=len(early_ack)
+            )
+        )
     rounds = len(at_least_once)
     ratio = statistics.median(_ratios(at_least_once, early_ack))
     faster = sum(fast > safe for safe, fast in zip(at_least_once, early_ack))
     slower = sum(fast < safe for safe, fast in zip(at_least_once, early_ack))
     agree = rounds - rounds // 5  # rounds that must agree for a verdict
-    median = f"the median of {rounds} rounds"
     if rounds >= 4 and faster >= agree:
-        return (
-            f"early ack ran {ratio:.2f}× the tasks per second of at-least-once on tiny tasks ({median}; "
-            f"faster in {faster} of them): at-least-once costs {_share(1 - 1 / ratio)} of the "
+        return _(
+            "early ack ran {ratio:.2f}× the tasks per second of at-least-once on tiny tasks (the median of "
+            "{rounds} rounds; faster in {faster} of them): at-least-once costs {share} of the "
             "throughput here, and loses nothing."
-        )
+        ).format(ratio=ratio, rounds=rounds, faster=faster, share=_share(1 - 1 / ratio))
     if rounds >= 4 and slower >= agree:
-        return (
-            f"at-least-once ran {1 / ratio:.2f}× the tasks per second of early ack here ({median}; "
-            f"faster in {slower} of them): its extra round trips to Redis did not show as a cost on "
+        return _(
+            "at-least-once ran {ratio:.2f}× the tasks per second of early ack here (the median of {rounds} "
+            "rounds; faster in {slower} of them): its extra round trips to Redis did not show as a cost on "
             "this machine, now. Run again on a quieter one to see their price."
-        )
+        ).format(ratio=1 / ratio, rounds=rounds, slower=slower)
     ratios = _ratios(at_least_once, early_ack)
-    return (
-        f"early ack ran {ratio:.2f}× the tasks per second of at-least-once ({median}), but the rounds "
-        f"went from {min(ratios):.2f}× to {max(ratios):.2f}×, faster in {faster} and slower in "
-        f"{slower}: the difference is within the noise of this machine: run again on a quieter one."
-    )
+    return _(
+        "early ack ran {ratio:.2f}× the tasks per second of at-least-once (the median of {rounds} rounds), "
+        "but the rounds went from {low:.2f}× to {high:.2f}×, faster in {faster} and slower in "
+        "{slower}: the difference is within the noise of this machine: run again on a quieter one."
+    ).format(ratio=ratio, rounds=rounds, low=min(ratios), high=max(ratios), faster=faster, slower=slower)
 
 
 def _share(fraction: float) -> str:
     """A fraction as a percentage; "under 1%" rather than a 0% that reads as free."""
-    return "under 1%" if fraction < 0.005 else f"{fraction:.0%}"
+    return _("under 1%") if fraction < 0.005 else f"{fraction:.0%}"
 
 
 def measure_deliveries(at_least_once, early_ack, workers: int = 2, tasks: int = 200, rounds: int = 8) -> DeliveryRounds:
@@ -292,10 +346,12 @@ def measure_deliveries(at_least_once, early_ack, workers: int = 2, tasks: int = 
     for delivery, cluster in clusters.items():
         if cluster.settings.delivery != delivery:
             raise ValueError(
-                f"expected a cluster with delivery={delivery!r} as {delivery}, found {cluster.settings.delivery!r}"
+                _("expected a cluster with delivery={wanted} as {name}, found {found}").format(
+                    wanted=repr(delivery), name=delivery, found=repr(cluster.settings.delivery)
+                )
             )
     if rounds < 4:
-        raise ValueError(f"rounds must be at least 4 for a verdict, got {rounds}")
+        raise ValueError(_("rounds must be at least 4 for a verdict, got {rounds}").format(rounds=rounds))
     throughput: dict[str, list[float]] = {"at_least_once": [], "early_ack": []}
     for cluster in clusters.values():
         cluster.scale(workers)
@@ -306,7 +362,11 @@ def measure_deliveries(at_least_once, early_ack, workers: int = 2, tasks: int = 
         for number in range(rounds):
             order = list(clusters) if number % 2 == 0 else list(reversed(clusters))
             for delivery in order:
-                bar.describe(f"round {number + 1} of {rounds}: {DELIVERY_LABELS[delivery]}")
+                bar.describe(
+                    _("round {number} of {rounds}: {delivery}").format(
+                        number=number + 1, rounds=rounds, delivery=DELIVERY_LABELS[delivery]
+                    )
+                )
                 batch = run_batch(clusters[delivery].celery, TASKS["sleep"], {"ms": 0}, tasks, progress=bar)
                 throughput[delivery].append(tasks / batch["wall_s"])
         done = True

@@ -11,6 +11,7 @@ import threading
 import time
 
 from labapp.engine.this_process import in_notebook
+from labapp.i18n import _
 
 SLEEP_TASK = "labapp.tasks.sleep_ms"
 
@@ -43,7 +44,7 @@ class EventCounter:
     def __enter__(self) -> "EventCounter":
         self._thread.start()
         if not self._ready.wait(10):
-            raise TimeoutError("could not listen to the cluster's events within 10 s")
+            raise TimeoutError(_("could not listen to the cluster's events within 10 s"))
         time.sleep(0.3)  # the receiver's queue is bound once it consumes: events before that are not seen
         return self
 
@@ -81,8 +82,10 @@ class LiveExperiment:
             while not self.finished((now := time.monotonic()) - start):
                 if now - start >= self.seconds and not told:
                     print(
-                        f"the last change has not been in effect for {self.MIN_STEADY:g} s yet (a busy machine): "
-                        f"the run goes on until it has, {self.MAX_EXTRA:g} s more at most"
+                        _(
+                            "the last change has not been in effect for {steady:g} s yet (a busy machine): "
+                            "the run goes on until it has, {extra:g} s more at most"
+                        ).format(steady=self.MIN_STEADY, extra=self.MAX_EXTRA)
                     )
                     told = True
                 self.step(now - start)
@@ -135,7 +138,7 @@ class LiveExperiment:
     def draw_ideal(self, ax, times: list[float], workers: list[int]) -> list[float]:
         """The dashed ideal line, every worker finishing 1000/task_ms tasks a second; its values."""
         ideal = [n * 1000 / self.task_ms for n in workers]
-        label = f"ideal: workers × {1000 / self.task_ms:g}/s"
+        label = _("ideal: workers × {rate:g}/s").format(rate=1000 / self.task_ms)
         ax.step(times, ideal, where="post", color="#9e9e9e", linestyle="--", label=label)
         return ideal
 
@@ -143,7 +146,7 @@ class LiveExperiment:
         """Top the queue up to a few seconds of work for ``workers``, so no worker ever waits for a task."""
         waiting = self.cluster.queue_length()
         enough = int(workers * 3000 / max(self.task_ms, 1)) + 4
-        for _ in range(max(0, enough - waiting)):
+        for _index in range(max(0, enough - waiting)):
             self.cluster.celery.send_task(SLEEP_TASK, kwargs={"ms": self.task_ms}, ignore_result=True)
 
 
@@ -199,15 +202,17 @@ class LiveThroughput(LiveExperiment):
         fig = Figure(figsize=(7, 3.4), layout="constrained")
         ax = fig.add_subplot()
         times = [s[0] for s in self.samples]
-        ax.plot(times, [s[1] for s in self.samples], "o-", color="#1565c0", label="tasks finished per second")
+        ax.plot(times, [s[1] for s in self.samples], "o-", color="#1565c0", label=_("tasks finished per second"))
         ideal = self.draw_ideal(ax, times, [s[2] for s in self.samples])
         ax.set_xlim(0, self.length)
         ax.set_ylim(0, max(ideal + [1]) * 1.15)
-        ax.set_xlabel("seconds")
-        ax.set_ylabel("tasks per second")
+        ax.set_xlabel(_("seconds"))
+        ax.set_ylabel(_("tasks per second"))
         ax.set_title(
-            f"Live throughput: {self.task_ms} ms tasks, scaling at "
-            + ", ".join(f"{at} s → {n} workers" for at, n in self.scale_at.items()),
+            _("Live throughput: {ms} ms tasks, scaling at {schedule}").format(
+                ms=self.task_ms,
+                schedule=", ".join(_("{at} s → {n} workers").format(at=at, n=n) for at, n in self.scale_at.items()),
+            ),
             fontsize=10,
         )
         ax.grid(True, alpha=0.3)

@@ -17,13 +17,13 @@ from matplotlib.transforms import Bbox, offset_copy
 from labapp.bench import BenchRecords
 from labapp.engine.heartbeat import natural_key
 from labapp.engine.this_process import in_notebook, usable_cores
+from labapp.i18n import _, ngettext
 
 MEASURED = "#1f5fa8"
 IDEAL = "#8a8a8a"
 CORES = "#c0392b"
 TASK_COLORS = ("#1f5fa8", "#e08a1e", "#2e8b57", "#8e44ad", "#c0392b", "#17a2b8", "#7f6a00", "#d35f8d")
 LABEL_BOX = dict(boxstyle="round,pad=0.15", facecolor="white", edgecolor="none", alpha=0.8)
-KIND_TEXT = {"sleep": "sleep tasks (waiting: I/O-bound)", "cpu": "CPU tasks (computing: CPU-bound)"}
 POINT_LABEL = "labapp-point-label"  # the gid of a point's value label, which _place_labels moves
 LABEL_GAP = 6  # points between a data point and its label
 # where a label may go around its point, best first: (x, y) direction, alignment of the text
@@ -43,6 +43,18 @@ _SPOT_ORDER: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # axes -
 LEGEND_DROP = 38  # points from the bottom of an axes to a legend below it: clears ticks and x label
 
 
+def kind_text(kind: str) -> str:
+    """A benchmark's kind of task as its plots name it, in the reader's language."""
+    return {"sleep": _("sleep tasks (waiting: I/O-bound)"), "cpu": _("CPU tasks (computing: CPU-bound)")}.get(
+        kind, kind
+    )
+
+
+def _kind_short(kind: str) -> str:
+    """A kind of task without its explanation: "sleep tasks"."""
+    return {"sleep": _("sleep tasks"), "cpu": _("CPU tasks")}.get(kind, kind)
+
+
 def _meta(records) -> tuple[str | None, float | None, int]:
     """kind, duration and cores of the records; a plain list of points says no kind or duration
     (nothing is invented), and its cores are this machine's."""
@@ -54,19 +66,22 @@ def _meta(records) -> tuple[str | None, float | None, int]:
 
 
 def _what(records) -> str:
-    kind, duration, _ = _meta(records)
-    what = KIND_TEXT.get(kind, kind) if kind else "tasks"
-    return what if duration is None else f"{what} of {duration:g} ms"
+    kind, duration, _cores = _meta(records)
+    what = kind_text(kind) if kind else _("tasks")
+    return what if duration is None else _("{what} of {duration:g} ms").format(what=what, duration=duration)
 
 
 def _batch_text(records) -> str:
     sizes = [p["tasks"] for p in records]
     if len(set(sizes)) == 1:
-        return f"{sizes[0]} tasks per point"
+        return ngettext("{n} tasks per point", "{n} tasks per point", sizes[0]).format(n=sizes[0])
     per_worker = {p["tasks"] / p["workers"] for p in records}
     if len(per_worker) == 1:
-        return f"{sizes[0] // records[0]['workers']} tasks per worker at each point"
-    return f"{min(sizes)}–{max(sizes)} tasks per point"
+        share = sizes[0] // records[0]["workers"]
+        return ngettext("{n} tasks per worker at each point", "{n} tasks per worker at each point", share).format(
+            n=share
+        )
+    return _("{low}–{high} tasks per point").format(low=min(sizes), high=max(sizes))
 
 
 def _notebook_display() -> None:
@@ -101,14 +116,14 @@ def _worker_axis(ax, records, cores: int) -> None:
     counts = sorted({p["workers"] for p in records})
     ax.set_xticks(counts)
     ax.set_xlim(0, max(counts + [cores]) * 1.08 + 0.2)
-    ax.set_xlabel("workers (processes, one task at a time each)")
+    ax.set_xlabel(_("workers (processes, one task at a time each)"))
     ax.axvline(
         cores,
         color=CORES,
         linestyle=":",
         linewidth=1.6,
         zorder=1.5,
-        label=f"{cores} CPU core{'s' if cores > 1 else ''} on this machine",
+        label=ngettext("{n} CPU core on this machine", "{n} CPU cores on this machine", cores).format(n=cores),
     )
     ax.grid(True, alpha=0.3)
 
@@ -116,7 +131,7 @@ def _worker_axis(ax, records, cores: int) -> None:
 def _worker_series(records, ax):
     """The figure and axes to draw on, the core count, and the points sorted by workers."""
     fig, ax = _new_axes(ax)
-    _, _, cores = _meta(records)
+    cores = _meta(records)[2]
     return fig, ax, cores, sorted(records, key=lambda p: p["workers"])
 
 
@@ -134,16 +149,19 @@ def throughput_plot(records, ax=None, *, title: str | None = None) -> Figure:
         color=IDEAL,
         linestyle="--",
         linewidth=1.4,
-        label=f"ideal: N × {per_worker:.1f} tasks/s per worker",
+        label=_("ideal: N × {rate:.1f} tasks/s per worker").format(rate=per_worker),
     )
-    ax.plot(xs, ys, "o-", color=MEASURED, linewidth=2.2, markersize=7, label="measured", zorder=3)
+    ax.plot(xs, ys, "o-", color=MEASURED, linewidth=2.2, markersize=7, label=_("measured"), zorder=3)
     for x, y, p in zip(xs, ys, points):
         _point_label(ax, f"{y:.1f}/s\n({p['efficiency']:.0%})", (x, y))
     _worker_axis(ax, points, cores)
     ax.set_ylim(0, max(max(ys), per_worker * max(xs)) * 1.22)
-    ax.set_ylabel("throughput (tasks per second)")
+    ax.set_ylabel(_("throughput (tasks per second)"))
     ax.set_title(
-        title or f"Throughput vs workers: {_what(records)}\n{_batch_text(points)}; in brackets: efficiency",
+        title
+        or _("Throughput vs workers: {what}\n{batch}; in brackets: efficiency").format(
+            what=_what(records), batch=_batch_text(points)
+        ),
         fontsize=10.5,
     )
     _legend_below(ax)
@@ -158,15 +176,15 @@ def efficiency_plot(records, ax=None, *, title: str | None = None) -> Figure:
     fig, ax, cores, points = _worker_series(records, ax)
     _SPOT_ORDER[ax] = EFFICIENCY_SPOTS
     xs, ys = [p["workers"] for p in points], [p["efficiency"] for p in points]
-    ax.axhline(1.0, color=IDEAL, linestyle="--", linewidth=1.4, label="ideal: 100%")
-    ax.plot(xs, ys, "o-", color=MEASURED, linewidth=2.2, markersize=7, label="measured", zorder=3)
+    ax.axhline(1.0, color=IDEAL, linestyle="--", linewidth=1.4, label=_("ideal: 100%"))
+    ax.plot(xs, ys, "o-", color=MEASURED, linewidth=2.2, markersize=7, label=_("measured"), zorder=3)
     for x, y in zip(xs, ys):
         _point_label(ax, f"{y:.0%}", (x, y))
     _worker_axis(ax, points, cores)
     ax.set_ylim(0, max(1.15, max(ys) * 1.15))
     ax.yaxis.set_major_formatter(PercentFormatter(1.0))
-    ax.set_ylabel("efficiency (speedup ÷ workers)")
-    ax.set_title(title or f"Efficiency vs workers: {_what(records)}", fontsize=10.5)
+    ax.set_ylabel(_("efficiency (speedup ÷ workers)"))
+    ax.set_title(title or _("Efficiency vs workers: {what}").format(what=_what(records)), fontsize=10.5)
     _legend_below(ax)
     if alone:
         _place_labels(fig)
@@ -204,7 +222,7 @@ def _place_labels(fig: Figure) -> None:
     """Move every point label of fig to the first of its axes' spots where it crosses no line,
     covers no data point or other label and stays inside the axes. Where a label fits only
     past the edge of its plot, the plot's limits grow to make room, and all are placed again."""
-    for _ in range(4):
+    for _attempt in range(4):
         fig.draw_without_rendering()  # lay the figure out: labels are placed in display space
         grown = False
         for ax in fig.axes:
@@ -317,28 +335,40 @@ def timeline_plot(point: dict, ax=None, *, kind: str | None = None, duration_ms:
                     part, (row[name] - 0.38, 0.76), facecolors=color, alpha=shade, edgecolor=color, linewidth=0.4
                 )
     wall = point["wall_s"]
-    ax.axvline(wall, color="black", linestyle="--", linewidth=1.1, label=f"last result read: {wall:.2f} s")
+    ax.axvline(
+        wall,
+        color="black",
+        linestyle="--",
+        linewidth=1.1,
+        label=_("last result read: {seconds:.2f} s").format(seconds=wall),
+    )
     last_sent = max(t["submitted"] for t in timings)
-    ax.axvspan(0, last_sent, color=IDEAL, alpha=0.15, label=f"sending the batch: {last_sent:.2f} s")
+    ax.axvspan(
+        0, last_sent, color=IDEAL, alpha=0.15, label=_("sending the batch: {seconds:.2f} s").format(seconds=last_sent)
+    )
     ax.set_yticks(range(len(names)), [labels[n] for n in names])
     ax.set_ylim(len(names) - 0.5, -0.5)
     ax.set_xlim(0, wall * 1.04)
-    ax.set_xlabel("time since the first task was sent (s)")
-    ax.set_ylabel("worker")
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.set_xlabel(_("time since the first task was sent (s)"))
+    ax.set_ylabel(_("worker"))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _position: f"{v:g}"))
     ax.xaxis.set_major_locator(MaxNLocator(nbins=12))
     ax.grid(True, axis="x", alpha=0.3)
-    what = ""
-    if kind is not None:
-        what = f" {KIND_TEXT.get(kind, kind).split(' (')[0]}"
-        if duration_ms is not None:
-            what += f" of {duration_ms:g} ms"
+    what = _kind_short(kind) if kind is not None else _("tasks")
+    if kind is not None and duration_ms is not None:
+        batch = _("{n} {what} of {duration:g} ms").format(n=point["tasks"], what=what, duration=duration_ms)
+    else:
+        batch = _("{n} {what}").format(n=point["tasks"], what=what)
     n = point["workers"]
     runs = [t["finished"] - t["started"] for t in timings]
     ax.set_title(
-        f"Which worker ran which task: {point['tasks']}{what or ' tasks'} on {n} "
-        f"worker{'s' if n > 1 else ''}: {point['throughput']:.1f} tasks/s, "
-        f"each task ran {sum(runs) / len(runs) * 1000:.0f} ms on average",
+        ngettext(
+            "Which worker ran which task: {batch} on {n} worker: {throughput:.1f} tasks/s, "
+            "each task ran {average:.0f} ms on average",
+            "Which worker ran which task: {batch} on {n} workers: {throughput:.1f} tasks/s, "
+            "each task ran {average:.0f} ms on average",
+            n,
+        ).format(batch=batch, n=n, throughput=point["throughput"], average=sum(runs) / len(runs) * 1000),
         fontsize=10.5,
     )
     ax.legend(
@@ -356,19 +386,17 @@ def response_time_plot(loads, blocking: dict, queued: dict) -> Figure:
     and the queued endpoint (seconds per client, keyed by the number of clients), log scale."""
     fig, ax = _new_axes(None, size=(7, 4.6))
     loads = sorted(loads)
-    for name, times, color in (
-        ("blocking: POST /blocking/factorial (200 when done)", blocking, "#c62828"),
-        ("queued: POST /factorial (202 at once)", queued, "#1565c0"),
+    for slowest, fastest, times, color in (
+        (_("blocking: POST /blocking/factorial (200 when done): slowest"), _("blocking: fastest"), blocking, "#c62828"),
+        (_("queued: POST /factorial (202 at once): slowest"), _("queued: fastest"), queued, "#1565c0"),
     ):
-        ax.plot(loads, [max(times[n]) for n in loads], "o-", color=color, label=f"{name}: slowest")
-        ax.plot(
-            loads, [min(times[n]) for n in loads], "o:", color=color, alpha=0.5, label=f"{name.split(':')[0]}: fastest"
-        )
+        ax.plot(loads, [max(times[n]) for n in loads], "o-", color=color, label=slowest)
+        ax.plot(loads, [min(times[n]) for n in loads], "o:", color=color, alpha=0.5, label=fastest)
     ax.set_yscale("log")
     ax.set_xticks(loads)
-    ax.set_xlabel("clients sending at the same moment")
-    ax.set_ylabel("response time (s, log scale)")
-    ax.set_title("20000! per request: response time against load", fontsize=10.5)
+    ax.set_xlabel(_("clients sending at the same moment"))
+    ax.set_ylabel(_("response time (s, log scale)"))
+    ax.set_title(_("20000! per request: response time against load"), fontsize=10.5)
     ax.grid(True, alpha=0.3)
     _legend_below(ax, ncols=1)
     return fig
@@ -386,16 +414,18 @@ def summary_figure(records, timeline_workers: int | None = None) -> Figure:
     throughput_plot(
         records,
         fig.add_subplot(grid[0, 0]),
-        title=f"Throughput vs workers ({_batch_text(points)}; in brackets: efficiency)",
+        title=_("Throughput vs workers ({batch}; in brackets: efficiency)").format(batch=_batch_text(points)),
     )
     efficiency_plot(
         records,
         fig.add_subplot(grid[0, 1]),
-        title="Efficiency vs workers (100% = each added worker adds its full share)",
+        title=_("Efficiency vs workers (100% = each added worker adds its full share)"),
     )
     timeline_plot(chosen, fig.add_subplot(grid[1, :]), kind=kind, duration_ms=duration)
     fig.suptitle(
-        f"Scaling benchmark: {_what(records)}, {cores} CPU core{'s' if cores > 1 else ''}",
+        ngettext("Scaling benchmark: {what}, {n} CPU core", "Scaling benchmark: {what}, {n} CPU cores", cores).format(
+            what=_what(records), n=cores
+        ),
         fontsize=13,
         fontweight="bold",
     )

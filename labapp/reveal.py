@@ -15,6 +15,7 @@ import nbformat
 
 from labapp.authoring import regions, reveal_store
 from labapp.authoring.exercises import SOLUTIONS, solution_notebooks
+from labapp.i18n import _
 from labapp.settings import Settings
 
 _confirmed: set[str] = set()  # exercises this kernel already agreed to see
@@ -35,10 +36,11 @@ def solution_parts(root: Path, exercise: str) -> list[str]:
     reveal_store.check_name(exercise)
     matches = [p for p in solution_notebooks(root) if p.name.startswith(exercise + "_") or p.stem == exercise]
     if len(matches) != 1:
-        found = ", ".join(p.name for p in solution_notebooks(root)) or "none"
+        found = ", ".join(p.name for p in solution_notebooks(root)) or _("none")
         raise ValueError(
-            f"expected one notebook {SOLUTIONS}/{exercise}_*.ipynb in {Path(root).resolve()}, "
-            f"found {len(matches)} (notebooks there: {found})"
+            _("expected one notebook {pattern} in {root}, found {count} (notebooks there: {found})").format(
+                pattern=f"{SOLUTIONS}/{exercise}_*.ipynb", root=Path(root).resolve(), count=len(matches), found=found
+            )
         )
     nb = nbformat.read(matches[0], as_version=4)
     parts = [
@@ -47,7 +49,11 @@ def solution_parts(root: Path, exercise: str) -> list[str]:
         if cell.cell_type == "code" and regions.has_solution(cell.source)
     ]
     if not parts:
-        raise ValueError(f"{SOLUTIONS}/{matches[0].name} has no `### BEGIN SOLUTION` region in its code cells")
+        raise ValueError(
+            _("{notebook} has no `### BEGIN SOLUTION` region in its code cells").format(
+                notebook=f"{SOLUTIONS}/{matches[0].name}"
+            )
+        )
     return parts
 
 
@@ -63,13 +69,21 @@ def _one_cell(exercise: str, parts: list[str], part: int | None) -> str | None:
         return "\n\n".join(parts)
     number = part or 1
     if not 1 <= number <= len(parts):
-        print(f"{exercise}'s solution has {len(parts)} cell(s): expected part between 1 and {len(parts)}, found {part}")
+        print(
+            _("{exercise}'s solution has {count} cell(s): expected part between 1 and {count}, found {part}").format(
+                exercise=exercise, count=len(parts), part=part
+            )
+        )
         return None
-    print(
-        f"{exercise}'s solution has {len(parts)} cells (a cell magic such as %%writefile must start its "
-        f"own cell); this is cell {number} of {len(parts)}."
-        + (f" Run reveal({exercise!r}, part={number + 1}) for the next." if number < len(parts) else "")
-    )
+    said = _(
+        "{exercise}'s solution has {count} cells (a cell magic such as %%writefile must start its "
+        "own cell); this is cell {number} of {count}."
+    ).format(exercise=exercise, count=len(parts), number=number)
+    if number < len(parts):
+        said += " " + _("Run reveal({quoted}, part={next}) for the next.").format(
+            quoted=repr(exercise), next=number + 1
+        )
+    print(said)
     return parts[number - 1]
 
 
@@ -85,21 +99,26 @@ def _show(code: str, exercise: str) -> None:
         print(code)
         return
     shell.set_next_input(code, replace=False)
-    print(f"The solution of {exercise} is in a new cell below: read it, then run it.")
+    print(_("The solution of {exercise} is in a new cell below: read it, then run it.").format(exercise=exercise))
 
 
 def _ask(exercise: str) -> bool:
     """Ask the student; True only for 'yes'."""
-    question = (
-        f"Reveal the solution of {exercise}? It will appear in a new cell below, "
+    question = _(
+        "Reveal the solution of {exercise}? It will appear in a new cell below, "
         "so try the exercise first. Type yes to reveal: "
-    )
+    ).format(exercise=exercise)
     try:
         answer = input(question)
     except Exception:  # a front end without input (nbval, a script with no stdin)
-        print(f"Cannot ask for confirmation here: call reveal({exercise!r}, confirm=True) to reveal.")
+        print(
+            _("Cannot ask for confirmation here: call reveal({quoted}, confirm=True) to reveal.").format(
+                quoted=repr(exercise)
+            )
+        )
         return False
-    return answer.strip().lower() == "yes"
+    # the word the question asks for, in the reader's language; English "yes" is always understood
+    return answer.strip().lower() in ("yes", _("yes"))
 
 
 def reveal(exercise: str, confirm: bool = False, part: int | None = None, root: str | Path | None = None) -> None:
@@ -115,7 +134,7 @@ def _solution_cell(exercise: str, confirm: bool, part: int | None, root: str | P
     try:
         reveal_store.check_name(exercise)
     except ValueError as exc:
-        print(f"Nothing revealed: {exc}.")
+        print(_("Nothing revealed: {reason}.").format(reason=exc))
         return None
     root = Path(root) if root is not None else find_root()
     settings = Settings.from_env()
@@ -131,11 +150,14 @@ def _published_parts(exercise: str, settings: Settings) -> list[str] | None:
         store = reveal_store.open_store(settings.reveal_from)
         entry = store.get(exercise)
     except (ValueError, reveal_store.StoreError) as exc:
-        print(f"Cannot read what the instructor revealed: {exc}")
+        print(_("Cannot read what the instructor revealed: {error}").format(error=exc))
         return None
     if entry is None:
         print(
-            f"The instructor has not revealed {exercise} yet (nothing for it in the {store}). Keep trying, or ask them."
+            _(
+                "The instructor has not revealed {exercise} yet (nothing for it in the {store}). "
+                "Keep trying, or ask them."
+            ).format(exercise=exercise, store=store)
         )
         return None
     return entry["parts"]
@@ -145,11 +167,11 @@ def _own_parts(exercise: str, root: Path, confirm: bool) -> list[str] | None:
     """The solution from this machine's solutions/, once the student agreed; else None, said why."""
     if not confirm and exercise not in _confirmed:
         if not _ask(exercise):
-            print(f"Nothing revealed: the solution of {exercise} stays hidden.")
+            print(_("Nothing revealed: the solution of {exercise} stays hidden.").format(exercise=exercise))
             return None
     _confirmed.add(exercise)
     try:
         return solution_parts(root, exercise)
     except ValueError as exc:
-        print(f"Nothing revealed: {exc}")
+        print(_("Nothing revealed: {reason}").format(reason=exc))
         return None

@@ -28,6 +28,7 @@ import ipywidgets as w
 
 from labapp.api.client import ApiError
 from labapp.engine import processes
+from labapp.i18n import _, ngettext
 
 FINAL_STATES = ("SUCCESS", "FAILURE", "REVOKED", "UNKNOWN")
 # UNKNOWN: the API answers 404, the cluster no longer knows the id (restarted, or the result expired)
@@ -168,6 +169,17 @@ STOPPED_BY_CALL = "updates stopped: stop() was called"
 REPLACED = "updates stopped: a newer widget of this cluster took over (the cell ran again?)"
 NOT_RUNNING = "updates stopped: the cluster is not running"
 RUNNING_STATES = ("STARTED", "PROGRESS")
+
+
+def _stop_reason(why: str) -> str:
+    """Why updates stopped, in the reader's language (the constants above are the English keys)."""
+    return {
+        STOPPED_BY_CALL: _("updates stopped: stop() was called"),
+        REPLACED: _("updates stopped: a newer widget of this cluster took over (the cell ran again?)"),
+        NOT_RUNNING: _("updates stopped: the cluster is not running"),
+    }.get(why, why)
+
+
 DONE_STATES = ("SUCCESS", "FAILURE", "REVOKED")  # UNKNOWN is not done: only not known to the API
 
 
@@ -279,7 +291,8 @@ class _Feed:
     def _mark_stopped(self, why: str) -> None:
         with self.lock:
             when = time.strftime("%H:%M:%S", time.localtime(self.last.at)) if self.last else ""
-            self.stopped = f"{why} (last state seen at {when})" if when else why
+            why = _stop_reason(why)
+            self.stopped = _("{why} (last state seen at {when})").format(why=why, when=when) if when else why
             for view in self.views:
                 view._render()
 
@@ -327,7 +340,7 @@ class _Feed:
                 if exc.status == 404:  # never issued through the API, or expired: not ours to ask
                     statuses[task_id] = {"task_id": task_id, "state": "UNKNOWN", "error": str(exc)}
                     continue
-                problem = f"status of {_short(task_id)}: {exc}"
+                problem = _("status of {task}: {error}").format(task=_short(task_id), error=exc)
                 if exc.status in (0, 503):  # API or broker unreachable: do not hammer it
                     break
         return Reading(workers, queued, statuses, problem, other_apps)
@@ -338,7 +351,7 @@ class _Feed:
         except Exception as exc:  # never let the thread die silently
             with self.lock:
                 for view in self.views:
-                    view._status_text = f"update failed: {type(exc).__name__}: {exc}"
+                    view._status_text = _("update failed: {error}").format(error=f"{type(exc).__name__}: {exc}")
                     view._render()
             return PANEL_IDLE_INTERVAL
 
@@ -402,7 +415,7 @@ class TaskBoard(_Live, w.VBox):
         self.interval = interval
         self._rows: dict[str, dict] = {}  # task id -> row, oldest first
         self._join(feed, cluster, "board")
-        self._status_text = "no tasks yet"
+        self._status_text = _("no tasks yet")
         self.summary = w.HTML()
         self.table = w.HTML()
         super().__init__([self.summary, self.table])
@@ -473,7 +486,7 @@ class TaskBoard(_Live, w.VBox):
             if task_id in reading.statuses:
                 self._update(reading.statuses[task_id])
         left = len(self._wanted())
-        self._status_text = reading.problem or ("updating…" if left else "idle: all tasks finished")
+        self._status_text = reading.problem or (_("updating…") if left else _("idle: all tasks finished"))
         self._render()
 
     def _update(self, answer: dict) -> None:
@@ -490,9 +503,9 @@ class TaskBoard(_Live, w.VBox):
             row["finished"] = result.get("finished") or time.time()
         # the reading says when a running task's worker is gone: its state is stale
         gone = answer.get("worker_alive") is False
-        row["note"] = "worker gone: the task returns to the queue after the visibility timeout" if gone else ""
+        row["note"] = _("worker gone: the task returns to the queue after the visibility timeout") if gone else ""
         if row["state"] == "UNKNOWN":
-            row["note"] = "the cluster no longer knows this task (restarted, or its result expired)"
+            row["note"] = _("the cluster no longer knows this task (restarted, or its result expired)")
 
     def _render(self) -> None:
         with self._lock:
@@ -502,13 +515,14 @@ class TaskBoard(_Live, w.VBox):
                 counts[row["state"]] = counts.get(row["state"], 0) + 1
             tally = ", ".join(f"{n} {state}" for state, n in counts.items())
             status = self._feed.stopped or self._status_text
-            summary = f"<b>Tasks</b> ({len(rows)}{': ' + tally if tally else ''}) — "
+            tasks = _("Tasks")
+            summary = f"<b>{tasks}</b> ({len(rows)}{': ' + tally if tally else ''}) — "
             summary += _message(status, "#757575")
             now = self._feed.last.at if self._feed.stopped and self._feed.last else time.time()
             table = _table(
-                ["task id", "task", "state", "progress", "worker", "elapsed", "result"],
+                [_("task id"), _("task"), _("state"), _("progress"), _("worker"), _("elapsed"), _("result")],
                 [self._cells(row, now) for row in rows],
-                "Submit a task to see it here.",
+                _("Submit a task to see it here."),
             )
             # An unchanged value sends nothing: the kernel gets a message only on a change.
             self.summary.value = summary
@@ -520,7 +534,8 @@ class TaskBoard(_Live, w.VBox):
         color = STATE_COLORS.get(state, "#333")
         state_html = f'<b style="color:{color}">{html.escape(state)}</b>'
         if row["note"]:
-            state_html += f' <span style="color:#c62828" title="{html.escape(row["note"])}">⚠ worker gone</span>'
+            gone = _("worker gone")
+            state_html += f' <span style="color:#c62828" title="{html.escape(row["note"])}">⚠ {gone}</span>'
         progress = row["progress"] or {}
         bar = _progress_bar(progress.get("current") or 0, progress.get("total") or 1) if state == "PROGRESS" else ""
         args = ", ".join(f"{k}={v}" for k, v in row["args"].items())
@@ -547,9 +562,9 @@ class TaskLauncher(w.VBox):
         self._listeners = []
         settings = cluster.settings
         self.task = w.Dropdown(
-            options=[("long_task (x seconds of work)", "long_task"), ("factorial (n!)", "factorial")],
+            options=[(_("long_task (x seconds of work)"), "long_task"), (_("factorial (n!)"), "factorial")],
             value="long_task",
-            description="task",
+            description=_("task"),
         )
         # Plain text boxes, not bounded ones: a bounded box would silently clamp
         # 25 to 20; the limits are shown, and the API judges and explains.
@@ -557,27 +572,30 @@ class TaskLauncher(w.VBox):
         self.n = w.IntText(value=20, description="n")
         self.hint = w.HTML()
         self._limits = {
-            "long_task": f"x: seconds of simulated work, from 0 to {settings.longtask_max_x:g}",
-            "factorial": f"n: an integer from 0 to {settings.factorial_max_n}",
+            "long_task": _("x: seconds of simulated work, from 0 to {limit:g}").format(limit=settings.longtask_max_x),
+            "factorial": _("n: an integer from 0 to {limit}").format(limit=settings.factorial_max_n),
         }
         # No icon= on any button: ipywidgets 8 draws it as a Font Awesome <i> whose glyph (a
         # private-use character) lands in the button's accessible name ("\uf04b Submit"), so a
         # screen reader reads junk and get_by_role("button", name="Submit") finds nothing.
-        self.submit_button = w.Button(description="Submit", button_style="primary", tooltip="submit the task once")
+        self.submit_button = w.Button(
+            description=_("Submit"), button_style="primary", tooltip=_("submit the task once")
+        )
         self.count = w.BoundedIntText(
-            value=many, min=1, max=MAX_ROWS, description="how many", layout=w.Layout(width="160px")
+            value=many, min=1, max=MAX_ROWS, description=_("how many"), layout=w.Layout(width="160px")
         )
         self.submit_many_button = w.Button(
-            description=f"Submit {self.count.value}", tooltip="submit the task 'how many' times at once"
+            description=_("Submit {count}").format(count=self.count.value),
+            tooltip=_("submit the task 'how many' times at once"),
         )
         self.status = w.HTML()
         self.task.observe(self._on_task, names="value")
         self.count.observe(self._on_count, names="value")
-        self.submit_button.on_click(lambda _: self.submit(1))
-        self.submit_many_button.on_click(lambda _: self.submit(self.count.value))
+        self.submit_button.on_click(lambda _button: self.submit(1))
+        self.submit_many_button.on_click(lambda _button: self.submit(self.count.value))
         super().__init__(
             [
-                w.HTML("<b>Submit tasks</b>"),
+                w.HTML("<b>" + _("Submit tasks") + "</b>"),
                 self.task,
                 w.HBox([self.x, self.n]),
                 self.hint,
@@ -599,7 +617,7 @@ class TaskLauncher(w.VBox):
         self.hint.value = _message(self._limits[self.task.value], "#757575")
 
     def _on_count(self, change) -> None:
-        self.submit_many_button.description = f"Submit {change['new']}"
+        self.submit_many_button.description = _("Submit {count}").format(count=change["new"])
 
     def submit(self, count: int = 1) -> list[str]:
         """Submit the chosen task count times; return the new ids (empty if the API refused)."""
@@ -609,12 +627,12 @@ class TaskLauncher(w.VBox):
         args = {"x": x} if task == "long_task" else {"n": self.n.value}
         client = self.cluster.client
         if client is None:
-            self.status.value = _message("the cluster is not running: start it first", "#c62828")
+            self.status.value = _message(_("the cluster is not running: start it first"), "#c62828")
             return []
         send = client.submit_longtask if task == "long_task" else client.submit_factorial
         ids: list[str] = []
         error = None
-        for _ in range(count):
+        for _attempt in range(count):
             try:
                 ids.append(send(*args.values()))
             except ApiError as exc:
@@ -627,10 +645,14 @@ class TaskLauncher(w.VBox):
         text = ""
         if ids:
             listed = ", ".join(_short(i) for i in ids) if len(ids) > 1 else ids[0]
-            text = _message(f"submitted {len(ids)} × {call}: {listed}", "#2e7d32")
+            text = _message(
+                _("submitted {count} × {call}: {ids}").format(count=len(ids), call=call, ids=listed), "#2e7d32"
+            )
         if error is not None:
             text += "<br>" if text else ""
-            text += _message(f"refused ({error.status or 'no answer'}): {error}", "#c62828")
+            text += _message(
+                _("refused ({status}): {error}").format(status=error.status or _("no answer"), error=error), "#c62828"
+            )
         self.status.value = text
         if ids:
             for callback in self._listeners:
@@ -644,13 +666,18 @@ PANEL_WIDTH = "540px"  # fixed: the panel must not jump sideways as its text cha
 PANEL_COLUMNS = (("worker", 12), ("pid", 8), ("state", 15), ("done", 6), ("current task", None))
 
 
+def _panel_titles() -> list[str]:
+    """The workers table's column titles in the reader's language (PANEL_COLUMNS keeps the English)."""
+    return [_("worker"), _("pid"), _("state"), _("done"), _("current task")]
+
+
 def _fixed_table(rows: list[list[str]], titles: list[list[str]], empty: str) -> str:
     """The workers table with fixed column widths; a cell too long ends in … (its title shows all)."""
     if not rows:
         return f'<div style="color:#757575;padding:4px 0">{html.escape(empty)}</div>'
     cell = "padding:2px 8px 2px 0;text-align:left;white-space:nowrap;overflow:hidden;text-overflow:ellipsis"
-    cols = "".join(f'<col style="width:{width}ch">' if width else "<col>" for _, width in PANEL_COLUMNS)
-    head = "".join(f'<th style="{cell};border-bottom:1px solid #bbb">{name}</th>' for name, _ in PANEL_COLUMNS)
+    cols = "".join(f'<col style="width:{width}ch">' if width else "<col>" for _name, width in PANEL_COLUMNS)
+    head = "".join(f'<th style="{cell};border-bottom:1px solid #bbb">{name}</th>' for name in _panel_titles())
     body = "".join(
         "<tr>"
         + "".join(f'<td style="{cell}" title="{html.escape(title)}">{c}</td>' for c, title in zip(row, row_titles))
@@ -693,20 +720,22 @@ class WorkerPanel(_Live, w.VBox):
             value=start,
             min=0,
             max=max(min(MAX_SCALE, limit), start),
-            description="workers",
+            description=_("workers"),
             layout=w.Layout(width="150px"),
         )
         self._shown_count = start  # the worker count the box last showed
-        self.scale_button = w.Button(description="Scale", tooltip="start or stop workers until there are that many")
+        self.scale_button = w.Button(
+            description=_("Scale"), tooltip=_("start or stop workers until there are that many")
+        )
         self.kill_button = w.Button(
-            description="Kill a worker", button_style="danger", tooltip="SIGKILL a busy worker (or any)"
+            description=_("Kill a worker"), button_style="danger", tooltip=_("SIGKILL a busy worker (or any)")
         )
         self.action = w.HTML()
-        self.scale_button.on_click(lambda _: self.scale(self.size.value))
-        self.kill_button.on_click(lambda _: self.kill())
+        self.scale_button.on_click(lambda _button: self.scale(self.size.value))
+        self.kill_button.on_click(lambda _button: self.kill())
         super().__init__(
             [
-                w.HTML("<b>Workers</b>"),
+                w.HTML("<b>" + _("Workers") + "</b>"),
                 self.summary,
                 self.table,
                 w.HBox([self.size, self.scale_button, self.kill_button]),
@@ -750,11 +779,14 @@ class WorkerPanel(_Live, w.VBox):
                 active = worker.get("active") or []
                 silent = now - worker.get("updated", now)
                 if silent > SILENT_AFTER:
-                    state = f'<span style="color:#c62828">silent for {silent:.0f} s</span>'
+                    silent_for = _("silent for {seconds:.0f} s").format(seconds=silent)
+                    state = f'<span style="color:#c62828">{silent_for}</span>'
                 elif active:
-                    state = f'<b style="color:{STATE_COLORS["PROGRESS"]}">busy</b>'
+                    busy = _("busy")
+                    state = f'<b style="color:{STATE_COLORS["PROGRESS"]}">{busy}</b>'
                 else:
-                    state = '<span style="color:#757575">idle</span>'
+                    idle = _("idle")
+                    state = f'<span style="color:#757575">{idle}</span>'
                 current = ", ".join(f"{t.get('name')} {_short(t.get('id', ''))}" for t in active)
                 done = str(worker.get("processed", 0))
                 rows.append(
@@ -762,20 +794,22 @@ class WorkerPanel(_Live, w.VBox):
                 )
                 titles.append([worker["name"], str(worker.get("pid", "")), "", done, current])
             for worker in self.other_apps:  # not the lab's: no heartbeat, no pid, their tasks never run here
-                tasks = ", ".join(worker.get("tasks") or []) or "no task"
-                mark = '<span style="color:#6a1b9a">another app\'s</span>'
+                tasks = ", ".join(worker.get("tasks") or []) or _("no task")
+                mark = '<span style="color:#6a1b9a">{}</span>'.format(html.escape(_("another app's")))
                 rows.append([html.escape(worker["name"]), "", mark, "", html.escape(tasks)])
-                titles.append([worker["name"], "", "another app's worker (labapp env)", "", tasks])
+                titles.append([worker["name"], "", _("another app's worker (labapp env)"), "", tasks])
             queued = "?" if self.queued is None else self.queued
-            summary = f"{len(self.workers)} live · <b>{queued}</b> queued in Redis (waiting for a worker)"
+            summary = _("{live} live · <b>{queued}</b> queued in Redis (waiting for a worker)").format(
+                live=len(self.workers), queued=queued
+            )
             if self.other_apps:
-                summary += f" · {len(self.other_apps)} of another app"
+                summary += " · " + _("{count} of another app").format(count=len(self.other_apps))
             status = self._feed.stopped or self._status_text
             if status:
                 summary += " — " + _message(status, "#757575")
             self.summary.value = summary
             self.table.value = self._stopped_html(
-                _fixed_table(rows, titles, "No live worker: queued tasks wait until one starts.")
+                _fixed_table(rows, titles, _("No live worker: queued tasks wait until one starts."))
             )
 
     def _follow_cluster_size(self) -> None:
@@ -803,31 +837,43 @@ class WorkerPanel(_Live, w.VBox):
         # main) thread: children die with the thread that started them.
         have = len(self.cluster.workers)
         if workers > have:
-            self._busy(f"scaling up to {workers}: starting {workers - have} worker(s)…")
+            self._busy(
+                ngettext(
+                    "scaling up to {workers}: starting {more} worker(s)…",
+                    "scaling up to {workers}: starting {more} worker(s)…",
+                    workers - have,
+                ).format(workers=workers, more=workers - have)
+            )
         elif workers < have:
-            self._busy(f"scaling down to {workers}: busy workers finish their task first…")
+            self._busy(_("scaling down to {workers}: busy workers finish their task first…").format(workers=workers))
         try:
             self.cluster.scale(workers)
         except Exception as exc:
             self.size.value = self._shown_count = len(self.cluster.workers)  # show what runs
-            self._done(f"scale failed: {exc}", "#c62828")
+            self._done(_("scale failed: {error}").format(error=exc), "#c62828")
             return
         self.size.value = self._shown_count = len(self.cluster.workers)
-        self._done(f"now {len(self.cluster.workers)} worker process(es)")
+        self._done(
+            ngettext(
+                "now {count} worker process(es)", "now {count} worker process(es)", len(self.cluster.workers)
+            ).format(count=len(self.cluster.workers))
+        )
 
     def kill(self) -> str | None:
         """SIGKILL one worker (a busy one if any), for the failure lesson; return its name."""
-        self._busy("killing a worker…")
+        self._busy(_("killing a worker…"))
         try:
             name = self.cluster.kill_worker()
         except Exception as exc:
-            self._done(f"kill failed: {exc}", "#c62828")
+            self._done(_("kill failed: {error}").format(error=exc), "#c62828")
             return None
         self.size.value = self._shown_count = len(self.cluster.workers)
         timeout = self.cluster.settings.visibility_timeout
         self._done(
-            f"killed {name} (SIGKILL). Its unfinished task goes back to the queue after "
-            f"the visibility timeout ({timeout}\u00a0s) and another worker runs it.",
+            _(
+                "killed {name} (SIGKILL). Its unfinished task goes back to the queue after "
+                "the visibility timeout ({timeout}\u00a0s) and another worker runs it."
+            ).format(name=name, timeout=timeout),
             "#c62828",
         )
         return name
@@ -865,7 +911,7 @@ class Dashboard(_Fed, w.VBox):
 
     def __repr__(self) -> str:
         # what a notebook shows where the widget cannot be drawn (a saved notebook not yet run)
-        return "Dashboard (run the cell to see the live dashboard)"
+        return _("Dashboard (run the cell to see the live dashboard)")
 
     def stop(self) -> None:
         """Stop live updates; board and panel keep the last reading, marked as stopped."""

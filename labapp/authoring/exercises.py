@@ -19,6 +19,7 @@ from pathlib import Path
 import nbformat
 
 from labapp.authoring import regions
+from labapp.i18n import _
 
 SOLUTIONS, EXERCISES = "solutions", "exercises"
 # An error in this cell is expected while the stubs are unsolved. Not nbval's own `raises-exception`
@@ -80,7 +81,11 @@ def expected(root: Path) -> dict[str, bytes]:
         try:
             nb = nbformat.read(path, as_version=4)
         except Exception as exc:  # nbformat raises several kinds for a broken file
-            raise ExerciseError(f"{SOLUTIONS}/{path.name}: not a readable notebook ({exc})") from None
+            raise ExerciseError(
+                _("{notebook}: not a readable notebook ({error})").format(
+                    notebook=f"{SOLUTIONS}/{path.name}", error=exc
+                )
+            ) from None
         files[path.name] = render(exercise_notebook(nb, f"{SOLUTIONS}/{path.name}"))
     return files
 
@@ -93,12 +98,24 @@ def differences(root: Path) -> list[str]:
     for name, content in wanted.items():
         path = folder / name
         if not path.exists():
-            problems.append(f"{EXERCISES}/{name} is missing (from {SOLUTIONS}/{name})")
+            problems.append(
+                _("{exercise} is missing (from {solution})").format(
+                    exercise=f"{EXERCISES}/{name}", solution=f"{SOLUTIONS}/{name}"
+                )
+            )
         elif path.read_bytes() != content:
-            problems.append(f"{EXERCISES}/{name} is stale: it differs from what {SOLUTIONS}/{name} generates")
+            problems.append(
+                _("{exercise} is stale: it differs from what {solution} generates").format(
+                    exercise=f"{EXERCISES}/{name}", solution=f"{SOLUTIONS}/{name}"
+                )
+            )
     for path in sorted(folder.glob("*.ipynb")):
         if path.name not in wanted:
-            problems.append(f"{EXERCISES}/{path.name} is extra: there is no {SOLUTIONS}/{path.name}")
+            problems.append(
+                _("{exercise} is extra: there is no {solution}").format(
+                    exercise=f"{EXERCISES}/{path.name}", solution=f"{SOLUTIONS}/{path.name}"
+                )
+            )
     return problems
 
 
@@ -111,15 +128,17 @@ def generate(root: Path) -> list[str]:
     for name, content in wanted.items():
         path = folder / name
         if path.exists() and path.read_bytes() == content:
-            done.append(f"unchanged {EXERCISES}/{name}")
+            done.append(_("unchanged {exercise}").format(exercise=f"{EXERCISES}/{name}"))
             continue
-        verb = "updated" if path.exists() else "wrote"
+        said = _("updated {exercise}") if path.exists() else _("wrote {exercise}")
         tmp = path.with_name(f".{name}.tmp")
         tmp.write_bytes(content)
         tmp.replace(path)
-        done.append(f"{verb} {EXERCISES}/{name}")
+        done.append(said.format(exercise=f"{EXERCISES}/{name}"))
     for path in sorted(folder.glob("*.ipynb")):
         if path.name not in wanted:
             path.unlink()
-            done.append(f"removed {EXERCISES}/{path.name} (its solution notebook is gone)")
+            done.append(
+                _("removed {exercise} (its solution notebook is gone)").format(exercise=f"{EXERCISES}/{path.name}")
+            )
     return done

@@ -17,6 +17,7 @@ from pathlib import Path
 import nbformat
 
 from labapp.authoring import exercises, regions
+from labapp.i18n import _
 
 SKIP_DIRS = {
     ".git",
@@ -126,14 +127,17 @@ def scan(folder: Path, lines: dict[str, str]) -> list[str]:
         content = _text_lines(path)
         if not content:
             continue
-        whole = "\n".join(line for _, line in content)
+        whole = "\n".join(line for _where, line in content)
         suspects = [s for s in lines if s in whole]
         rel = path.relative_to(folder)
         for where, line in content:
             for solution in suspects:
                 if solution in line:
                     sep = " " if where.startswith("cell") else ":"
-                    hits.append(f"{rel}{sep}{where}: solution line from {lines[solution]}: {solution!r}")
+                    hits.append(
+                        f"{rel}{sep}{where}: "
+                        + _("solution line from {source}: {line}").format(source=lines[solution], line=repr(solution))
+                    )
     return hits
 
 
@@ -141,14 +145,20 @@ def pack(root: Path, dest: Path) -> list[str]:
     """Write the student pack of ``root`` into ``dest``; return the copied paths. PackError when refused."""
     root, dest = Path(root).resolve(), Path(dest).resolve()
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
-        raise PackError(f"{dest} is not an empty folder: expected a new or empty folder for the pack")
+        raise PackError(
+            _("{folder} is not an empty folder: expected a new or empty folder for the pack").format(folder=dest)
+        )
     if dest == root or root in dest.parents:
-        raise PackError(f"{dest} is inside the project {root}: put the pack outside it")
+        raise PackError(
+            _("{folder} is inside the project {root}: put the pack outside it").format(folder=dest, root=root)
+        )
     if (root / exercises.SOLUTIONS).is_dir():
         stale = exercises.differences(root)
         if stale:
             raise PackError(
-                "exercises/ does not match solutions/: " + "; ".join(stale) + ". Run `labapp exercises` first"
+                _("exercises/ does not match solutions/: {problems}. Run `labapp exercises` first").format(
+                    problems="; ".join(stale)
+                )
             )
     lines = solution_lines(root)
     files = [f for f in project_files(root) if not instructor_only(f)]
@@ -166,9 +176,11 @@ def pack(root: Path, dest: Path) -> list[str]:
     if hits:
         _remove_ours(dest, created)
         raise PackError(
-            "solution text found, so no pack was written:\n  "
+            _("solution text found, so no pack was written:")
+            + "\n  "
             + "\n  ".join(hits)
-            + "\nReword or remove those lines in the project, then pack again"
+            + "\n"
+            + _("Reword or remove those lines in the project, then pack again")
         )
     return files
 

@@ -15,6 +15,8 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from labapp.i18n import _
+
 DEFAULT_FOLDER = "~/.cache/labapp/revealed"
 KEY_PREFIX = "labapp:revealed:"
 EXERCISE = re.compile(r"^ex\d{2}$")
@@ -27,7 +29,7 @@ class StoreError(RuntimeError):
 def check_name(exercise: str) -> str:
     """Return the exercise name if it looks like ``ex01``, else raise ValueError saying so."""
     if not isinstance(exercise, str) or not EXERCISE.match(exercise):
-        raise ValueError(f"expected an exercise name like 'ex01', found {exercise!r}")
+        raise ValueError(_("expected an exercise name like 'ex01', found {name}").format(name=repr(exercise)))
     return exercise
 
 
@@ -60,7 +62,7 @@ class FolderStore:
         self.folder = Path(folder).expanduser()
 
     def __str__(self) -> str:
-        return f"folder {self.folder}"
+        return _("folder {path}").format(path=self.folder)
 
     def publish(self, entry: dict) -> None:
         """Store one exercise's record (atomically: a reader never sees half a file)."""
@@ -71,7 +73,7 @@ class FolderStore:
             tmp.write_text(json.dumps(entry, indent=1))
             tmp.replace(path)
         except OSError as exc:
-            raise StoreError(f"cannot write to the reveal {self}: {exc}") from None
+            raise StoreError(_("cannot write to the reveal {store}: {error}").format(store=self, error=exc)) from None
 
     def get(self, exercise: str) -> dict | None:
         """The record of one exercise, or None when it is not revealed."""
@@ -81,7 +83,7 @@ class FolderStore:
         except FileNotFoundError:
             return None
         except (OSError, ValueError) as exc:
-            raise StoreError(f"cannot read {path}: {exc}") from None
+            raise StoreError(_("cannot read {path}: {error}").format(path=path, error=exc)) from None
 
     def hide(self, exercise: str) -> bool:
         """Withdraw one exercise; True when it was revealed."""
@@ -119,10 +121,17 @@ class RedisStore:
         try:
             return function(*args)
         except redis.RedisError as exc:
-            raise StoreError(
-                f"cannot {what} the reveal store, {self}: {exc}. Is that server running, "
-                "and is LABAPP_REVEAL_FROM right?"
-            ) from None
+            sentence = {
+                "write to": _(
+                    "cannot write to the reveal store, {store}: {error}. Is that server running, "
+                    "and is LABAPP_REVEAL_FROM right?"
+                ),
+                "read": _(
+                    "cannot read the reveal store, {store}: {error}. Is that server running, "
+                    "and is LABAPP_REVEAL_FROM right?"
+                ),
+            }[what]
+            raise StoreError(sentence.format(store=self, error=exc)) from None
 
     def publish(self, entry: dict) -> None:
         """Store one exercise's record."""
@@ -134,11 +143,15 @@ class RedisStore:
         try:
             entry = None if raw is None else json.loads(raw)
         except ValueError:
-            raise StoreError(f"{KEY_PREFIX}{exercise} in the {self} is not JSON") from None
+            raise StoreError(
+                _("{key} in the {store} is not JSON").format(key=KEY_PREFIX + exercise, store=self)
+            ) from None
         if entry is not None and not is_record(entry, exercise):
             raise StoreError(
-                "{}{} in the {} is not what `labapp reveal` writes: expected a record of {} with its code "
-                "parts, found {:.80}".format(KEY_PREFIX, exercise, self, exercise, raw)
+                _(
+                    "{key} in the {store} is not what `labapp reveal` writes: expected a record of {exercise} "
+                    "with its code parts, found {found:.80}"
+                ).format(key=KEY_PREFIX + exercise, store=self, exercise=exercise, found=raw)
             )
         return entry
 
@@ -157,5 +170,9 @@ def open_store(location: str = "") -> FolderStore | RedisStore:
     if location.startswith(("redis://", "rediss://")):
         return RedisStore(location)
     if "://" in location:
-        raise ValueError(f"expected a folder path or a redis:// URL for the reveal store, found {location!r}")
+        raise ValueError(
+            _("expected a folder path or a redis:// URL for the reveal store, found {location}").format(
+                location=repr(location)
+            )
+        )
     return FolderStore(location or DEFAULT_FOLDER)

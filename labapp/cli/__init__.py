@@ -12,6 +12,8 @@ import argparse
 
 from labapp import __version__
 from labapp.cli import authoring, bench, classroom, clusters, i18n, tools
+from labapp.cli.common import translate_argparse
+from labapp.i18n import _
 
 GROUPS = (clusters, tools, bench, classroom, authoring, i18n)  # in the order ``labapp --help`` lists them
 
@@ -20,14 +22,22 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``labapp`` command."""
     parser = argparse.ArgumentParser(
         prog="labapp",
-        description="Flask + Celery Cluster Lab: an embedded Redis broker, a Flask API and "
-        "Celery workers on your machine.",
-        epilog="Examples: `labapp up --workers 4`, `labapp bench --workers 1,2,4,8 --kind sleep`, "
-        "`labapp down`; a class on a network: `labapp serve --public --bind 192.168.1.20` "
-        "(instructor), `labapp join class.join --workers 2 --name ana` (student). Settings "
-        "come from LABAPP_* environment variables.",
+        description=_(
+            "Flask + Celery Cluster Lab: an embedded Redis broker, a Flask API and Celery workers on your machine."
+        ),
+        epilog=_(
+            "Examples: `labapp up --workers 4`, `labapp bench --workers 1,2,4,8 --kind sleep`, "
+            "`labapp down`; a class on a network: `labapp serve --public --bind 192.168.1.20` "
+            "(instructor), `labapp join class.join --workers 2 --name ana` (student). Settings "
+            "come from LABAPP_* environment variables."
+        ),
     )
-    parser.add_argument("--version", action="version", version=f"labapp {__version__}")
+    parser.add_argument(
+        "--version",
+        action="version",
+        version=f"labapp {__version__}",
+        help=_("show program's version number and exit"),  # argparse's own words (3.11 does not translate them)
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for group in GROUPS:
         group.register(sub)
@@ -36,10 +46,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the ``labapp`` command."""
+    translate_argparse()
     parser = build_parser()
     args, unknown = parser.parse_known_args(argv)
     if args.command == "lab":  # jupyter lab's own options pass through, e.g. --port=8890
         args.extra = [a for a in unknown + args.extra if a != "--"]
     elif unknown:
-        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+        parser.error(_("unrecognized arguments: {arguments}").format(arguments=" ".join(unknown)))
     return args.func(args) or 0

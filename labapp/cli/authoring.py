@@ -15,25 +15,9 @@ from labapp.authoring.exercises import (
 )
 from labapp.authoring.pack import PackError, pack
 from labapp.cli.common import command, fail, root_option
+from labapp.i18n import _, ngettext
 from labapp.reveal import solution_parts
 from labapp.settings import Settings
-
-EXERCISES_DESCRIPTION = (
-    "Write exercises/ from solutions/: solution regions become stubs, hidden checks and "
-    "outputs go. With --check, write nothing and exit 1 naming each stale, missing or "
-    "extra notebook."
-)
-
-REVEAL_DESCRIPTION = (
-    "Publish the solution code of exNN to the reveal store (a folder, default "
-    "~/.cache/labapp/revealed, or a redis:// URL; LABAPP_REVEAL_FROM or --store), where "
-    "students' reveal('exNN') reads it."
-)
-
-PACK_DESCRIPTION = (
-    "Copy the files git tracks, without solutions/, into a new or empty folder; refuse "
-    "(exit 1) if any solution line is found in the copy."
-)
 
 
 def exercises_command(root: Path, check: bool) -> int:
@@ -41,8 +25,10 @@ def exercises_command(root: Path, check: bool) -> int:
     root = Path(root)
     if not (root / SOLUTIONS).is_dir():
         print(
-            f"no {SOLUTIONS}/ folder in {root.resolve()}: nothing to generate or check "
-            "(a student pack has none; the instructor's copy does)"
+            _(
+                "no {solutions}/ folder in {root}: nothing to generate or check "
+                "(a student pack has none; the instructor's copy does)"
+            ).format(solutions=SOLUTIONS, root=root.resolve())
         )
         return 0
     try:
@@ -51,9 +37,22 @@ def exercises_command(root: Path, check: bool) -> int:
             for problem in problems:
                 print(problem)
             if problems:
-                print(f"{len(problems)} problem(s): run `labapp exercises` and commit {EXERCISES}/")
+                print(
+                    ngettext(
+                        "{n} problem(s): run `labapp exercises` and commit {exercises}/",
+                        "{n} problem(s): run `labapp exercises` and commit {exercises}/",
+                        len(problems),
+                    ).format(n=len(problems), exercises=EXERCISES)
+                )
                 return 1
-            print(f"{EXERCISES}/ is up to date ({len(solution_notebooks(root))} notebook(s))")
+            count = len(solution_notebooks(root))
+            print(
+                ngettext(
+                    "{exercises}/ is up to date ({n} notebook(s))",
+                    "{exercises}/ is up to date ({n} notebook(s))",
+                    count,
+                ).format(exercises=EXERCISES, n=count)
+            )
             return 0
         for line in generate(root):
             print(line)
@@ -70,24 +69,36 @@ def reveal_command(root: Path, exercise: str | None, show_list: bool, hide: str 
         if show_list:
             names = store.names()
             if not names:
-                print(f"nothing revealed yet in the {store}")
+                print(_("nothing revealed yet in the {store}").format(store=store))
             for name in names:
                 entry = store.get(name) or {}
-                print(f"{name}  revealed {entry.get('revealed_at', '?')}  ({len(entry.get('parts', []))} cell(s))")
+                cells = len(entry.get("parts", []))
+                print(
+                    ngettext(
+                        "{name}  revealed {when}  ({n} cell(s))", "{name}  revealed {when}  ({n} cell(s))", cells
+                    ).format(name=name, when=entry.get("revealed_at", "?"), n=cells)
+                )
             return 0
         if hide:
             done = store.hide(reveal_store.check_name(hide))
-            print(f"{hide} hidden again in the {store}" if done else f"{hide} was not revealed in the {store}")
+            said = _("{name} hidden again in the {store}") if done else _("{name} was not revealed in the {store}")
+            print(said.format(name=hide, store=store))
             return 0
         if not exercise:
-            return fail("name an exercise (labapp reveal ex01), or use --list or --hide ex01", 2)
+            return fail(_("name an exercise (labapp reveal ex01), or use --list or --hide ex01"), 2)
         if not (Path(root) / SOLUTIONS).is_dir():
             return fail(
-                f"no {SOLUTIONS}/ in {Path(root).resolve()}: run `labapp reveal` in the instructor's "
-                "copy of the project (or pass --root)"
+                _(
+                    "no {solutions}/ in {root}: run `labapp reveal` in the instructor's "
+                    "copy of the project (or pass --root)"
+                ).format(solutions=SOLUTIONS, root=Path(root).resolve())
             )
         store.publish(reveal_store.record(exercise, solution_parts(root, exercise)))
-        print(f"revealed {exercise} in the {store}: a student's reveal({exercise!r}) now shows it")
+        print(
+            _("revealed {name} in the {store}: a student's reveal({quoted}) now shows it").format(
+                name=exercise, store=store, quoted=repr(exercise)
+            )
+        )
         return 0
     except (ValueError, reveal_store.StoreError) as exc:
         return fail(exc)
@@ -100,8 +111,11 @@ def pack_command(root: Path, dest: Path) -> int:
     except (PackError, ExerciseError) as exc:
         return fail(exc)
     print(
-        f"wrote the student pack to {Path(dest).resolve()}: {len(files)} files, no {SOLUTIONS}/, "
-        "no solution line found in any of them"
+        ngettext(
+            "wrote the student pack to {folder}: {n} files, no {solutions}/, no solution line found in any of them",
+            "wrote the student pack to {folder}: {n} files, no {solutions}/, no solution line found in any of them",
+            len(files),
+        ).format(folder=Path(dest).resolve(), n=len(files), solutions=SOLUTIONS)
     )
     return 0
 
@@ -127,25 +141,46 @@ def register(sub) -> None:
         sub,
         "exercises",
         cmd_exercises,
-        "generate exercises/ from solutions/ (--check: only report)",
-        EXERCISES_DESCRIPTION,
+        _("generate exercises/ from solutions/ (--check: only report)"),
+        _(
+            "Write exercises/ from solutions/: solution regions become stubs, hidden checks and "
+            "outputs go. With --check, write nothing and exit 1 naming each stale, missing or "
+            "extra notebook."
+        ),
     )
-    ex.add_argument("--check", action="store_true", help="exit 1 if exercises/ is not what generation gives")
+    ex.add_argument("--check", action="store_true", help=_("exit 1 if exercises/ is not what generation gives"))
     root_option(ex)
 
     rv = command(
-        sub, "reveal", cmd_reveal, "instructor: let students' reveal('exNN') show a solution", REVEAL_DESCRIPTION
+        sub,
+        "reveal",
+        cmd_reveal,
+        _("instructor: let students' reveal('exNN') show a solution"),
+        _(
+            "Publish the solution code of exNN to the reveal store (a folder, default "
+            "~/.cache/labapp/revealed, or a redis:// URL; LABAPP_REVEAL_FROM or --store), where "
+            "students' reveal('exNN') reads it."
+        ),
     )
-    rv.add_argument("exercise", nargs="?", help="the exercise to reveal, e.g. ex01")
-    rv.add_argument("--list", action="store_true", help="show what is revealed")
-    rv.add_argument("--hide", metavar="EXNN", help="withdraw a revealed exercise")
+    rv.add_argument("exercise", nargs="?", help=_("the exercise to reveal, e.g. ex01"))
+    rv.add_argument("--list", action="store_true", help=_("show what is revealed"))
+    rv.add_argument("--hide", metavar="EXNN", help=_("withdraw a revealed exercise"))
     rv.add_argument(
         "--store",
         metavar="DIR_OR_URL",
-        help="the reveal store (default: LABAPP_REVEAL_FROM, else ~/.cache/labapp/revealed)",
+        help=_("the reveal store (default: LABAPP_REVEAL_FROM, else ~/.cache/labapp/revealed)"),
     )
     root_option(rv)
 
-    pk = command(sub, "pack", cmd_pack, "write a copy of the project for students, without solutions", PACK_DESCRIPTION)
-    pk.add_argument("--student", required=True, metavar="DIR", help="new or empty folder for the pack")
+    pk = command(
+        sub,
+        "pack",
+        cmd_pack,
+        _("write a copy of the project for students, without solutions"),
+        _(
+            "Copy the files git tracks, without solutions/, into a new or empty folder; refuse "
+            "(exit 1) if any solution line is found in the copy."
+        ),
+    )
+    pk.add_argument("--student", required=True, metavar="DIR", help=_("new or empty folder for the pack"))
     root_option(pk)

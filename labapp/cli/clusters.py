@@ -19,31 +19,8 @@ from labapp.cli.common import (
     worker_count,
 )
 from labapp.engine import processes, registry
+from labapp.i18n import _
 from labapp.settings import Settings
-
-STATUS_DESCRIPTION = (
-    "List the clusters this machine's registry knows (started by notebooks, `labapp up` "
-    "or tests), this folder's first: which folder each belongs to, who started it, whether "
-    "that process is still alive, the API and broker URLs, whether each of their "
-    "processes still runs, and the workers the broker sees: the lab's, joined ones, and another "
-    "app's (on database 1, see `labapp env`)."
-)
-
-URL_DESCRIPTION = (
-    "Print the broker URL of a running cluster of this machine (this folder's first), "
-    "masked; --secret prints "
-    "it whole (with its user, default, so that redis-cli -u takes it as well as Celery and redis-py), "
-    'e.g. redis-cli -u "$(labapp url --secret)" PING. The URL is also in the file this prints, '
-    "readable only by you. Flower: `labapp flower`; your own Celery app: `labapp env`."
-)
-
-LAB_DESCRIPTION = (
-    "Start JupyterLab on the project with lesson 00 open and the clusters' runtime "
-    "folder in .labapp/; Ctrl-C stops it, its kernels and their clusters. Options "
-    "it does not know go to `jupyter lab` as they are. With --lang pt-BR: the Portuguese "
-    "lessons (notebooks/pt-BR, their kernel speaks Portuguese) and JupyterLab's menus in Portuguese, for this "
-    "server only."
-)
 
 
 def cmd_up(args) -> int:
@@ -59,10 +36,14 @@ def cmd_up(args) -> int:
 
 def _describe_up(cluster) -> list[str]:
     return [
-        f"  API:     {cluster.api_url}",
-        f"  broker:  {cluster.safe_broker_url}  (full URL: `labapp url --secret --name {cluster.name}`)",
-        f"  logs:    {cluster.dir}",
-        f"  try:     curl -X POST {cluster.api_url}/longtask -H 'Content-Type: application/json' -d '{{\"x\": 2}}'",
+        _("  API:     {url}").format(url=cluster.api_url),
+        _("  broker:  {url}  (full URL: `labapp url --secret --name {name}`)").format(
+            url=cluster.safe_broker_url, name=cluster.name
+        ),
+        _("  logs:    {folder}").format(folder=cluster.dir),
+        _("  try:     {command}").format(
+            command=f"curl -X POST {cluster.api_url}/longtask -H 'Content-Type: application/json' -d '{{\"x\": 2}}'"
+        ),
     ]
 
 
@@ -81,18 +62,18 @@ def cmd_url(args) -> int:
         url = secret.read_text().splitlines()[0].strip()
     except (OSError, IndexError):
         return fail(
-            f"{secret} is missing: "
-            + (
-                "this cluster is no classroom (labapp serve)"
+            (
+                _("{file} is missing: this cluster is no classroom (labapp serve)")
                 if args.join
-                else "the cluster uses an external broker, whose URL you gave it"
-            )
+                else _("{file} is missing: the cluster uses an external broker, whose URL you gave it")
+            ).format(file=secret)
         )
     print(
         url
         if args.secret
-        else f"{classroom_protocol.mask(url)}   (the whole URL: labapp url --secret; "
-        f"it is in {shown(secret)}, readable only by you)"
+        else _("{url}   (the whole URL: labapp url --secret; it is in {file}, readable only by you)").format(
+            url=classroom_protocol.mask(url), file=shown(secret)
+        )
     )
     return 0
 
@@ -102,7 +83,7 @@ def _registry_path():
     try:
         return Settings.from_env().registry_path
     except ValueError as exc:
-        print(f"warning: {exc} (ignored by this command)", file=sys.stderr)
+        print(_("warning: {problem} (ignored by this command)").format(problem=exc), file=sys.stderr)
         return Settings(registry_dir=os.environ.get("LABAPP_REGISTRY_DIR") or Settings.registry_dir).registry_path
 
 
@@ -120,8 +101,10 @@ def _belongs(entry: dict, runtime: Path, cwd: Path) -> str:
     level = registry.closeness(entry, runtime, cwd)
     folder = registry.project_folder(entry)
     if level == registry.HERE:
-        return "this folder's"
-    return f"folder {shown(folder)}, below this one" if level == registry.BELOW else f"another folder's: {folder}"
+        return _("this folder's")
+    if level == registry.BELOW:
+        return _("folder {folder}, below this one").format(folder=shown(folder))
+    return _("another folder's: {folder}").format(folder=folder)
 
 
 def _by_closeness(entries: list) -> list:
@@ -138,7 +121,11 @@ def _chosen(name: str | None):
         if name is None or entry.get("name") == name
     ]
     if not entries:
-        fail(f"no running cluster{'' if name is None else ' named ' + repr(name)} (see `labapp status`)")
+        fail(
+            _("no running cluster (see `labapp status`)")
+            if name is None
+            else _("no running cluster named {name} (see `labapp status`)").format(name=repr(name))
+        )
         return None
     runtime, cwd = _here()
     found = registry.closest(entries, runtime, cwd)
@@ -146,15 +133,17 @@ def _chosen(name: str | None):
         return found[0]
     listed = ", ".join(
         f"{entry.get('name', '?')} ({_belongs(entry, runtime, cwd)})"
-        for _, entry in sorted(found, key=lambda pair: pair[1].get("name", ""))
+        for _path, entry in sorted(found, key=lambda pair: pair[1].get("name", ""))
     )
     if name is not None:
-        how = "run this command in the folder of the one you mean"
+        how = _("run this command in the folder of the one you mean")
     elif registry.closeness(found[0][1], runtime, cwd) == registry.HERE:
-        how = "choose one with --name"
+        how = _("choose one with --name")
     else:
-        how = f"none is this folder's ({cwd}): choose one with --name, or run this command in its folder"
-    fail(f"several clusters could be meant: {listed}; {how}")
+        how = _("none is this folder's ({folder}): choose one with --name, or run this command in its folder").format(
+            folder=cwd
+        )
+    fail(_("several clusters could be meant: {clusters}; {how}").format(clusters=listed, how=how))
     return None
 
 
@@ -162,15 +151,22 @@ def _registered_clusters() -> list:
     """The registry's entries, this folder's first; says so when there are none."""
     entries = registry.read_entries(_registry_path())
     if not entries:
-        print("no cluster is running")
+        print(_("no cluster is running"))
     return _by_closeness(entries)
 
 
 def _stop(path: Path, entry: dict, where: str) -> None:
     """Stop one registered cluster and say what stopped."""
     stopped = registry.stop_entry(path, entry)
-    what = ", ".join(stopped) if stopped else "nothing was still running"
-    print(f"{entry.get('name', '?')} in {shown(entry.get('dir', '?'))} ({where}): stopped {what}")
+    if stopped:
+        line = _("{name} in {folder} ({where}): stopped {what}")
+    else:
+        line = _("{name} in {folder} ({where}): stopped nothing was still running")
+    print(
+        line.format(
+            name=entry.get("name", "?"), folder=shown(entry.get("dir", "?")), where=where, what=", ".join(stopped)
+        )
+    )
 
 
 def cmd_down(args) -> int:
@@ -189,13 +185,17 @@ def cmd_down(args) -> int:
             _stop(path, entry, where)
         elif registry.closeness(entry, runtime, cwd) == registry.ELSEWHERE:
             print(
-                f"{name} in {entry.get('dir', '?')} ({where}): left alone (run `labapp down` in its "
-                f"folder, or `labapp down --name {name}`)"
+                _(
+                    "{name} in {folder} ({where}): left alone (run `labapp down` in its "
+                    "folder, or `labapp down --name {name}`)"
+                ).format(name=name, folder=entry.get("dir", "?"), where=where)
             )
         elif registry.owner_alive(entry):
             print(
-                f"{name} in {shown(entry.get('dir', '?'))} ({where}): still in use by process "
-                f"{entry['owner']['pid']} (stop it there, or run `labapp down --name {name}`)"
+                _(
+                    "{name} in {folder} ({where}): still in use by process "
+                    "{pid} (stop it there, or run `labapp down --name {name}`)"
+                ).format(name=name, folder=shown(entry.get("dir", "?")), where=where, pid=entry["owner"]["pid"])
             )
         else:
             _stop(path, entry, where)
@@ -209,22 +209,27 @@ def cmd_status(args) -> int:
     if args.name is not None:
         named = [(path, entry) for path, entry in entries if entry["name"] == args.name]
         if entries and not named:
-            print(f"no cluster named {args.name} is running")
+            print(_("no cluster named {name} is running").format(name=args.name))
         entries = named
-    for _, entry in entries:
+    for _path, entry in entries:
         owner = entry["owner"]["pid"]
-        alive = "alive" if registry.owner_alive(entry) else "dead (run `labapp down`)"
+        alive = _("alive") if registry.owner_alive(entry) else _("dead (run `labapp down`)")
         print(
-            f"{entry['name']} in {shown(entry['dir'])} ({_belongs(entry, runtime, cwd)}; "
-            f"started by pid {owner}, {alive})"
+            _("{name} in {folder} ({where}; started by pid {pid}, {alive})").format(
+                name=entry["name"],
+                folder=shown(entry["dir"]),
+                where=_belongs(entry, runtime, cwd),
+                pid=owner,
+                alive=alive,
+            )
         )
-        print(f"  API {entry.get('api_url')}  broker {entry.get('broker_url')}")
+        print(_("  API {api}  broker {broker}").format(api=entry.get("api_url"), broker=entry.get("broker_url")))
         for child in entry["children"]:
-            state = "running" if processes.is_same_process(child) else "gone"
+            state = _("running") if processes.is_same_process(child) else _("gone")
             print(f"  {child['component']:<8} pid {child['pid']:<8} {state}")
         seen = _workers_seen(Path(entry["dir"]), entry["children"])
         if seen:
-            print(f"  workers the broker sees: {seen}")
+            print(_("  workers the broker sees: {workers}").format(workers=seen))
     return 0
 
 
@@ -243,7 +248,7 @@ def _workers_seen(folder: Path, children: list[dict]) -> str:
         return ""
     # whole node names: another machine's `celery -n w1@%h` is w1@its-name, not our w1
     ours = {f"{child['component']}@{classroom_protocol.node_host()}" for child in children}
-    seen = [name if name in ours else f"{name} (joined)" for name in names]
+    seen = [name if name in ours else _("{name} (joined)").format(name=name) for name in names]
     return ", ".join(seen + [other_apps.describe(worker) for worker in other_apps.app_workers(url)])
 
 
@@ -327,56 +332,98 @@ def register(sub) -> None:
     """Add this group's commands to the ``labapp`` parser."""
     up = sub.add_parser(
         "up",
-        help="start a cluster in the foreground (Ctrl-C stops it)",
-        description="Start the broker, the API and N workers; print the URLs; Ctrl-C stops everything.",
+        help=_("start a cluster in the foreground (Ctrl-C stops it)"),
+        description=_("Start the broker, the API and N workers; print the URLs; Ctrl-C stops everything."),
     )
-    up.add_argument("--workers", type=worker_count, default=2, help="number of worker processes (default 2)")
-    up.add_argument("--api-port", type=port_number, help="API port (default: a free port)")
+    up.add_argument("--workers", type=worker_count, default=2, help=_("number of worker processes (default 2)"))
+    up.add_argument("--api-port", type=port_number, help=_("API port (default: a free port)"))
     up.add_argument(
         "--broker",
         metavar="URL",
-        help="use this Redis (redis://default:password@host:port/0) instead of starting one",
+        help=_("use this Redis (redis://default:password@host:port/0) instead of starting one"),
     )
-    up.add_argument("--name", default="default", help="cluster name, for several in one folder")
+    up.add_argument("--name", default="default", help=_("cluster name, for several in one folder"))
     up.set_defaults(func=cmd_up)
 
     down = sub.add_parser(
         "down",
-        help="stop clusters left behind by a notebook or process that died",
-        description="Stop this folder's clusters whose starting process (a notebook "
-        "kernel, `labapp up`) died without stopping them. Clusters still in "
-        "use, and other folders' clusters, are left alone unless named with "
-        "--name or --all is given.",
+        help=_("stop clusters left behind by a notebook or process that died"),
+        description=_(
+            "Stop this folder's clusters whose starting process (a notebook "
+            "kernel, `labapp up`) died without stopping them. Clusters still in "
+            "use, and other folders' clusters, are left alone unless named with "
+            "--name or --all is given."
+        ),
     )
     which = down.add_mutually_exclusive_group()
     which.add_argument(
-        "--all", action="store_true", help="stop every cluster of every folder, including those still in use"
+        "--all", action="store_true", help=_("stop every cluster of every folder, including those still in use")
     )
-    which.add_argument("--name", help="stop this cluster, even if in use (this folder's first, as `labapp url`)")
+    which.add_argument("--name", help=_("stop this cluster, even if in use (this folder's first, as `labapp url`)"))
     down.set_defaults(func=cmd_down)
 
-    status = command(sub, "status", cmd_status, "list running clusters and their processes", STATUS_DESCRIPTION)
-    status.add_argument("--name", help="only the clusters of this name (e.g. lesson09)")
+    status = command(
+        sub,
+        "status",
+        cmd_status,
+        _("list running clusters and their processes"),
+        _(
+            "List the clusters this machine's registry knows (started by notebooks, `labapp up` "
+            "or tests), this folder's first: which folder each belongs to, who started it, whether "
+            "that process is still alive, the API and broker URLs, whether each of their "
+            "processes still runs, and the workers the broker sees: the lab's, joined ones, and another "
+            "app's (on database 1, see `labapp env`)."
+        ),
+    )
+    status.add_argument("--name", help=_("only the clusters of this name (e.g. lesson09)"))
 
-    ur = command(sub, "url", cmd_url, "print a cluster's broker URL, for Flower or your own tools", URL_DESCRIPTION)
+    ur = command(
+        sub,
+        "url",
+        cmd_url,
+        _("print a cluster's broker URL, for Flower or your own tools"),
+        _(
+            "Print the broker URL of a running cluster of this machine (this folder's first), "
+            "masked; --secret prints "
+            "it whole (with its user, default, so that redis-cli -u takes it as well as Celery and redis-py), "
+            'e.g. redis-cli -u "$(labapp url --secret)" PING. The URL is also in the file this prints, '
+            "readable only by you. Flower: `labapp flower`; your own Celery app: `labapp env`."
+        ),
+    )
     ur.add_argument(
         "--name",
-        help="the cluster (default: the one in ./.labapp, else the one in a folder below this one, "
-        "else the only one running)",
+        help=_(
+            "the cluster (default: the one in ./.labapp, else the one in a folder below this one, "
+            "else the only one running)"
+        ),
     )
-    ur.add_argument("--secret", action="store_true", help="print the URL with its password")
-    ur.add_argument("--join", action="store_true", help="the students' URL of a classroom, not yours")
+    ur.add_argument("--secret", action="store_true", help=_("print the URL with its password"))
+    ur.add_argument("--join", action="store_true", help=_("the students' URL of a classroom, not yours"))
 
-    lab = command(sub, "lab", cmd_lab, "open JupyterLab on the lessons", LAB_DESCRIPTION)
+    lab = command(
+        sub,
+        "lab",
+        cmd_lab,
+        _("open JupyterLab on the lessons"),
+        _(
+            "Start JupyterLab on the project with lesson 00 open and the clusters' runtime "
+            "folder in .labapp/; Ctrl-C stops it, its kernels and their clusters. Options "
+            "it does not know go to `jupyter lab` as they are. With --lang pt-BR: the Portuguese "
+            "lessons (notebooks/pt-BR, their kernel speaks Portuguese) and JupyterLab's menus in Portuguese, for "
+            "this server only."
+        ),
+    )
     root_option(lab)
-    lab.add_argument("--no-browser", action="store_true", help="do not open a browser; print the URL")
+    lab.add_argument("--no-browser", action="store_true", help=_("do not open a browser; print the URL"))
     lab.add_argument(
         "--lang",
         choices=LAB_LANGUAGES,
         default="en",
-        help="pt-BR: the Portuguese lessons (notebooks/pt-BR) and JupyterLab's menus in Portuguese (default: en)",
+        help=_("pt-BR: the Portuguese lessons (notebooks/pt-BR) and JupyterLab's menus in Portuguese (default: en)"),
     )
     lab.add_argument(
-        "extra", nargs=argparse.REMAINDER, help="more options for jupyter lab, passed on as they are (e.g. --port=8890)"
+        "extra",
+        nargs=argparse.REMAINDER,
+        help=_("more options for jupyter lab, passed on as they are (e.g. --port=8890)"),
     )
     lab.set_defaults(func=cmd_lab)

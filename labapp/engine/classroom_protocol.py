@@ -20,6 +20,7 @@ from urllib.parse import quote, unquote, urlsplit
 import redis
 
 from labapp import __version__
+from labapp.i18n import _
 
 CLASS_KEY = "labapp:class"
 WORKER_USER = "worker"  # the broker's ACL user for joined workers (see broker.WORKER_GRANTS)
@@ -43,6 +44,14 @@ class JoinError(RuntimeError):
     """This machine cannot join the class; the message says why and what to do."""
 
 
+class BrokerUnreachable(JoinError):
+    """No broker answers at the class's address (for now: a joined machine keeps trying)."""
+
+
+class NoClass(JoinError):
+    """The broker answers but runs no class: the instructor ended it."""
+
+
 def tasks_version() -> str:
     """A short fingerprint of the lab's task code: workers of one class must run the same."""
     source = (Path(__file__).parent.parent / "tasks.py").read_bytes()
@@ -57,11 +66,13 @@ def generate_password() -> str:
 def password_problem(password: str) -> str | None:
     """Why a password is too weak for a broker on a network (None if it is strong enough)."""
     if len(password) < MIN_PASSWORD:
-        return f"it has {len(password)} characters; a public broker needs at least {MIN_PASSWORD}"
+        return _("it has {count} characters; a public broker needs at least {minimum}").format(
+            count=len(password), minimum=MIN_PASSWORD
+        )
     if len(set(password)) < 8:
-        return "it repeats too few different characters"
+        return _("it repeats too few different characters")
     if not re.fullmatch(r"[A-Za-z0-9._~-]+", password):
-        return "use only letters, digits and . _ ~ - (it goes into a redis:// URL)"
+        return _("use only letters, digits and . _ ~ - (it goes into a redis:// URL)")
     return None
 
 
@@ -103,16 +114,17 @@ def version_problem(info: dict) -> str | None:
     """Which versions differ between this machine and the class (None if none)."""
     differ = []
     if info.get("labapp") != __version__:
-        differ.append(f"labapp {__version__} here, {info.get('labapp')} in the class")
+        differ.append(_("labapp {here} here, {there} in the class").format(here=__version__, there=info.get("labapp")))
     if info.get("tasks") != tasks_version():
-        differ.append(f"task code {tasks_version()} here, {info.get('tasks')} in the class")
+        differ.append(
+            _("task code {here} here, {there} in the class").format(here=tasks_version(), there=info.get("tasks"))
+        )
     if not differ:
         return None
-    return (
-        "this machine runs other code than the class: "
-        + "; ".join(differ)
-        + ". Install the instructor's version of the lab (git pull, then make install) and join again"
-    )
+    return _(
+        "this machine runs other code than the class: {differences}. Install the instructor's version of the "
+        "lab (git pull, then make install) and join again"
+    ).format(differences="; ".join(differ))
 
 
 def join_url(user: str, password: str, host: str, port: int) -> str:
@@ -139,14 +151,18 @@ def resolve_source(source: str, environ=None) -> str:
         path = Path(source).expanduser()
         if not path.is_file():
             raise JoinError(
-                f"{source!r} is neither a redis:// URL nor a join file that exists here "
-                "(the instructor gives you the file that `labapp serve --public` wrote)"
+                _(
+                    "{source} is neither a redis:// URL nor a join file that exists here "
+                    "(the instructor gives you the file that `labapp serve --public` wrote)"
+                ).format(source=repr(source))
             )
         lines = [
             line.strip() for line in path.read_text().splitlines() if line.strip() and not line.lstrip().startswith("#")
         ]
         if not lines or not lines[0].startswith(("redis://", "rediss://")):
-            raise JoinError(f"{source} holds no redis:// URL on its first line: is it the join file?")
+            raise JoinError(
+                _("{source} holds no redis:// URL on its first line: is it the join file?").format(source=source)
+            )
         url = lines[0]
     parts = urlsplit(url)
     if parts.password is None and environ.get(PASSWORD_ENV):
@@ -154,8 +170,10 @@ def resolve_source(source: str, environ=None) -> str:
         url = join_url(unquote(user), environ[PASSWORD_ENV], parts.hostname, parts.port or 6379)
     if urlsplit(url).password is None:
         raise JoinError(
-            f"{url} has no password: put it in {PASSWORD_ENV} (never on the command line, "
-            "where `ps` shows it to everyone), or use the join file"
+            _(
+                "{url} has no password: put it in {variable} (never on the command line, "
+                "where `ps` shows it to everyone), or use the join file"
+            ).format(url=url, variable=PASSWORD_ENV)
         )
     return url
 
@@ -182,27 +200,34 @@ def check_classroom(url: str, timeout: float = CONNECT_TIMEOUT) -> dict:
             info = read(client)
         except redis.AuthenticationError:
             raise JoinError(
-                f"the broker at {where(url)} refused the password (user "
-                f"{urlsplit(url).username or 'default'}): ask the instructor for the "
-                "current join file"
+                _(
+                    "the broker at {where} refused the password (user {user}): ask the instructor for the "
+                    "current join file"
+                ).format(where=where(url), user=urlsplit(url).username or "default")
             ) from None
         except redis.ResponseError as exc:
             if "WRONGPASS" in str(exc) or "NOAUTH" in str(exc):
                 raise JoinError(
-                    f"the broker at {where(url)} refused the password: ask the instructor for the current join file"
+                    _(
+                        "the broker at {where} refused the password: ask the instructor for the current join file"
+                    ).format(where=where(url))
                 ) from None
-            raise JoinError(f"the broker at {where(url)} answered: {exc}") from None
+            raise JoinError(_("the broker at {where} answered: {error}").format(where=where(url), error=exc)) from None
         except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
-            raise JoinError(
-                f"no broker answers at {where(url)} ({_reason(exc)}): is the "
-                "instructor's `labapp serve --public` running, are you on the class's "
-                "network, and is its port open in the firewall?"
+            raise BrokerUnreachable(
+                _(
+                    "no broker answers at {where} ({reason}): is the "
+                    "instructor's `labapp serve --public` running, are you on the class's "
+                    "network, and is its port open in the firewall?"
+                ).format(where=where(url), reason=_reason(exc))
             ) from None
     finally:
         client.close()
     if info is None:
-        raise JoinError(
-            f"the broker at {where(url)} runs no labapp class (the instructor starts one with `labapp serve --public`)"
+        raise NoClass(
+            _(
+                "the broker at {where} runs no labapp class (the instructor starts one with `labapp serve --public`)"
+            ).format(where=where(url))
         )
     problem = version_problem(info)
     if problem:
@@ -213,7 +238,7 @@ def check_classroom(url: str, timeout: float = CONNECT_TIMEOUT) -> dict:
 def _reason(exc: Exception) -> str:
     text = str(exc) or type(exc).__name__
     if "refused" in text.lower():
-        return "connection refused"
+        return _("connection refused")
     if "timed out" in text.lower() or isinstance(exc, redis.TimeoutError):
-        return "no answer: timed out"
+        return _("no answer: timed out")
     return text.split(". ")[0]

@@ -13,6 +13,7 @@ from labapp.engine import classroom_protocol, heartbeat, logfiles, processes, ru
 from labapp.engine.celery_config import CONTROL_ENV, worker_command
 from labapp.engine.logfiles import read_tail
 from labapp.engine.processes import CLUSTER_ENV, Child
+from labapp.i18n import _
 from labapp.settings import ENV_PREFIX, Settings
 
 START_TIMEOUT = 30.0
@@ -30,12 +31,16 @@ class Joiner:
         self.name = (name or default_name()).lower()
         if not classroom_protocol.NAME.match(self.name):
             raise classroom_protocol.JoinError(
-                f"--name {self.name!r}: use 1 to 31 lower-case letters, digits, - or _, starting "
-                "with a letter or digit (it goes into your workers' names)"
+                _(
+                    "--name {name}: use 1 to 31 lower-case letters, digits, - or _, starting "
+                    "with a letter or digit (it goes into your workers' names)"
+                ).format(name=repr(self.name))
             )
         if isinstance(workers, bool) or not isinstance(workers, int) or not 1 <= workers <= self.settings.max_workers:
             raise classroom_protocol.JoinError(
-                f"--workers must be from 1 to {self.settings.max_workers}, got {workers!r}"
+                _("--workers must be from 1 to {limit}, got {value}").format(
+                    limit=self.settings.max_workers, value=repr(workers)
+                )
             )
         self.url = classroom_protocol.resolve_source(source)
         self.requested = workers
@@ -61,15 +66,18 @@ class Joiner:
         ]
         if taken:
             raise classroom_protocol.JoinError(
-                f"{', '.join(taken)} already work(s) in this class: is this name "
-                "joined already? Choose another with --name"
+                _(
+                    "{workers} already work(s) in this class: is this name joined already? Choose another with --name"
+                ).format(workers=", ".join(taken))
             )
         try:
             self._claim.acquire()
         except runtime_folder.FolderTaken:
             raise classroom_protocol.JoinError(
-                f"`labapp join --name {self.name}` already runs on this machine "
-                f"({self.dir}): stop it, or choose another --name"
+                _(
+                    "`labapp join --name {name}` already runs on this machine "
+                    "({folder}): stop it, or choose another --name"
+                ).format(name=self.name, folder=self.dir)
             ) from None
         try:
             new = [self._spawn(f"w{i}") for i in range(1, self.requested + 1)]
@@ -109,11 +117,16 @@ class Joiner:
             {self.node_name(child.component): child for child in children},
             timeout,
             died=lambda child: classroom_protocol.JoinError(
-                f"worker {child.component} exited at start (code {child.proc.returncode}); "
-                f"see {child.log}\n{read_tail(child.log, 8)}"
+                _("worker {name} exited at start (code {code}); see {log}").format(
+                    name=child.component, code=child.proc.returncode, log=child.log
+                )
+                + "\n"
+                + read_tail(child.log, 8)
             ),
             late=lambda child: classroom_protocol.JoinError(
-                f"worker {child.component} was not in the class within {timeout:.0f} s; see {child.log}"
+                _("worker {name} was not in the class within {seconds:.0f} s; see {log}").format(
+                    name=child.component, seconds=timeout, log=child.log
+                )
             ),
         )
 
@@ -132,26 +145,31 @@ class Joiner:
             slept = (time.time() - wall) - (time.monotonic() - mono)
             wall, mono = time.time(), time.monotonic()
             if slept > SLEEP_GAP:
-                say(f"this machine slept for about {slept:.0f} s: checking the class...")
+                say(_("this machine slept for about {seconds:.0f} s: checking the class...").format(seconds=slept))
             try:
                 classroom_protocol.check_classroom(self.url)
-            except classroom_protocol.JoinError as exc:
-                text = str(exc)
-                if "no broker answers" in text:
-                    if lost_since is None:
-                        lost_since = time.strftime("%H:%M:%S")
-                        say(
-                            f"lost contact with the class at {lost_since}. {text} Your workers keep "
+            except classroom_protocol.BrokerUnreachable as exc:
+                if lost_since is None:
+                    lost_since = time.strftime("%H:%M:%S")
+                    say(
+                        _(
+                            "lost contact with the class at {when}. {reason} Your workers keep "
                             "trying and rejoin by themselves (Ctrl-C to leave)."
-                        )
-                    continue
-                if "runs no labapp class" in text:
-                    say("the class has ended (the instructor stopped it): leaving")
-                    return 0
-                say(f"cannot stay in the class: {text}")
+                        ).format(when=lost_since, reason=exc)
+                    )
+                continue
+            except classroom_protocol.NoClass:
+                say(_("the class has ended (the instructor stopped it): leaving"))
+                return 0
+            except classroom_protocol.JoinError as exc:
+                say(_("cannot stay in the class: {reason}").format(reason=exc))
                 return 1
             if lost_since is not None:
-                say(f"back in the class (contact lost since {lost_since}): {', '.join(self.node_names)}")
+                say(
+                    _("back in the class (contact lost since {when}): {workers}").format(
+                        when=lost_since, workers=", ".join(self.node_names)
+                    )
+                )
                 lost_since = None
             self._replace_dead(say)
         return 0
@@ -160,8 +178,9 @@ class Joiner:
         for worker, child in list(self.workers.items()):
             if not child.alive:
                 say(
-                    f"worker {self.node_name(worker)} stopped ({logfiles.describe_exit(child.proc.returncode)}); "
-                    f"starting it again (its log: {child.log})"
+                    _("worker {name} stopped ({how}); starting it again (its log: {log})").format(
+                        name=self.node_name(worker), how=logfiles.describe_exit(child.proc.returncode), log=child.log
+                    )
                 )
                 self._spawn(worker)
 

@@ -7,19 +7,21 @@ import signal
 import time
 from pathlib import Path
 
+from labapp.i18n import _
+
 ROTATE_BYTES = 1024 * 1024  # past this, the old log moves to <name>.1.log (one generation kept)
 
 
 def describe_exit(returncode: int | None) -> str:
     """How a process ended, in words: 'killed by SIGKILL', 'exited with code 1'."""
     if returncode is None:
-        return "still running or unknown"
+        return _("still running or unknown")
     if returncode < 0:
         try:
-            return f"killed by {signal.Signals(-returncode).name}"
+            return _("killed by {signal}").format(signal=signal.Signals(-returncode).name)
         except ValueError:
-            return f"killed by signal {-returncode}"
-    return "exited normally" if returncode == 0 else f"exited with code {returncode}"
+            return _("killed by signal {number}").format(number=-returncode)
+    return _("exited normally") if returncode == 0 else _("exited with code {code}").format(code=returncode)
 
 
 def open_for_new_process(path: Path, component: str, previous: str = "") -> None:

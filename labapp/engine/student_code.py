@@ -18,6 +18,8 @@ import sys
 import traceback
 from pathlib import Path
 
+from labapp.i18n import _
+
 TASKS_ENV = "LABAPP_STUDENT_TASKS"  # copies of task modules the workers import at start
 ROUTES_ENV = "LABAPP_STUDENT_ROUTES"  # copies of blueprint modules the API registers at start
 CHECK_TIMEOUT = 30.0
@@ -56,15 +58,19 @@ def _run_check(kind: str, path: Path):
         )
     except subprocess.TimeoutExpired:
         raise StudentCodeError(
-            f"{path}: importing it did not finish in {CHECK_TIMEOUT:g} s. Does the module "
-            "run something at import time (a loop, a .get(), a sleep)? Keep the work "
-            "inside the task functions."
+            _(
+                "{path}: importing it did not finish in {seconds:g} s. Does the module "
+                "run something at import time (a loop, a .get(), a sleep)? Keep the work "
+                "inside the task functions."
+            ).format(path=path, seconds=CHECK_TIMEOUT)
         ) from None
     lines = done.stdout.strip().splitlines()
     try:
         answer = json.loads(lines[-1])
     except (IndexError, ValueError):
-        raise StudentCodeError(f"{path}: checking it failed unexpectedly:\n{done.stderr[-2000:]}") from None
+        raise StudentCodeError(
+            _("{path}: checking it failed unexpectedly:").format(path=path) + "\n" + done.stderr[-2000:]
+        ) from None
     if "error" in answer:
         raise StudentCodeError(answer["error"])
     return answer["found"]
@@ -72,15 +78,21 @@ def _run_check(kind: str, path: Path):
 
 def _check_file_name(path: Path) -> None:
     if not path.is_file():
-        raise StudentCodeError(f"no file at {path}: write it first (e.g. with %%writefile {path.name})")
+        raise StudentCodeError(
+            _("no file at {path}: write it first (e.g. with %%writefile {name})").format(path=path, name=path.name)
+        )
     if path.suffix != ".py" or not path.stem.isidentifier():
         raise StudentCodeError(
-            f"{path.name}: a module's file name must be a Python name ending in .py, like ex01_tasks.py"
+            _("{name}: a module's file name must be a Python name ending in .py, like ex01_tasks.py").format(
+                name=path.name
+            )
         )
     if path.stem in sys.stdlib_module_names or path.stem in ("labapp", "celery", "flask", "redis", "kombu"):
         raise StudentCodeError(
-            f"{path.name}: '{path.stem}' is the name of a module Python already uses; "
-            "name your file something else, like ex01_tasks.py"
+            _(
+                "{name}: '{module}' is the name of a module Python already uses; "
+                "name your file something else, like ex01_tasks.py"
+            ).format(name=path.name, module=path.stem)
         )
 
 
@@ -183,8 +195,10 @@ def _found_tasks(path: Path) -> dict[str, str]:
     }
     if not found:
         raise StudentCodeError(
-            f"{path}: found no Celery task in it. Decorate a function with "
-            "@shared_task (from celery import shared_task) at the top level of the file."
+            _(
+                "{path}: found no Celery task in it. Decorate a function with "
+                "@shared_task (from celery import shared_task) at the top level of the file."
+            ).format(path=path)
         )
     return found
 
@@ -198,22 +212,30 @@ def _found_routes(path: Path) -> list[str]:
     blueprints = blueprints_of(load_module(path))
     if not blueprints:
         raise StudentCodeError(
-            f"{path}: found no Flask blueprint in it. Create one at the top level: "
-            "bp = Blueprint('ex02', __name__), and put your routes on it (@bp.post(...))."
+            _(
+                "{path}: found no Flask blueprint in it. Create one at the top level: "
+                "bp = Blueprint('ex02', __name__), and put your routes on it (@bp.post(...))."
+            ).format(path=path)
         )
     for blueprint in blueprints:
         try:
             app.register_blueprint(blueprint)
         except ValueError as exc:
-            raise StudentCodeError(f"{path}: blueprint {blueprint.name!r} cannot be registered: {exc}") from None
+            raise StudentCodeError(
+                _("{path}: blueprint {name} cannot be registered: {error}").format(
+                    path=path, name=repr(blueprint.name), error=exc
+                )
+            ) from None
     added = {route: endpoint for route, endpoint in _routes(app).items() if route not in lab_routes}
     clashes = [
         f"{method} {rule}" for (method, rule), endpoint in _routes(app, all_endpoints=True).items() if len(endpoint) > 1
     ]
     if clashes:
         raise StudentCodeError(
-            f"{path}: route {clashes[0]} already exists in the lab's API, which would "
-            "answer it instead of yours; choose another path, e.g. /ex02/factorial."
+            _(
+                "{path}: route {route} already exists in the lab's API, which would "
+                "answer it instead of yours; choose another path, e.g. /ex02/factorial."
+            ).format(path=path, route=clashes[0])
         )
     return [f"{method} {rule}" for method, rule in sorted(added, key=lambda r: (r[1], r[0]))]
 

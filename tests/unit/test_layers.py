@@ -34,6 +34,7 @@ FORBIDDEN = {
     ),
     "labapp.authoring": ("labapp.cluster", "labapp.cli", "labapp.engine", "labapp.api", *NOTEBOOK_LAYER),
     "labapp.settings": ("labapp.",),
+    "labapp.i18n": ("labapp.",),  # every layer may import it, so it imports none
     "labapp.tasks": ("labapp.cluster", "labapp.cli", "labapp.api", "labapp.authoring", *NOTEBOOK_LAYER),
     "labapp.worker": ("labapp.cluster", "labapp.cli", "labapp.api", "labapp.authoring", *NOTEBOOK_LAYER),
     "labapp.cluster": ("labapp.cli", "labapp.authoring", "labapp.api.server", *NOTEBOOK_LAYER),
@@ -72,6 +73,7 @@ def test_every_module_imports_only_what_is_below_it():
         ("labapp.api.app", "from labapp.cluster import Cluster"),
         ("labapp.authoring.pack", "from labapp.engine import processes"),
         ("labapp.settings", "import labapp.tasks"),
+        ("labapp.i18n", "from labapp.settings import Settings"),
         ("labapp.widgets", "from labapp.cli import main"),
     ],
 )

@@ -18,12 +18,18 @@ I18N_DESCRIPTION = (
 EXECUTE_TIMEOUT = 600  # s per cell, as the lessons' own nbconvert runs
 
 
+def has_package(root: Path) -> bool:
+    """True for this project (its labapp package has messages); a workbook alone has only its catalogs."""
+    return (Path(root) / "labapp" / "__init__.py").is_file()
+
+
 def update_command(root: Path) -> int:
     """``labapp i18n update``: the workbook catalogs, then the package's; print what changed."""
     from labapp.authoring import message_catalog, translation
 
     lines = translation.update_workbook_catalogs(root)
-    lines += [f"updated {path}" for path in message_catalog.update_message_catalog(root)]
+    if has_package(root):
+        lines += [f"updated {path}" for path in message_catalog.update_message_catalog(root)]
     for line in lines:
         print(line)
     if not lines:
@@ -48,7 +54,7 @@ def build_command(root: Path, execute: bool) -> int:
     from labapp.authoring import message_catalog, translation
 
     root = Path(root)
-    compiled = message_catalog.build_message_catalog(root)
+    compiled = message_catalog.build_message_catalog(root) if has_package(root) else []
     build = translation.build_workbook(root)
     for line in [f"compiled {path}" for path in compiled] + build.lines:
         print(line)

@@ -15,7 +15,9 @@ import nbformat
 
 from labapp.authoring import regions, reveal_store
 from labapp.authoring.exercises import SOLUTIONS, solution_notebooks
-from labapp.i18n import _
+from labapp.authoring.translation import FOLDER as TRANSLATED_FOLDER
+from labapp.authoring.translation import LANG as TRANSLATED_LANG
+from labapp.i18n import _, language
 from labapp.settings import Settings
 
 _confirmed: set[str] = set()  # exercises this kernel already agreed to see
@@ -31,12 +33,21 @@ def find_root(start: Path | None = None) -> Path:
     return package_root if (package_root / "pyproject.toml").is_file() else start
 
 
-def solution_parts(root: Path, exercise: str) -> list[str]:
-    """The code of each solution-notebook cell that holds a solution region, markers and hidden checks removed."""
+def _matching(notebooks: list[Path], exercise: str) -> list[Path]:
+    return [p for p in notebooks if p.name.startswith(exercise + "_") or p.stem == exercise]
+
+
+def solution_parts(root: Path, exercise: str, lang: str | None = None) -> list[str]:
+    """The code of each solution-notebook cell that holds a solution region, markers and hidden checks removed,
+    from the solution in ``lang`` (default: the reader's, LABAPP_LANG) where the project has it, else English."""
     reveal_store.check_name(exercise)
-    matches = [p for p in solution_notebooks(root) if p.name.startswith(exercise + "_") or p.stem == exercise]
+    notebooks = solution_notebooks(root)
+    if (language() if lang is None else lang) == TRANSLATED_LANG:
+        translated = sorted((Path(root) / SOLUTIONS / TRANSLATED_FOLDER).glob("*.ipynb"))
+        notebooks = translated if _matching(translated, exercise) else notebooks
+    matches = _matching(notebooks, exercise)
     if len(matches) != 1:
-        found = ", ".join(p.name for p in solution_notebooks(root)) or _("none")
+        found = ", ".join(p.name for p in notebooks) or _("none")
         raise ValueError(
             _("expected one notebook {pattern} in {root}, found {count} (notebooks there: {found})").format(
                 pattern=f"{SOLUTIONS}/{exercise}_*.ipynb", root=Path(root).resolve(), count=len(matches), found=found
@@ -160,7 +171,7 @@ def _published_parts(exercise: str, settings: Settings) -> list[str] | None:
             ).format(exercise=exercise, store=store)
         )
         return None
-    return entry["parts"]
+    return entry.get("translations", {}).get(language()) or entry["parts"]  # the instructor's, in our language
 
 
 def _own_parts(exercise: str, root: Path, confirm: bool) -> list[str] | None:

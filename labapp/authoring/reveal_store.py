@@ -3,7 +3,8 @@
 One tiny interface, two backends, chosen by the location string (``LABAPP_REVEAL_FROM``):
 - a folder path (default ``~/.cache/labapp/revealed``): one ``exNN.json`` file per exercise;
 - a ``redis://`` or ``rediss://`` URL (the classroom broker): a key ``labapp:revealed:exNN``.
-Both hold the same JSON record: ``{"exercise", "parts", "revealed_at"}``.
+Both hold the same JSON record: ``{"exercise", "parts", "revealed_at"}``, and ``"translations"``
+({"pt_BR": parts}) when the project has the solution in another language.
 """
 
 from __future__ import annotations
@@ -33,25 +34,32 @@ def check_name(exercise: str) -> str:
     return exercise
 
 
-def record(exercise: str, parts: list[str]) -> dict:
-    """The JSON record published for one exercise."""
-    return {
+def record(exercise: str, parts: list[str], translations: dict[str, list[str]] | None = None) -> dict:
+    """The JSON record published for one exercise; translations: the same parts in other languages (pt_BR: [...])."""
+    entry = {
         "exercise": check_name(exercise),
         "parts": list(parts),
         "revealed_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
+    if translations:
+        entry["translations"] = {lang: list(texts) for lang, texts in translations.items()}
+    return entry
+
+
+def _texts(parts) -> bool:
+    return isinstance(parts, list) and bool(parts) and all(isinstance(part, str) for part in parts)
 
 
 def is_record(entry, exercise: str) -> bool:
     """True when entry has the shape record(exercise, ...) gives: the right exercise, its parts as text."""
     if not isinstance(entry, dict):
         return False
-    parts = entry.get("parts")
+    translations = entry.get("translations", {})
     return (
         entry.get("exercise") == exercise
-        and isinstance(parts, list)
-        and bool(parts)
-        and all(isinstance(part, str) for part in parts)
+        and _texts(entry.get("parts"))
+        and isinstance(translations, dict)
+        and all(isinstance(lang, str) and _texts(parts) for lang, parts in translations.items())
     )
 
 

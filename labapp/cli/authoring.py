@@ -14,6 +14,8 @@ from labapp.authoring.exercises import (
     solution_notebooks,
 )
 from labapp.authoring.pack import PackError, pack
+from labapp.authoring.translation import FOLDER as TRANSLATED_FOLDER
+from labapp.authoring.translation import LANG as TRANSLATED_LANG
 from labapp.cli.common import command, fail, root_option
 from labapp.i18n import _, ngettext
 from labapp.reveal import solution_parts
@@ -93,7 +95,9 @@ def reveal_command(root: Path, exercise: str | None, show_list: bool, hide: str 
                     "copy of the project (or pass --root)"
                 ).format(solutions=SOLUTIONS, root=Path(root).resolve())
             )
-        store.publish(reveal_store.record(exercise, solution_parts(root, exercise)))
+        english = solution_parts(root, exercise, "en")
+        translated = solution_parts(root, exercise, TRANSLATED_LANG) if has_translation(root, exercise) else None
+        store.publish(reveal_store.record(exercise, english, {TRANSLATED_LANG: translated} if translated else None))
         print(
             _("revealed {name} in the {store}: a student's reveal({quoted}) now shows it").format(
                 name=exercise, store=store, quoted=repr(exercise)
@@ -184,3 +188,8 @@ def register(sub) -> None:
     )
     pk.add_argument("--student", required=True, metavar="DIR", help=_("new or empty folder for the pack"))
     root_option(pk)
+
+
+def has_translation(root, exercise: str) -> bool:
+    """True when the project has this exercise's solution translated (solutions/pt-BR/exNN_*.ipynb)."""
+    return any((Path(root) / SOLUTIONS / TRANSLATED_FOLDER).glob(f"{exercise}_*.ipynb"))

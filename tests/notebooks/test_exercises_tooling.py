@@ -368,6 +368,29 @@ def test_instructor_mode_waits_for_the_instructor_then_reveals(project, tmp_path
     assert "has not revealed ex02 yet" in said(capsys, "ex02", root=student)
 
 
+def test_a_revealed_solution_comes_in_the_readers_language(project, tmp_path, monkeypatch, capsys):
+    translated = new_notebook(cells=[code("### BEGIN SOLUTION\nfixture_second = 'resposta do ex02'\n### END SOLUTION")])
+    translated.cells[0].id = "only"
+    (project / "solutions" / "pt-BR").mkdir()
+    nbformat.write(translated, project / "solutions" / "pt-BR" / "ex02_second.ipynb")
+    student = tmp_path / "student"  # a pack: no solutions/
+    (student / "exercises").mkdir(parents=True)
+    monkeypatch.setenv("LABAPP_REVEAL_FROM", str(tmp_path / "store"))
+    assert cli.main(["reveal", "ex02", "--root", str(project)]) == 0
+    capsys.readouterr()
+    assert said(capsys, "ex02", root=student) == "fixture_second = 'ex02 answer text'\n"
+    monkeypatch.setenv("LABAPP_LANG", "pt_BR")
+    assert said(capsys, "ex02", root=student) == "fixture_second = 'resposta do ex02'\n"
+    assert said(capsys, "ex01", root=student).startswith("O professor ainda não revelou ex01"), (
+        "a solution without a translation is still the instructor's to reveal"
+    )
+    # on the instructor's own machine, the solution in the reader's language too; English where none exists
+    monkeypatch.delenv("LABAPP_REVEAL_FROM")
+    assert reveal.solution_parts(project, "ex02") == ["fixture_second = 'resposta do ex02'"]
+    assert reveal.solution_parts(project, "ex02", "en") == ["fixture_second = 'ex02 answer text'"]
+    assert reveal.solution_parts(project, "ex01") == REVEALED_EX01
+
+
 def test_the_folder_is_the_default_store_and_a_redis_url_the_classroom_one(tmp_path):
     assert str(reveal_store.open_store("")) == "folder " + str(reveal_store.DEFAULT_FOLDER).replace(
         "~", str(reveal_store.Path.home()), 1

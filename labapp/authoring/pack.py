@@ -141,9 +141,14 @@ def scan(folder: Path, lines: dict[str, str]) -> list[str]:
     return hits
 
 
-def pack(root: Path, dest: Path) -> list[str]:
-    """Write the student pack of ``root`` into ``dest``; return the copied paths. PackError when refused."""
+def pack(root: Path, dest: Path, lang: str = "en") -> list[str]:
+    """Write the student pack of ``root`` into ``dest``; return the copied paths. PackError when refused.
+
+    ``lang="pt-BR"``: the same files, and the pack's pyproject.toml makes Portuguese its workbook's language
+    (`labapp lab` there opens notebooks/pt-BR, with JupyterLab in Portuguese)."""
     root, dest = Path(root).resolve(), Path(dest).resolve()
+    if lang != "en" and not (root / "notebooks" / lang).is_dir():
+        raise PackError(_("no notebooks/{lang}/ in {root}: run `labapp i18n build` first").format(lang=lang, root=root))
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
         raise PackError(
             _("{folder} is not an empty folder: expected a new or empty folder for the pack").format(folder=dest)
@@ -170,6 +175,8 @@ def pack(root: Path, dest: Path) -> list[str]:
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(root / name, target)
         hits = scan(dest, lines)
+        if lang != "en":
+            _set_language(dest / "pyproject.toml", lang)
     except BaseException:
         _remove_ours(dest, created)
         raise
@@ -183,6 +190,18 @@ def pack(root: Path, dest: Path) -> list[str]:
             + _("Reword or remove those lines in the project, then pack again")
         )
     return files
+
+
+def _set_language(pyproject: Path, lang: str) -> None:
+    """Make lang the workbook's language in a pack's pyproject.toml ([tool.labapp] lang)."""
+    import tomllib
+
+    text = pyproject.read_text() if pyproject.exists() else ""
+    if "labapp" in tomllib.loads(text).get("tool", {}):
+        raise PackError(_("{file} already has a [tool.labapp] table: set its lang by hand").format(file=pyproject))
+    pyproject.write_text(
+        text.rstrip("\n") + f'\n\n[tool.labapp]\nlang = "{lang}"  # `labapp lab` opens this language\n'
+    )
 
 
 def _remove_ours(dest: Path, created: bool) -> None:

@@ -108,10 +108,10 @@ def reveal_command(root: Path, exercise: str | None, show_list: bool, hide: str 
         return fail(exc)
 
 
-def pack_command(root: Path, dest: Path) -> int:
-    """``labapp pack --student DIR``: print the outcome; the exit code."""
+def pack_command(root: Path, dest: Path, lang: str = "en") -> int:
+    """``labapp pack --student DIR [--lang pt-BR]``: print the outcome; the exit code."""
     try:
-        files = pack(root, dest)
+        files = pack(root, dest, lang)
     except (PackError, ExerciseError) as exc:
         return fail(exc)
     print(
@@ -136,7 +136,7 @@ def cmd_reveal(args) -> int:
 
 def cmd_pack(args) -> int:
     """Write the student pack: the project without solutions/ and without solution text."""
-    return pack_command(Path(args.root), Path(args.student))
+    return pack_command(Path(args.root), Path(args.student), args.lang)
 
 
 def register(sub) -> None:
@@ -187,6 +187,12 @@ def register(sub) -> None:
         ),
     )
     pk.add_argument("--student", required=True, metavar="DIR", help=_("new or empty folder for the pack"))
+    pk.add_argument(
+        "--lang",
+        choices=("en", "pt-BR"),
+        default="en",
+        help=_("pt-BR: a Portuguese hand-out (`labapp lab` in the pack opens the Portuguese lessons; default: en)"),
+    )
     root_option(pk)
 
 

@@ -298,10 +298,24 @@ def lab_language(root: Path, lang: str, env: dict) -> tuple[Path, list[str]]:
     return root / "notebooks" / translation.FOLDER, [f"--LabApp.user_settings_dir={settings}"]
 
 
+def project_language(root: Path) -> str:
+    """The workbook's language for `labapp lab` without --lang: pyproject.toml's [tool.labapp] lang, else en
+    (a pack written with `labapp pack --student --lang pt-BR` says pt-BR there)."""
+    import tomllib
+
+    try:
+        lang = tomllib.loads((Path(root) / "pyproject.toml").read_text())["tool"]["labapp"]["lang"]
+    except (OSError, KeyError, TypeError, tomllib.TOMLDecodeError):
+        return "en"
+    return lang if lang in LAB_LANGUAGES else "en"
+
+
 def cmd_lab(args) -> int:
     """Open JupyterLab on the lessons, with the cluster's runtime folder at the project root."""
     _write_lab_overrides()
     root = Path(args.root).resolve()
+    if args.lang is None:
+        args.lang = project_language(root)
     env = dict(os.environ)
     env.setdefault("LABAPP_RUNTIME_DIR", str(root / ".labapp"))
     notebooks, language_options = lab_language(root, args.lang, env)
@@ -418,8 +432,10 @@ def register(sub) -> None:
     lab.add_argument(
         "--lang",
         choices=LAB_LANGUAGES,
-        default="en",
-        help=_("pt-BR: the Portuguese lessons (notebooks/pt-BR) and JupyterLab's menus in Portuguese (default: en)"),
+        help=_(
+            "pt-BR: the Portuguese lessons (notebooks/pt-BR) and JupyterLab's menus in Portuguese (default: "
+            "pyproject.toml's [tool.labapp] lang, else en)"
+        ),
     )
     lab.add_argument(
         "extra",

@@ -469,6 +469,20 @@ def test_pack_copies_the_project_without_solutions(fresh, tmp_path, use_git, cap
     assert cli.main(["exercises", "--check", "--root", str(dest)]) == 0
 
 
+def test_a_portuguese_pack_opens_the_portuguese_lessons(fresh, tmp_path, capsys):
+    from labapp.cli.clusters import project_language
+
+    assert cli.main(["pack", "--student", str(tmp_path / "no"), "--lang", "pt-BR", "--root", str(fresh)]) == 1
+    assert "no notebooks/pt-BR/" in capsys.readouterr().err
+    (fresh / "notebooks" / "pt-BR").mkdir()
+    shutil.copy(fresh / "notebooks" / "00_setup.ipynb", fresh / "notebooks" / "pt-BR" / "00_setup.ipynb")
+    dest = tmp_path / "pack"
+    assert cli.main(["pack", "--student", str(dest), "--lang", "pt-BR", "--root", str(fresh)]) == 0, capsys.readouterr()
+    assert (dest / "notebooks" / "pt-BR" / "00_setup.ipynb").is_file() and not (dest / "solutions").exists()
+    assert project_language(dest) == "pt-BR" and project_language(fresh) == "en"
+    assert cli.main(["exercises", "--check", "--root", str(dest)]) == 0  # the pack's pyproject.toml still reads
+
+
 def test_pack_refuses_when_a_solution_line_is_planted_and_removes_only_its_own_files(fresh, tmp_path, capsys):
     (fresh / "docs").mkdir()
     (fresh / "docs" / "notes.md").write_text("intro\n    fixture_value = n * n  # the answer\n")

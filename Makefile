@@ -50,9 +50,10 @@ install: $(STAMP)
 ## make lab: install, then open JupyterLab on the lessons (Ctrl-C stops it)
 ## make lab LAB_LANG=pt-BR (or make lab-pt): the Portuguese lessons, JupyterLab's menus in Portuguese.
 ## Not LANG=pt-BR: make exports a command-line variable to every process, and LANG is the C locale's.
-LAB_LANG ?= en
+## Without LAB_LANG, the project's own (pyproject.toml's [tool.labapp] lang: a pt-BR pack sets it), else en.
+LAB_LANG ?=
 lab: $(STAMP)
-	$(BIN)/labapp lab --lang $(LAB_LANG)
+	$(BIN)/labapp lab $(if $(LAB_LANG),--lang $(LAB_LANG))
 
 lab-pt: $(STAMP)
 	$(BIN)/labapp lab --lang pt-BR

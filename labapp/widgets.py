@@ -794,16 +794,18 @@ class WorkerPanel(_Live, w.VBox):
                 )
                 titles.append([worker["name"], str(worker.get("pid", "")), "", done, current])
             for worker in self.other_apps:  # not the lab's: no heartbeat, no pid, their tasks never run here
-                tasks = ", ".join(worker.get("tasks") or []) or _("no task")
+                # what it knows, not what it runs: the lab does not follow another app's tasks
+                knows = _("knows {tasks}").format(tasks=", ".join(worker.get("tasks") or []) or _("no task"))
                 mark = '<span style="color:#6a1b9a">{}</span>'.format(html.escape(_("another app's")))
-                rows.append([html.escape(worker["name"]), "", mark, "", html.escape(tasks)])
-                titles.append([worker["name"], "", _("another app's worker (labapp env)"), "", tasks])
+                known = '<span style="color:#757575">{}</span>'.format(html.escape(knows))
+                rows.append([html.escape(worker["name"]), "", mark, "", known])
+                titles.append([worker["name"], "", _("another app's worker (labapp env)"), "", knows])
             queued = "?" if self.queued is None else self.queued
             summary = _("{live} live · <b>{queued}</b> queued in Redis (waiting for a worker)").format(
                 live=len(self.workers), queued=queued
             )
-            if self.other_apps:
-                summary += " · " + _("{count} of another app").format(count=len(self.other_apps))
+            if self.other_apps:  # their queue is in database 1: not counted above
+                summary += " · " + _("{count} of another app (its queue apart)").format(count=len(self.other_apps))
             status = self._feed.stopped or self._status_text
             if status:
                 summary += " — " + _message(status, "#757575")

@@ -318,5 +318,5 @@ def test_the_panel_shows_another_apps_workers_marked_with_their_tasks(cluster, d
     dash.panel._apply(Reading(dash.panel.workers, 0, {}, other_apps=[other]))
     assert "class1@host" in dash.panel.table.value
     assert "another app&#x27;s" in dash.panel.table.value or "another app's" in dash.panel.table.value
-    assert "tasks.factorial, tasks.long_task" in dash.panel.table.value
-    assert "1 of another app" in dash.panel.summary.value
+    assert "knows tasks.factorial, tasks.long_task" in dash.panel.table.value  # known, not running
+    assert "1 of another app (its queue apart)" in dash.panel.summary.value

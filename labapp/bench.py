@@ -201,7 +201,7 @@ class Progress:
 
             # ipywidgets draws IntProgress as plain divs that a screen reader does not see:
             # the label next to it says the same in text ("12/40 tasks done").
-            self._widget = ipywidgets.IntProgress(value=0, min=0, max=total, description="bench")
+            self._widget = ipywidgets.IntProgress(value=0, min=0, max=total, description=_("bench"))
             self._label = ipywidgets.Label(value="")
             display(ipywidgets.HBox([self._widget, self._label]))
         else:

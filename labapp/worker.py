@@ -30,6 +30,7 @@ from kombu.exceptions import ContentDisallowed
 from labapp.engine import classroom_protocol, heartbeat, processes
 from labapp.engine.celery_config import make_celery
 from labapp.engine.processes import CLUSTER_ENV
+from labapp.i18n import _
 from labapp.settings import ENV_PREFIX, Settings
 
 CLASSROOM: list = []  # the classroom this worker joined (None: none), read once at start
@@ -217,11 +218,11 @@ def _mark_failed(task_id: str, exc: Exception) -> None:
 
 def unknown_task_error(name: str, hostname: str) -> str:
     """What the FAILURE of a task this worker does not know says: where it landed, and the two usual cures."""
-    return (
-        f"unregistered task {name!r} on worker {hostname}: that worker never imported a module that defines it "
+    return _(
+        "unregistered task {name} on worker {hostname}: that worker never imported a module that defines it "
         "(your own task: load its module with cluster.add_tasks; another app's task: give that app its own "
         "database with labapp env)"
-    )
+    ).format(name=repr(name), hostname=hostname)  # in the language of the kernel that started the worker
 
 
 class LabConsumer(Consumer):

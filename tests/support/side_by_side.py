@@ -20,11 +20,10 @@ from pathlib import Path
 
 from tests.support import machine_turns, paths
 
-MISTAKES = "tests/notebooks/test_exercise_mistakes.py"
 # (name, what it runs): the lessons (both languages) and the rest, of about the same length
 SESSIONS = (
-    ("notebooks", ["notebooks", "tests/notebooks", "tests/browser", f"--ignore={MISTAKES}"]),
-    ("tests", ["tests/unit", "tests/integration", "tests/classroom", MISTAKES, "solutions", "exercises"]),
+    ("notebooks", ["notebooks", "tests/notebooks", "tests/browser"]),
+    ("tests", ["tests/unit", "tests/integration", "tests/classroom", "solutions", "exercises"]),
 )
 
 

@@ -236,7 +236,8 @@ class LabConsumer(Consumer):
         """Celery's own handling (log line, reject, FAILURE, event), with the explained NotRegistered."""
         module = sys.modules[Consumer.__module__]
         plain = module.NotRegistered
-        module.NotRegistered = lambda name: plain(unknown_task_error(name, self.hostname))
+        # labapp's NotRegistered: Celery's, whose text reads plainly (Celery's, a KeyError, quotes it)
+        module.NotRegistered = lambda name: tasks.NotRegistered(unknown_task_error(name, self.hostname))
         try:  # the consumer handles one message at a time, in one thread
             super().on_unknown_task(body, message, exc)
         finally:

@@ -88,7 +88,8 @@ def test_a_stopped_or_killed_run_leaves_nothing_after_cleanup(tmp_path, sig):
     """Ctrl-C cleans up at once; a SIGKILLed run's leftovers go with the next cleanup_stale()."""
     _need_namespaces()
     code = (
-        "import sys, time\n"
+        "import signal, sys, time\n"
+        "signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C works even if `make test &` ignored it\n"
         "from tests.support.netlab import Netlab\n"
         "with Netlab('10.231.78.0/24', ('hub', 'a')) as net:\n"
         "    net.popen('a', ['sleep', '120'])\n"

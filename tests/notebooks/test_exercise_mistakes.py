@@ -207,10 +207,13 @@ def job_id(path: Path, mistake: Mistake | None) -> str:
 
 
 def judge(client, path: Path, mistake: Mistake | None) -> tuple[list[dict], list[str], bool]:
-    """Run the solution (once more if the check found the machine too busy), or the planted mistake."""
+    """Run the solution or the planted mistake (once more if the check found the machine too busy to judge)."""
     nb = nbformat.read(path, as_version=4)
     if mistake is not None:
-        return (*run_notebook(client, plant(nb, mistake)), False)
+        outputs, earlier = run_notebook(client, plant(nb, mistake))
+        if _refused(outputs):  # the check found the machine too busy to judge the mistake: once more
+            outputs, earlier = run_notebook(client, plant(nb, mistake))
+        return outputs, earlier, False
     outputs, earlier = run_notebook(client, nb)
     retried = _refused(outputs)
     if retried:  # the check refused to judge a busy machine: once more

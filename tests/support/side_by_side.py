@@ -62,6 +62,9 @@ def stop(runs: list[subprocess.Popen]) -> None:
 
 def main(extra: list[str]) -> int:
     """Run both sessions (side by side where two cores are free); 0 if both passed."""
+    # started with SIGINT ignored (`make test &`), Python leaves it ignored, and so would every test's child: a
+    # test that sends Ctrl-C to one would wait in vain. A handler is reset to the default by exec, in each child
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     folder = Path(tempfile.mkdtemp(prefix="labapp-suite-"))
     os.environ[machine_turns.VARIABLE] = str(folder / "turns")
     side_by_side = usable_cores() >= 2

@@ -28,6 +28,7 @@ def _language_of(port: int, token: str, kernel_name: str, tmp_path) -> str:
     wait_for(lambda: os.path.exists(client.connection_file), what="the kernel's connection file")
     client.load_connection_file()
     client.start_channels()
+    client.wait_for_ready(timeout=60)  # iopub subscribed first: an output sent before that is lost (slow joiner)
     shown: list[str] = []
     try:
         reply = client.execute_interactive(

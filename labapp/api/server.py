@@ -67,6 +67,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=8)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    # "Task queue depth is 1": a request waited for a free thread on a busy machine; nothing went wrong
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
     processes.watch_parent(parent=processes.owner_pid(), on_orphan=embedded_broker_stopper())
     app = create_app()
     register_student_routes(app)  # the blueprints a student added with cluster.add_routes()

@@ -240,8 +240,10 @@ def _drive(page, lab: Lab, folder: Path, shots: Path, expect) -> None:
     expect(workers).to_have_value("3")
     page.screenshot(path=str(shots / "03_scaled_to_3.png"))
 
-    # 3. kill the busy worker; its task comes back (visibility timeout, 10 s in lesson 02) and ends
-    x.fill("5")
+    # 3. kill the busy worker; its task comes back (visibility timeout, 10 s in lesson 02) and ends.
+    # x=8, the lesson's largest: the task must still run when the click reaches the kernel, which a
+    # loaded CI machine delays by seconds (with x=5 the task had ended and an idle worker was killed)
+    x.fill("8")
     x.press("Tab")
     submit.click()
     task_id = _submitted_id(page, expect, not_id=task_id)

@@ -71,9 +71,24 @@ def spawn(
 def process_identity(pid: int) -> dict:
     """pid plus its start time, so a reused pid is never mistaken for the process we knew."""
     try:
-        return {"pid": pid, "started": psutil.Process(pid).create_time()}
+        started = psutil.Process(pid).create_time()
     except psutil.Error:
         return {"pid": pid, "started": None}
+    return {"pid": pid, "started": started, "since_boot": _since_boot(pid)}
+
+
+def _since_boot(pid: int) -> float | None:
+    """When pid started, in seconds after boot (Linux's /proc; None elsewhere).
+
+    A wall-clock start time is boot time + this, and Linux gives the boot time in whole seconds
+    that follow the clock: an NTP adjustment can move every process's start time by a second
+    between the moment one process records it and the moment another compares it.
+    """
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+        return int(text[text.rindex(")") + 2 :].split()[19]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def is_same_process(identity: dict) -> bool:
@@ -85,6 +100,9 @@ def is_same_process(identity: dict) -> bool:
         proc = psutil.Process(identity["pid"])
         if proc.status() == psutil.STATUS_ZOMBIE:
             return False
+        since_boot = identity.get("since_boot")
+        if since_boot is not None and (now := _since_boot(identity["pid"])) is not None:
+            return abs(now - since_boot) < 0.05  # clock ticks: the same process reads the same value
         started = identity.get("started")
         return started is None or abs(proc.create_time() - started) < 0.5
     except psutil.AccessDenied:

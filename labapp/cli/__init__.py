@@ -9,6 +9,8 @@ reports an error. Nothing outside this package imports it.
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 
 from labapp import __version__
 from labapp.cli import authoring, bench, classroom, clusters, i18n, tools
@@ -46,6 +48,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the ``labapp`` command."""
+    try:
+        return _run(argv)
+    except BrokenPipeError:  # `labapp status | head -1`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit's flush
+        return 1
+
+
+def _run(argv: list[str] | None) -> int:
     translate_argparse()
     parser = build_parser()
     args, unknown = parser.parse_known_args(argv)

@@ -27,6 +27,16 @@ def test_help_explains_every_command():
         assert sub.returncode == 0 and "usage: labapp " + command in sub.stdout
 
 
+def test_a_reader_that_stops_early_gets_no_traceback():
+    """`labapp status | head -1`: the pipe closes before labapp writes; it ends quietly."""
+    proc = subprocess.Popen([sys.executable, "-m", "labapp", "status"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()  # the reader is gone before the first line
+    errors = proc.stderr.read().decode()
+    proc.wait(timeout=60)
+    proc.stderr.close()
+    assert "Traceback" not in errors and "BrokenPipeError" not in errors, errors
+
+
 def test_status_and_down_work_despite_a_bad_setting(monkeypatch):
     monkeypatch.setenv("LABAPP_VISIBILITY_TIMEOUT", "5")  # contradicts longtask_max_x
     for command in ("status", "down"):

@@ -20,4 +20,3 @@ def test_a_clock_step_of_a_second_does_not_make_a_live_process_look_gone():
 def test_another_process_under_the_same_pid_is_not_the_one_we_knew():
     identity = processes.process_identity(os.getpid())
     assert not processes.is_same_process({**identity, "since_boot": identity["since_boot"] - 5})
-

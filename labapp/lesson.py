@@ -85,6 +85,9 @@ def busy_machine_warning(cores: int) -> str | None:
     ).format(load=load, cores=cores)
 
 
+SUSPECT_EFFICIENCY = 1.2  # a little above 100% is noise the lesson explains; this much is a slow first point
+
+
 def scaling_conclusions(sleep_records, cpu_records, cores: int) -> list[str]:
     """Sentences about a sleep and a cpu scaling run, computed from their numbers and the cores."""
     sleep = sorted(sleep_records, key=lambda p: p["workers"])
@@ -106,6 +109,14 @@ def scaling_conclusions(sleep_records, cpu_records, cores: int) -> list[str]:
             cores=cores,
         )
     ]
+    if most["efficiency"] > SUSPECT_EFFICIENCY:
+        lines.append(
+            _(
+                "An efficiency of {efficiency:.0%} is more than the workers can give: the {fewest}-worker "
+                "point was slowed by something else (the workers warming up, another program). "
+                "Run the measurement again before you draw a conclusion from it."
+            ).format(efficiency=most["efficiency"], fewest=sleep[0]["workers"])
+        )
     cpu = sorted(cpu_records, key=lambda p: p["workers"])
     stop = plateau(cpu)
     best = max(cpu, key=lambda p: p["throughput"])

@@ -39,6 +39,12 @@ def test_a_plateau_below_the_cores_is_not_blamed_on_them():
     assert "fewer than the 8 cores" in text
 
 
+def test_an_efficiency_far_above_one_is_called_a_slow_first_point():
+    slow_start = " ".join(scaling_conclusions(points(10, 24, 48, 104), points(10, 19, 19.5, 19.2), 2))
+    assert "An efficiency of 130% is more than the workers can give: the 1-worker point was slowed" in slow_start
+    assert "more than the workers can give" not in " ".join(scaling_conclusions(SLEEP, points(10, 19, 19.5), 2))
+
+
 # ------------------------------------------------------------- lesson 06: the price of safety
 @pytest.mark.parametrize(
     "at_least_once, early_ack, expected",

@@ -27,7 +27,7 @@ from celery.worker import state as worker_state
 from celery.worker.consumer import Consumer
 from kombu.exceptions import ContentDisallowed
 
-from labapp.engine import classroom_protocol, heartbeat, processes
+from labapp.engine import classroom_protocol, heartbeat, logfiles, processes
 from labapp.engine.celery_config import make_celery
 from labapp.engine.processes import CLUSTER_ENV
 from labapp.i18n import _
@@ -124,6 +124,12 @@ STARTED_AT = time.time()
 @worker_init.connect
 def _die_with_parent(**_):
     processes.watch_parent(parent=processes.owner_pid())
+
+
+@worker_init.connect
+def _cap_own_log(**_):
+    # in the main process only: its pool's prints land in the same file, which it keeps bounded
+    logfiles.start_capping(int(settings.log_max_mb * logfiles.MB))
 
 
 @worker_process_init.connect

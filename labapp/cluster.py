@@ -48,6 +48,13 @@ def _exited(child: Child) -> str:
     return _("{{component}} exited with code {code} at start").format(code=child.proc.returncode)
 
 
+def no_heartbeat(age: float | None) -> str:
+    """A worker whose process exists and sends no heartbeat, as its status says it."""
+    if age is None:
+        return _("process exists, no heartbeat yet")
+    return _("process exists, no heartbeat for {seconds:.0f} s").format(seconds=age)
+
+
 def _no_answer(timeout: float) -> str:
     """A child that never answered, as a sentence for Cluster._failure."""
     return _("{{component}} did not answer within {seconds:.0f} s").format(seconds=timeout)
@@ -488,6 +495,7 @@ class Cluster:
             index += 1
         name = f"w{index}"
         heartbeat.forget(self.redis, self.node_name(name))  # a dead namesake's beat must not read as ready
+        (self.dir / heartbeat.BEATS_FOLDER / self.node_name(name)).unlink(missing_ok=True)
         child = self._spawn(
             name,
             worker_command(self.WORKER_APP, self.node_name(name)),
@@ -768,13 +776,14 @@ class Cluster:
                     "log": self.api.log,
                 }
             )
+        stale = self._stale_workers()
         for name in sorted(self.workers, key=lambda n: int(n[1:])):
             child = self.workers[name]
             rows.append(
                 {
                     "component": name,
                     "pid": child.proc.pid,
-                    "alive": child.alive,
+                    "alive": no_heartbeat(stale[name]) if name in stale else child.alive,
                     "address": self.node_name(name),
                     "log": child.log,
                 }
@@ -796,6 +805,14 @@ class Cluster:
             )
         elif self._started and not self.running:
             rows.notes.append(_("the cluster is down: cluster.start() starts it again (queued tasks are kept)"))
+        if stale:
+            rows.notes.append(
+                _(
+                    "worker(s) {workers}: the process exists but sends no heartbeat (stopped with SIGSTOP or Ctrl-Z, "
+                    "or frozen): it takes no task, and its running task goes to another worker after the visibility "
+                    "timeout; kill -CONT <pid> resumes it, cluster.kill_worker('{first}') replaces it"
+                ).format(workers=", ".join(sorted(stale)), first=sorted(stale)[0])
+            )
         dead = [name for name, child in self.workers.items() if not child.alive]
         if dead and self.running:
             rows.notes.append(
@@ -805,6 +822,17 @@ class Cluster:
                 ).format(workers=", ".join(dead), count=len(self.workers))
             )
         return rows
+
+    def _stale_workers(self) -> dict[str, float | None]:
+        """{name: seconds since its last heartbeat} of workers whose process exists but beats no more."""
+        if not self.running or self.redis is None:
+            return {}
+        ages = {
+            name: heartbeat.beat_age(self.redis, self.node_name(name), self.dir)
+            for name, child in self.workers.items()
+            if child.alive
+        }
+        return {name: age for name, age in ages.items() if heartbeat.is_stale(age)}
 
     def logs(self, component: str, tail: int = 20) -> str:
         """The last lines of a component's log: "broker", "api", "w1", ..."""

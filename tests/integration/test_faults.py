@@ -5,12 +5,16 @@ Each test runs real processes: the embedded broker, Celery workers, `labapp up`.
 
 from __future__ import annotations
 
+import os
+import re
+import signal
 import textwrap
 
 import pytest
 
 from labapp.engine import logfiles
-from tests.support.waiting import wait_for
+from tests.support.lab_commands import labapp
+from tests.support.waiting import wait_for, wait_state
 
 PRINT_LOOP = """
     from celery import shared_task
@@ -57,3 +61,41 @@ def test_the_next_start_keeps_only_the_tail_of_a_huge_log(tmp_path):
     assert older.stat().st_size <= logfiles.ROTATE_BYTES + 200
     assert older.read_text().startswith("[labapp: 4.0 MB of earlier lines were dropped]\nan old line\n")
     assert not log.exists() or log.stat().st_size == 0
+
+
+# ------------------------------------------------- item 10: a stopped worker, and a task that ends twice
+def stale_row(cluster, name: str) -> str:
+    """The alive column of a worker in cluster.status()."""
+    return str(next(row["alive"] for row in cluster.status() if row["component"] == name))
+
+
+def test_a_stopped_worker_shows_no_heartbeat_and_its_second_end_is_recorded(make_cluster):
+    cluster = make_cluster(workers=2).start()
+    task_id = cluster.client.submit_longtask(2)
+    worker = wait_state(cluster.client, task_id, states=("PROGRESS",))["worker"]
+    name = worker.split("@")[0]
+    other = "w2" if name == "w1" else "w1"
+    stopped = cluster.workers[name].proc.pid
+    os.killpg(stopped, signal.SIGSTOP)  # what Ctrl-Z does to a foreground worker: its pool stops too
+    try:
+        seen = wait_for(
+            lambda: re.fullmatch(r"process exists, no heartbeat for (\d+) s", stale_row(cluster, name)),
+            30,
+            what=lambda: f"{name} shown without heartbeat; found {stale_row(cluster, name)!r}",
+        )
+        assert stale_row(cluster, other) == "True"
+        assert any("kill -CONT" in note for note in cluster.status().notes)
+        shown = labapp("status", "--name", cluster.name).stdout
+        assert re.search(rf"{name}\s+pid {stopped}\s+process exists, no heartbeat for \d+ s", shown), shown
+        # the visibility timeout hands the task to the other worker, which finishes it
+        done = wait_state(cluster.client, task_id, timeout=60)
+        assert done["state"] == "SUCCESS" and done["result"]["worker"].startswith(other), done
+        assert "completions" not in done
+    finally:
+        os.killpg(stopped, signal.SIGCONT)
+    # resumed, the stopped worker ends the task too: Celery keeps the first result, /status counts both ends
+    again = wait_for(lambda: cluster.client.status(task_id).get("completions"), 30, what="a second completion")
+    assert again == 2
+    assert cluster.client.status(task_id)["result"]["worker"].startswith(other)
+    wait_for(lambda: stale_row(cluster, name) == "True", 10, what=f"{name} beating again")
+    print(f"no heartbeat shown after {seen.group(1)} s; completions recorded: {again}")

@@ -28,9 +28,12 @@ def describe_exit(returncode: int | None) -> str:
     return _("exited normally") if returncode == 0 else _("exited with code {code}").format(code=returncode)
 
 
-def open_for_new_process(path: Path, component: str, previous: str = "") -> None:
+def open_for_new_process(path: Path, component: str, previous: str = "") -> int:
     """Prepare path for a new process: keep what is there, add a separator line naming the
-    predecessor's end; rotate to <name>.1.log once it grows past ROTATE_BYTES. Private (0600)."""
+    predecessor's end; rotate to <name>.1.log once it grows past ROTATE_BYTES. Private (0600).
+
+    Return the offset where the new process's lines will start (read_tail's start).
+    """
     try:
         size = path.stat().st_size
     except FileNotFoundError:
@@ -44,6 +47,8 @@ def open_for_new_process(path: Path, component: str, previous: str = "") -> None
             when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime())
             before = f"; the {component} before it {previous}" if previous else ""
             log.write(f"\n===== {when}: a new {component} process starts{before} (its log is above) =====\n")
+        log.flush()
+        return os.lseek(log.fileno(), 0, os.SEEK_END)
 
 
 def _keep_tail(path: Path, older: Path, size: int) -> None:
@@ -115,13 +120,16 @@ def start_capping(max_bytes: int, fds=(1,)) -> threading.Event | None:
     return stop
 
 
-def read_tail(path: Path, lines: int = 20) -> str:
-    """The last lines of a text file ('' if it does not exist)."""
+def read_tail(path: Path, lines: int = 20, start: int = 0) -> str:
+    """The last lines of a text file from offset start on ('' if it does not exist).
+
+    A start past the end (the file was cut back since) reads what there is.
+    """
     try:
         with open(path, "rb") as handle:
             handle.seek(0, os.SEEK_END)
             size = handle.tell()
-            handle.seek(max(0, size - 64 * 1024))
+            handle.seek(max(0 if start > size else start, size - 64 * 1024))
             text = handle.read().decode(errors="replace")
     except OSError:
         return ""

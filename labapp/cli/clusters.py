@@ -227,7 +227,7 @@ def cmd_status(args) -> int:
         print(_("  API {api}  broker {broker}").format(api=entry.get("api_url"), broker=entry.get("broker_url")))
         from labapp.cluster import no_heartbeat
 
-        ages = _beat_ages(Path(entry["dir"]), entry["children"])
+        ages = _beat_ages(Path(entry["dir"]), entry["name"], entry["children"])
         for child in entry["children"]:
             state = _("running") if processes.is_same_process(child) else _("gone")
             if child["component"] in ages and state == _("running"):
@@ -239,7 +239,7 @@ def cmd_status(args) -> int:
     return 0
 
 
-def _beat_ages(folder: Path, children: list[dict]) -> dict:
+def _beat_ages(folder: Path, cluster: str, children: list[dict]) -> dict:
     """{worker: seconds since its last heartbeat} of the cluster's workers that beat no more (a stopped one)."""
     from labapp.engine import classroom_protocol, heartbeat
 
@@ -249,8 +249,15 @@ def _beat_ages(folder: Path, children: list[dict]) -> dict:
         client = classroom_protocol.connect(url, timeout=1)
     except Exception:  # no embedded broker: the beat files alone tell
         client = None
+    host = classroom_protocol.node_host()
+
+    def age(name: str):
+        # w1@host on the cluster's own broker; NAME-w1@host on a shared one (Cluster.node_name)
+        ages = [heartbeat.beat_age(client, node, folder) for node in (f"{name}@{host}", f"{cluster}-{name}@{host}")]
+        return min((a for a in ages if a is not None), default=None)
+
     try:
-        ages = {name: heartbeat.beat_age(client, f"{name}@{classroom_protocol.node_host()}", folder) for name in workers}
+        ages = {name: age(name) for name in workers}
     finally:
         if client is not None:
             client.close()

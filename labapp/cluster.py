@@ -48,6 +48,18 @@ def _exited(child: Child) -> str:
     return _("{{component}} exited with code {code} at start").format(code=child.proc.returncode)
 
 
+def cannot_write(path) -> str:
+    """A file or folder the cluster needs and may not write, as one sentence."""
+    return _("cannot write {path}: check its owner and permissions").format(path=path)
+
+
+def no_heartbeat(age: float | None) -> str:
+    """A worker whose process exists and sends no heartbeat, as its status says it."""
+    if age is None:
+        return _("process exists, no heartbeat yet")
+    return _("process exists, no heartbeat for {seconds:.0f} s").format(seconds=age)
+
+
 def _no_answer(timeout: float) -> str:
     """A child that never answered, as a sentence for Cluster._failure."""
     return _("{{component}} did not answer within {seconds:.0f} s").format(seconds=timeout)
@@ -206,6 +218,8 @@ class Cluster:
         self._registered = False  # our entry is in the registry (only we may remove it)
         self._claim = runtime_folder.FolderClaim(self.dir)  # held from before the first spawn until stop()
         self._ended: dict[str, str] = {}  # how the last process of each worker name ended
+        self._revived: list[str] = []  # what revive_api() did, for status()
+        self._log_starts: dict[str, int] = {}  # component -> where its current process's lines start in its log
 
     def _check_worker_count(self, workers: int) -> None:
         limit = self.settings.max_workers
@@ -244,6 +258,9 @@ class Cluster:
             try:
                 self._claim_folder()
                 self._start(timeout)
+            except PermissionError as exc:  # a folder or log file of someone else's, or read-only
+                self.stop()
+                raise ClusterError(cannot_write(exc.filename or self.dir)) from None
             except BaseException:
                 self.stop()
                 raise
@@ -253,6 +270,7 @@ class Cluster:
 
     def _start(self, timeout: float) -> None:
         self._started = True
+        self._revived.clear()
         if not self.broker_url:
             # the data of the cluster before (AOF) is kept: tasks it accepted are not lost
             data_dir = self.dir / "broker-data"
@@ -478,7 +496,7 @@ class Cluster:
 
     def _spawn(self, component: str, args: list[str], env: dict | None = None) -> Child:
         log = self.dir / f"{component}.log"
-        logfiles.open_for_new_process(log, component, self._ended.pop(component, ""))
+        self._log_starts[component] = logfiles.open_for_new_process(log, component, self._ended.pop(component, ""))
         proc = processes.spawn(args, log, env={**self._child_env(), **(env or {})})
         return Child(component, proc, log, processes.process_identity(proc.pid))
 
@@ -488,6 +506,7 @@ class Cluster:
             index += 1
         name = f"w{index}"
         heartbeat.forget(self.redis, self.node_name(name))  # a dead namesake's beat must not read as ready
+        (self.dir / heartbeat.BEATS_FOLDER / self.node_name(name)).unlink(missing_ok=True)
         child = self._spawn(
             name,
             worker_command(self.WORKER_APP, self.node_name(name)),
@@ -505,13 +524,15 @@ class Cluster:
         return f"{prefix}{worker}@{socket.gethostname()}"
 
     def _failure(self, child: Child, what: str) -> ClusterError:
-        """A ClusterError: what went wrong (a sentence naming {component}), the log's path and its last lines."""
+        """A ClusterError: what went wrong (a sentence naming {component}), the log's path and the last lines
+        of this process (never its predecessor's, above them in the same log)."""
+        own = read_tail(child.log, 15, start=self._log_starts.get(child.component, 0))
         return ClusterError(
             _("{problem}; see {log}").format(problem=what.format(component=child.component), log=child.log)
             + "\n"
             + _("--- last lines ---")
             + "\n"
-            + read_tail(child.log, 15)
+            + (own or _("(none: it wrote nothing)"))
         )
 
     def _wait_api_ready(self, timeout: float) -> None:
@@ -575,7 +596,44 @@ class Cluster:
         )
 
     # ----------------------------------------------------------------- operations
+    def revive_api(self, timeout: float = START_TIMEOUT) -> bool:
+        """Restart a dead API alone, on its port, while the broker runs; True once it answers again.
+
+        Workers and queued tasks are untouched. Its log and status() say that it died and came back.
+        """
+        with _LOCK:
+            api, broker = self.api, self.broker
+            if not self._started or api is None or api.alive or (broker is not None and not broker.running):
+                return False
+            how = logfiles.describe_exit(api.proc.returncode)
+            self._ended["api"] = f"(pid {api.proc.pid}) {how}"
+            port = int(self.api_url.rsplit(":", 1)[1])
+            self.api = self._spawn("api", self._api_command(port))
+            self._write_registry()
+            self._wait_api_ready(timeout)
+            self._revived.append(
+                _("the API stopped ({how}) and was restarted on the same port; see {log}").format(
+                    how=how, log=self.api.log
+                )
+            )
+            return True
+
+    def core_failure(self) -> str:
+        """Which core component (API, broker) is dead, how it ended and where its log is; '' if none."""
+        if self.broker is not None and self.broker.proc is not None and not self.broker.running:
+            code = self.broker.proc.poll()
+            return _("the broker stopped ({how}); see {log}").format(
+                how=logfiles.describe_exit(code), log=self.broker.log_path
+            )
+        if self.api is not None and not self.api.alive:
+            return _("the API stopped ({how}); see {log}").format(
+                how=logfiles.describe_exit(self.api.proc.returncode), log=self.api.log
+            )
+        return ""
+
     def _require_running(self) -> None:
+        if not self.running and self._revive_quietly():
+            return
         if self._only_broker_died():
             raise ClusterError(
                 _(
@@ -741,9 +799,19 @@ class Cluster:
         self._require_running()
         return self.redis.llen(QUEUE)
 
+    def _revive_quietly(self) -> bool:
+        """revive_api(), where its failure leaves the API dead for the caller to report."""
+        try:
+            return self.revive_api()
+        except ClusterError as exc:
+            self._revived.append(str(exc).splitlines()[0])
+            return False
+
     def status(self) -> ProcessTable:
-        """One row per process: component, pid, alive, address, log file."""
+        """One row per process: component, pid, alive, address, log file (a dead API is restarted first)."""
+        self._revive_quietly()
         rows = ProcessTable()
+        rows.notes.extend(self._revived)
         if self.broker is not None and self.broker.proc is not None:
             rows.append(
                 {
@@ -768,13 +836,14 @@ class Cluster:
                     "log": self.api.log,
                 }
             )
+        stale = self._stale_workers()
         for name in sorted(self.workers, key=lambda n: int(n[1:])):
             child = self.workers[name]
             rows.append(
                 {
                     "component": name,
                     "pid": child.proc.pid,
-                    "alive": child.alive,
+                    "alive": no_heartbeat(stale[name]) if name in stale else child.alive,
                     "address": self.node_name(name),
                     "log": child.log,
                 }
@@ -796,6 +865,14 @@ class Cluster:
             )
         elif self._started and not self.running:
             rows.notes.append(_("the cluster is down: cluster.start() starts it again (queued tasks are kept)"))
+        if stale:
+            rows.notes.append(
+                _(
+                    "worker(s) {workers}: the process exists but sends no heartbeat (stopped with SIGSTOP or Ctrl-Z, "
+                    "or frozen): it takes no task, and its running task goes to another worker after the visibility "
+                    "timeout; kill -CONT <pid> resumes it, cluster.kill_worker('{first}') replaces it"
+                ).format(workers=", ".join(sorted(stale)), first=sorted(stale)[0])
+            )
         dead = [name for name, child in self.workers.items() if not child.alive]
         if dead and self.running:
             rows.notes.append(
@@ -805,6 +882,17 @@ class Cluster:
                 ).format(workers=", ".join(dead), count=len(self.workers))
             )
         return rows
+
+    def _stale_workers(self) -> dict[str, float | None]:
+        """{name: seconds since its last heartbeat} of workers whose process exists but beats no more."""
+        if not self.running or self.redis is None:
+            return {}
+        ages = {
+            name: heartbeat.beat_age(self.redis, self.node_name(name), self.dir)
+            for name, child in self.workers.items()
+            if child.alive
+        }
+        return {name: age for name, age in ages.items() if heartbeat.is_stale(age)}
 
     def logs(self, component: str, tail: int = 20) -> str:
         """The last lines of a component's log: "broker", "api", "w1", ..."""

@@ -24,7 +24,7 @@ def _parse_bool(raw: str) -> bool:
 DELIVERIES = ("at_least_once", "early_ack")
 
 # settings that must be above zero (the other numbers may be zero, none may be negative)
-POSITIVE = {"visibility_timeout", "max_body_bytes", "result_expires", "broker_timeout"}
+POSITIVE = {"visibility_timeout", "max_body_bytes", "result_expires", "broker_timeout", "log_max_mb"}
 
 
 @dataclass(frozen=True)
@@ -58,6 +58,9 @@ class Settings:
     # where reveal() reads solutions the instructor published: a folder or a redis:// URL;
     # empty: ~/.cache/labapp/revealed (and reveal() asks the student when solutions/ is present)
     reveal_from: str = ""
+    # a worker's log is cut back (with a marker line) once it passes this many MB: a print loop
+    # in a student's task cannot fill the disk
+    log_max_mb: float = 10.0
 
     @classmethod
     def from_env(cls, environ: dict | None = None, **overrides) -> "Settings":

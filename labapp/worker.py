@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 import redis
 from celery.signals import (
+    task_postrun,
     task_received,
     task_rejected,
     worker_init,
@@ -27,7 +28,7 @@ from celery.worker import state as worker_state
 from celery.worker.consumer import Consumer
 from kombu.exceptions import ContentDisallowed
 
-from labapp.engine import classroom_protocol, heartbeat, processes
+from labapp.engine import classroom_protocol, heartbeat, logfiles, processes, task_records
 from labapp.engine.celery_config import make_celery
 from labapp.engine.processes import CLUSTER_ENV
 from labapp.i18n import _
@@ -126,6 +127,12 @@ def _die_with_parent(**_):
     processes.watch_parent(parent=processes.owner_pid())
 
 
+@worker_init.connect
+def _cap_own_log(**_):
+    # in the main process only: its pool's prints land in the same file, which it keeps bounded
+    logfiles.start_capping(int(settings.log_max_mb * logfiles.MB))
+
+
 @worker_process_init.connect
 def _pool_child_dies_with_worker(**_):
     processes.watch_parent()
@@ -151,6 +158,7 @@ class WorkerBeat:
 
     def _periodic(self) -> dict:
         info = self.collect()
+        heartbeat.mark_beat_file(os.environ.get(CLUSTER_ENV), self.node)
         try:
             self.leave_if_class_ended()
         except Exception:  # broker away for a moment: look again at the next beat
@@ -197,6 +205,28 @@ def _beat_on_new_task(request, **_):
             beat.on_received(request)
         except Exception:  # broker away for a moment: the periodic beat catches up
             pass
+
+
+# the benchmarks' tiny tasks: one more broker round trip each would change what they measure
+UNRECORDED_ENDS = {"labapp.tasks.sleep_ms", "labapp.tasks.cpu_ms"}
+
+
+@task_postrun.connect
+def _record_completion(task_id, task, state, **_):
+    # a task that finished twice (a stopped worker resumed after its task was redelivered) keeps
+    # the first result: Celery drops the later one without a word, so count the ends where /status reads
+    if state not in ("SUCCESS", "FAILURE") or task.name in UNRECORDED_ENDS or task.request.ignore_result:
+        return
+    try:
+        count = task_records.count_completion(task.backend.client, task_id)
+    except Exception:  # broker away: the log line of the task's end is all there is
+        return
+    if count > 1:
+        print(
+            f"labapp: task {task.name}[{task_id}] finished again (end number {count}); "
+            "the result stored first is kept",
+            flush=True,
+        )
 
 
 @worker_shutdown.connect

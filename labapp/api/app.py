@@ -195,6 +195,9 @@ def create_app(settings: Settings | None = None) -> Flask:
                 answer["worker_alive"] = False
         if state not in READY_STATES and task_records.cancel_requested(store, task_id):
             answer["cancel_requested"] = True
+        completions = task_records.completions(store, task_id) if state in READY_STATES else 0
+        if completions > 1:  # Celery keeps the first result and drops the later ones without a word
+            answer["completions"] = completions
         return answer
 
     @app.errorhandler(InvalidInput)

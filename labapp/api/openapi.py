@@ -180,6 +180,9 @@ def _schemas() -> dict:
                 "worker": string,
                 "worker_alive": {"type": "boolean"},
                 "cancel_requested": {"type": "boolean"},
+                # present when the task finished more than once (a redelivered copy and the original both
+                # ran to the end); the result shown is the first one's
+                "completions": {"type": "integer", "minimum": 2},
             },
         },
         "Factorial": {

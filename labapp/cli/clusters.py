@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -224,13 +225,43 @@ def cmd_status(args) -> int:
             )
         )
         print(_("  API {api}  broker {broker}").format(api=entry.get("api_url"), broker=entry.get("broker_url")))
+        from labapp.cluster import no_heartbeat
+
+        ages = _beat_ages(Path(entry["dir"]), entry["name"], entry["children"])
         for child in entry["children"]:
             state = _("running") if processes.is_same_process(child) else _("gone")
+            if child["component"] in ages and state == _("running"):
+                state = no_heartbeat(ages[child["component"]])
             print(f"  {child['component']:<8} pid {child['pid']:<8} {state}")
         seen = _workers_seen(Path(entry["dir"]), entry["children"])
         if seen:
             print(_("  workers the broker sees: {workers}").format(workers=seen))
     return 0
+
+
+def _beat_ages(folder: Path, cluster: str, children: list[dict]) -> dict:
+    """{worker: seconds since its last heartbeat} of the cluster's workers that beat no more (a stopped one)."""
+    from labapp.engine import classroom_protocol, heartbeat
+
+    workers = [child["component"] for child in children if re.fullmatch(r"w\d+", child["component"])]
+    try:
+        url = (folder / "broker.url").read_text().splitlines()[0].strip()
+        client = classroom_protocol.connect(url, timeout=1)
+    except Exception:  # no embedded broker: the beat files alone tell
+        client = None
+    host = classroom_protocol.node_host()
+
+    def age(name: str):
+        # w1@host on the cluster's own broker; NAME-w1@host on a shared one (Cluster.node_name)
+        ages = [heartbeat.beat_age(client, node, folder) for node in (f"{name}@{host}", f"{cluster}-{name}@{host}")]
+        return min((a for a in ages if a is not None), default=None)
+
+    try:
+        ages = {name: age(name) for name in workers}
+    finally:
+        if client is not None:
+            client.close()
+    return {name: age for name, age in ages.items() if heartbeat.is_stale(age)}
 
 
 def _workers_seen(folder: Path, children: list[dict]) -> str:

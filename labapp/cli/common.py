@@ -65,17 +65,34 @@ def run_in_foreground(cluster, workers: int, describe, watch=None) -> int:
         for line in describe(cluster):
             print(line)
         print(_("Press Ctrl-C to stop everything."), flush=True)
-        while cluster.running:
+        while cluster.running or _revived(cluster):
             if watch is not None:
                 watch()
             time.sleep(0.5)
-        return fail(_("a core component stopped; see the logs in {folder}").format(folder=cluster.dir))
+        return fail(cluster.core_failure() or _("a core component stopped; see the logs in {folder}").format(
+            folder=cluster.dir
+        ))
     except KeyboardInterrupt:
         print("\n" + _("stopping..."), flush=True)
         return 0
     finally:
         cluster.stop()
         print(_("stopped"), flush=True)
+
+
+def _revived(cluster) -> bool:
+    """Restart the cluster's dead API alone where it can, saying so; False when that is not enough."""
+    from labapp.cluster import ClusterError
+
+    failure = cluster.core_failure()
+    try:
+        revived = cluster.revive_api()
+    except ClusterError as exc:
+        print(_("the API could not be restarted: {error}").format(error=exc), file=sys.stderr, flush=True)
+        return False
+    if revived:
+        print(_("{failure}; restarted it").format(failure=failure), flush=True)
+    return revived
 
 
 def shown(path: Path) -> str:

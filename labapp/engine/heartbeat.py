@@ -11,10 +11,12 @@ import os
 import re
 import threading
 import time
+from pathlib import Path
 
 from labapp.engine import processes
 
 PREFIX = "labapp:worker:"
+BEATS_FOLDER = "beats"  # in a cluster's folder: one file per worker of the cluster, touched at every beat
 INTERVAL = 1.0
 TTL = 3  # seconds: a worker missing for this long is gone
 
@@ -52,6 +54,41 @@ def runs_process(client, node: str, pid: int | None) -> bool:
         return True
     info = json.loads(raw)
     return pid == info.get("pid") or pid in info.get("pool_pids", [])
+
+
+def mark_beat_file(cluster_dir: str | None, node: str) -> None:
+    """Touch node's beat file in its cluster's folder: when its key has expired, the file still says
+    when it last beat (best effort; a worker outside a cluster's folder has none)."""
+    if not cluster_dir:
+        return
+    try:
+        folder = Path(cluster_dir) / BEATS_FOLDER
+        folder.mkdir(mode=0o700, exist_ok=True)
+        (folder / node).touch()
+    except OSError:
+        pass
+
+
+def beat_age(client, node: str, cluster_dir=None) -> float | None:
+    """Seconds since node's last heartbeat: from the beat's own `updated` while it is in the broker,
+    else from its beat file in cluster_dir; None if it never beat (or the broker cannot say)."""
+    try:
+        raw = client.get(PREFIX + node) if client is not None else None
+    except Exception:
+        raw = None
+    if raw:
+        return max(0.0, time.time() - json.loads(raw).get("updated", time.time()))
+    if cluster_dir is None:
+        return None
+    try:
+        return max(0.0, time.time() - (Path(cluster_dir) / BEATS_FOLDER / node).stat().st_mtime)
+    except OSError:
+        return None
+
+
+def is_stale(age: float | None) -> bool:
+    """True for a beat older than its time to live (a worker that is stopped, or too busy to beat)."""
+    return age is None or age > TTL
 
 
 def live_workers(client) -> list[dict]:

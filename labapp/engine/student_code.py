@@ -68,12 +68,27 @@ def _run_check(kind: str, path: Path):
     try:
         answer = json.loads(lines[-1])
     except (IndexError, ValueError):
+        if "Traceback (most recent call last)" not in done.stderr:
+            # os._exit() or a signal at import: the check never got to answer (its stderr holds only
+            # warnings Python printed on the way, unrelated to the cause)
+            raise StudentCodeError(_ended_the_process(path, done.returncode)) from None
         raise StudentCodeError(
             _("{path}: checking it failed unexpectedly:").format(path=path) + "\n" + done.stderr[-2000:]
         ) from None
     if "error" in answer:
         raise StudentCodeError(answer["error"])
     return answer["found"]
+
+
+def _ended_the_process(path: Path, returncode: int) -> str:
+    """Why a check process ended before it could answer, in words."""
+    if returncode < 0:
+        from labapp.engine.logfiles import describe_exit
+
+        return _("{path}: importing it ended the process ({how})").format(path=path, how=describe_exit(returncode))
+    return _(
+        "{path}: importing it ended the process with exit code {code} (does the top level of the file call os._exit()?)"
+    ).format(path=path, code=returncode)
 
 
 def _check_file_name(path: Path) -> None:
@@ -186,8 +201,10 @@ def _found_tasks(path: Path) -> dict[str, str]:
     from labapp import tasks  # noqa: F401  (the lab's own tasks, so they are not counted as the student's)
 
     before = set(app.tasks)
+    claimed = _record_task_names(app)
     load_module(path)
     app.loader.import_default_modules()
+    _refuse_lab_names(path, [name for module, name in claimed if module == path.stem and name in before])
     found = {
         name: str(inspect.signature(app.tasks[name].run))
         for name in sorted(set(app.tasks) - before)
@@ -201,6 +218,34 @@ def _found_tasks(path: Path) -> dict[str, str]:
             ).format(path=path)
         )
     return found
+
+
+def _record_task_names(app) -> list[tuple[str, str]]:
+    """Have app note (module, task name) of every function made a task from now on; return the list it fills.
+
+    A task named like one of the lab's (``name="labapp.tasks.factorial"``) is not added: Celery hands back
+    the lab's task instead, so only the registration itself shows the clash.
+    """
+    claimed: list[tuple[str, str]] = []
+    register = app._task_from_fun
+
+    def recording(fun, name=None, *args, **options):
+        claimed.append((fun.__module__, name or app.gen_task_name(fun.__name__, fun.__module__)))
+        return register(fun, name, *args, **options)
+
+    app._task_from_fun = recording
+    return claimed
+
+
+def _refuse_lab_names(path: Path, clashes: list[str]) -> None:
+    """Refuse a module that names a task like one the lab (or Celery) already has."""
+    if clashes:
+        raise StudentCodeError(
+            _(
+                "{path}: task {name} has the name of one of the lab's own tasks, so the workers would run the "
+                "lab's task instead of yours; remove name=... or choose a name of your own"
+            ).format(path=path, name=repr(clashes[0]))
+        )
 
 
 def _found_routes(path: Path) -> list[str]:

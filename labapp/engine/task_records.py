@@ -8,6 +8,7 @@ import time
 SUBMIT_PREFIX = "labapp:submitted:"
 CANCEL_PREFIX = "labapp:cancel:"
 RUNS_PREFIX = "labapp:runs:"
+DONE_SUFFIX = ":done"  # labapp:runs:<id>:done counts how many times the task ran to its end
 RUNS_EXPIRE_S = 3600
 
 
@@ -44,3 +45,17 @@ def count_run(client, task_id: str) -> int:
         pipe.incr(RUNS_PREFIX + task_id)
         pipe.expire(RUNS_PREFIX + task_id, RUNS_EXPIRE_S)
         return pipe.execute()[0]
+
+
+def count_completion(client, task_id: str) -> int:
+    """Count one more end of task_id (success or failure) and return the count (2: it finished twice)."""
+    with client.pipeline() as pipe:
+        pipe.incr(RUNS_PREFIX + task_id + DONE_SUFFIX)
+        pipe.expire(RUNS_PREFIX + task_id + DONE_SUFFIX, RUNS_EXPIRE_S)
+        return pipe.execute()[0]
+
+
+def completions(client, task_id: str) -> int:
+    """How many times task_id ran to its end (0 if unknown or expired)."""
+    raw = client.get(RUNS_PREFIX + task_id + DONE_SUFFIX)
+    return int(raw) if raw else 0

@@ -70,7 +70,7 @@ def runs_process(client, node: str, pid: int | None) -> bool:
 
 def live_workers(client) -> list[dict]:
     """Every worker whose heartbeat has not expired, sorted by name: two commands, whatever the history."""
-    names = list(client.hkeys(REGISTRY))
+    names = [name.decode() if isinstance(name, bytes) else name for name in client.hkeys(REGISTRY)]  # any client
     beats = client.mget([PREFIX + name for name in names]) if names else []
     found = [json.loads(raw) for raw in beats if raw]
     gone = [name for name, raw in zip(names, beats) if not raw]

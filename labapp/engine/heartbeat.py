@@ -24,6 +24,7 @@ PREFIX = "labapp:worker:"
 INTERVAL = 1.0
 TTL = 3  # seconds: a worker missing for this long is gone
 REGISTRY = "labapp:workers"  # hash: node name -> time of its last beat; readers drop names whose key expired
+_WRITES = threading.Lock()  # the beating thread's writes and forget() never interleave
 
 
 def natural_key(name: str):
@@ -41,11 +42,12 @@ def beat(client, node: str, info: dict) -> None:
 
 
 def forget(client, node: str) -> None:
-    """Remove node's heartbeat and its name in the registry (clean shutdown)."""
-    pipe = client.pipeline(transaction=False)
-    pipe.delete(PREFIX + node)
-    pipe.hdel(REGISTRY, node)
-    pipe.execute()
+    """Remove node's heartbeat and its name in the registry (clean shutdown: set the beating's stop event first)."""
+    with _WRITES:
+        pipe = client.pipeline(transaction=False)
+        pipe.delete(PREFIX + node)
+        pipe.hdel(REGISTRY, node)
+        pipe.execute()
 
 
 def is_alive(client, node: str) -> bool:
@@ -101,7 +103,10 @@ def start_beating(client, node: str, collect) -> threading.Event:
     def run() -> None:
         while not stop.is_set():
             try:
-                beat(client, node, collect())
+                info = collect()
+                with _WRITES:  # checked under the lock: no beat lands after the goodbye of forget()
+                    if not stop.is_set():
+                        beat(client, node, info)
             except Exception:  # broker away for a moment: try again next beat
                 pass
             stop.wait(INTERVAL)

@@ -11,9 +11,14 @@ import json
 import logging
 import os
 import signal
+import time
+from collections import Counter
 from pathlib import Path
 
-from waitress import serve
+from waitress.adjustments import Adjustments
+from waitress.channel import HTTPChannel
+from waitress.server import MultiSocketServer, TcpWSGIServer
+from waitress.task import ThreadedTaskDispatcher
 
 from labapp.api.app import create_app
 from labapp.engine import processes, registry
@@ -51,6 +56,79 @@ def _registered_brokers(entry: Path | None) -> list[dict]:
     return [child for child in children if child.get("component") == "broker"]
 
 
+# Open connections the API keeps at most (waitress's default, which fits macOS's 256 open files per process).
+# Past it, waitress stops accepting: 100 idle or slowloris connections made every /health wait in the
+# listen backlog until one closed (channel_timeout, 2 min). FairServer makes room instead.
+CONNECTION_LIMIT = 100
+EVICTION_LOG_EVERY = 60.0  # seconds: one log line per minute of evictions, not one per connection
+
+
+def idle_victim(channels: list) -> object | None:
+    """The connection to close to make room: an idle one (no request being served) of the peer
+    address holding the most connections, the longest idle first; None when every one is busy.
+
+    So a client that opens many connections loses its own, never a classmate's.
+    """
+    per_peer = Counter(_peer(channel) for channel in channels)
+    idle = [channel for channel in channels if not channel.requests and not channel.will_close]
+    if not idle:
+        return None
+    return min(idle, key=lambda channel: (-per_peer[_peer(channel)], channel.last_activity))
+
+
+def _peer(channel) -> str:
+    return channel.addr[0] if isinstance(channel.addr, tuple) else str(channel.addr)
+
+
+class FairServer(TcpWSGIServer):
+    """A waitress listener that, at the connection limit, closes an idle connection (idle_victim)
+    and goes on accepting, where waitress stops accepting until a connection closes by itself."""
+
+    evicted = 0
+    logged_at = -EVICTION_LOG_EVERY
+
+    def readable(self):
+        """Accept while below the limit; at it, mark a victim to close (it closes in this loop turn)."""
+        now = time.time()
+        if now >= self.next_channel_cleanup:  # waitress's own: close connections idle past channel_timeout
+            self.next_channel_cleanup = now + self.adj.cleanup_interval
+            self.maintenance(now)
+        if not self.accepting:
+            return False
+        if len(self._map) < self.adj.connection_limit:
+            return True
+        victim = idle_victim([ch for ch in list(self._map.values()) if isinstance(ch, HTTPChannel)])
+        if victim is not None:
+            victim.will_close = True  # it becomes writable, waitress closes it, and the next turn accepts
+            self._note_eviction(victim)
+        return False
+
+    def _note_eviction(self, victim) -> None:
+        FairServer.evicted += 1
+        now = time.monotonic()
+        if now - FairServer.logged_at >= EVICTION_LOG_EVERY:
+            FairServer.logged_at = now
+            self.logger.warning(
+                "%d open connections (the limit): closed %d idle one(s) so far to make room, the latest from %s",
+                self.adj.connection_limit,
+                FairServer.evicted,
+                _peer(victim),
+            )
+
+
+def create_server(app, **settings):
+    """waitress's create_server with FairServer listeners (one per address in settings' listen)."""
+    adj = Adjustments(**settings)
+    socket_map: dict = {}
+    dispatcher = ThreadedTaskDispatcher()
+    dispatcher.set_thread_count(adj.threads)
+    servers = [FairServer(app, socket_map, dispatcher=dispatcher, adj=adj, sockinfo=info) for info in adj.listen]
+    if len(servers) == 1:
+        return servers[0]
+    listening = [(server.effective_host, server.effective_port) for server in servers]
+    return MultiSocketServer(socket_map, adj, listening, dispatcher, servers[-1].log_info)
+
+
 def _port(text: str) -> int:
     value = int(text)
     if not 1 <= value <= 65535:  # waitress would bind value % 65536 and serve elsewhere
@@ -76,7 +154,16 @@ def main(argv: list[str] | None = None) -> None:
     if args.public_host and args.public_host != args.host:
         host = f"[{args.public_host}]" if ":" in args.public_host else args.public_host
         listen.append(f"{host}:{args.port}")
-    serve(app, listen=" ".join(listen), threads=args.threads, ident="labapp", clear_untrusted_proxy_headers=True)
+    server = create_server(
+        app,
+        listen=" ".join(listen),
+        threads=args.threads,
+        ident="labapp",
+        clear_untrusted_proxy_headers=True,
+        connection_limit=CONNECTION_LIMIT,
+    )
+    server.print_listen("Serving on http://{}:{}")
+    server.run()
 
 
 if __name__ == "__main__":

@@ -47,6 +47,7 @@ WORKER_GRANTS = (
     ("~celery-task-meta-*", "get mget set setex"),
     # the lab's heartbeats and run counts
     ("~labapp:worker:*", "set get exists del"),
+    ("~labapp:workers", "hset hdel"),  # the heartbeats' registry: a beat names its worker, a clean exit removes it
     ("~labapp:runs:*", "incr incrby expire"),
     # read only: the class's info, cancel flags, the instructor's revealed solutions
     ("%R~labapp:class %R~labapp:cancel:* %R~labapp:revealed:*", "get exists"),

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 import redis
 from celery.signals import (
+    task_prerun,
     task_received,
     task_rejected,
     worker_init,
@@ -27,7 +28,7 @@ from celery.worker import state as worker_state
 from celery.worker.consumer import Consumer
 from kombu.exceptions import ContentDisallowed
 
-from labapp.engine import classroom_protocol, heartbeat, processes
+from labapp.engine import classroom_protocol, heartbeat, processes, time_limits
 from labapp.engine.celery_config import make_celery
 from labapp.engine.processes import CLUSTER_ENV
 from labapp.i18n import _
@@ -129,6 +130,14 @@ def _die_with_parent(**_):
 @worker_process_init.connect
 def _pool_child_dies_with_worker(**_):
     processes.watch_parent()
+
+
+time_limits.explain_hard_limit()
+
+
+@task_prerun.connect
+def _explain_soft_time_limit(task, **_):
+    time_limits.explain_soft_limit(task)
 
 
 class WorkerBeat:

@@ -25,6 +25,7 @@ from labapp.engine import (
     registry,
     runtime_folder,
     student_code,
+    task_cancel,
 )
 from labapp.engine.broker import BrokerError, BrokerServer, free_port, port_is_open
 from labapp.engine.celery_config import QUEUE, make_celery, worker_command
@@ -735,6 +736,20 @@ class Cluster:
             except BrokerError as exc:
                 raise ClusterError(_("the broker did not come back: {error}").format(error=exc)) from None
             self._write_registry()
+
+    def cancel(self, task) -> task_cancel.CancelOutcome:
+        """Terminate a task on the lab's workers, whoever sent it (an AsyncResult or an id): it ends REVOKED.
+
+        The worker running it kills the process it runs in (an endless loop too) and takes new tasks;
+        a task still queued is dropped when a worker takes it. A class's workers (``labapp serve``,
+        ``labapp join``) refuse it: the result says so. The API's DELETE /tasks/<id> is gentler: a flag
+        the lab's own tasks look at between steps.
+        """
+        task_id = getattr(task, "id", task)
+        with _LOCK:
+            self._require_running()
+            workers = [worker["name"] for worker in heartbeat.live_workers(self.redis)]
+        return task_cancel.cancel(self.celery, task_id, workers, self.settings.soft_time_limit)
 
     def queue_length(self) -> int:
         """Messages waiting in the broker's queue (not yet taken by a worker)."""

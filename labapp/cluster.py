@@ -135,6 +135,12 @@ class Cluster:
     ``Cluster(workers=2).start()`` is idempotent: in a process that already
     runs a cluster in the same runtime folder it returns that cluster, scaled
     to the requested workers.
+
+    Every task has a soft and a hard time limit (``settings.soft_time_limit``, ``hard_time_limit``),
+    derived between ``longtask_max_x`` and ``visibility_timeout``; a lesson with longer tasks raises
+    them: ``Cluster(task_soft_time_limit=100, task_time_limit=110, visibility_timeout=120)``.
+    ``cancel(task)`` terminates any task on the workers. A cluster started again in the same folder
+    loads the task modules it had (``add_tasks``) before its workers take a task.
     """
 
     WORKER_APP = "labapp.worker"  # the module workers load with `celery -A`

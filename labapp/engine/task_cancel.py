@@ -69,7 +69,9 @@ def state_of(app, task_id: str) -> str:
 def cancel(app, task_id: str, workers: list[str], time_limit: float = 0.0) -> CancelOutcome:
     """Revoke task_id on these workers (node names), killing the process that runs it; say what came of it."""
     if not isinstance(task_id, str) or not task_id:
-        raise ValueError(_("expected a task id (a string, or an AsyncResult), found {value}").format(value=repr(task_id)))
+        raise ValueError(
+            _("expected a task id (a string, or an AsyncResult), found {value}").format(value=repr(task_id))
+        )
     before = state_of(app, task_id)
     if before in READY_STATES:
         return CancelOutcome(task_id, before, before, time_limit=time_limit)

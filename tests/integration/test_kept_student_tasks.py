@@ -53,7 +53,9 @@ def test_a_restarted_cluster_runs_the_student_tasks_its_broker_kept(make_cluster
 def _worker_without_student_tasks(cluster, name: str):
     """A worker of this cluster that never loaded the student's module (like a machine that joined the class)."""
     env = {**cluster._child_env(), student_code.TASKS_ENV: ""}
-    proc = processes.spawn(worker_command(cluster.WORKER_APP, cluster.node_name(name)), cluster.dir / f"{name}.log", env)
+    proc = processes.spawn(
+        worker_command(cluster.WORKER_APP, cluster.node_name(name)), cluster.dir / f"{name}.log", env
+    )
     child = processes.Child(name, proc, cluster.dir / f"{name}.log")
     cluster._wait_workers_ready([child], 60)
     return child

@@ -65,6 +65,7 @@ def assert_nothing_left_to_redeliver(cluster, timeout: float = 20.0) -> None:
     The ack follows the stored FAILURE by a moment; a message left unacked would stay there until the
     visibility timeout, then come back to the queue and start again.
     """
+
     def left() -> tuple[int, int]:
         with cluster.redis.pipeline(transaction=True) as both:  # read together: never between the two
             return tuple(both.hlen("unacked").llen("celery").execute())

@@ -77,3 +77,21 @@ def test_a_worker_without_the_task_requeues_it_for_one_that_has_it(make_cluster,
         assert foreign.state == "FAILURE" and type(foreign.result).__name__ == "NotRegistered"
     finally:
         processes.stop_children([stranger.proc], timeout=10)
+
+
+def test_a_task_whose_module_the_cluster_is_loading_waits_for_a_worker_that_has_it(make_cluster, tmp_path):
+    cluster = make_cluster(workers=0).start()
+    cluster.add_tasks(write_tasks(tmp_path))  # recorded; no worker of its own has it yet
+    stranger = _worker_without_student_tasks(cluster, "w9")  # started before the module reached it
+    try:
+        result = cluster.celery.send_task("kept_tasks.add", args=(4, 5))
+        log = cluster.dir / "w9.log"
+        deadline = time.monotonic() + 60
+        while "requeued for it" not in log.read_text():
+            assert result.state == "PENDING", f"expected the task requeued, found {result.state}: {result.result}"
+            assert time.monotonic() < deadline, "the worker without the module never met the task"
+            time.sleep(0.05)
+        cluster.scale(1)  # a worker of the cluster, started with the module
+        assert (ready(result).state, result.result) == ("SUCCESS", 9)
+    finally:
+        processes.stop_children([stranger.proc], timeout=10)

@@ -25,6 +25,7 @@ from labapp.engine import (
     registry,
     runtime_folder,
     student_code,
+    task_cancel,
 )
 from labapp.engine.broker import BrokerError, BrokerServer, free_port, port_is_open
 from labapp.engine.celery_config import QUEUE, make_celery, worker_command
@@ -146,6 +147,12 @@ class Cluster:
     ``Cluster(workers=2).start()`` is idempotent: in a process that already
     runs a cluster in the same runtime folder it returns that cluster, scaled
     to the requested workers.
+
+    Every task has a soft and a hard time limit (``settings.soft_time_limit``, ``hard_time_limit``),
+    derived between ``longtask_max_x`` and ``visibility_timeout``; a lesson with longer tasks raises
+    them: ``Cluster(task_soft_time_limit=100, task_time_limit=110, visibility_timeout=120)``.
+    ``cancel(task)`` terminates any task on the workers. A cluster started again in the same folder
+    loads the task modules it had (``add_tasks``) before its workers take a task.
     """
 
     WORKER_APP = "labapp.worker"  # the module workers load with `celery -A`
@@ -210,6 +217,7 @@ class Cluster:
         self.student_tasks: dict[str, Path] = {}  # module name -> the copy workers import
         self.student_routes: dict[str, Path] = {}  # module name -> the copy the API imports
         self._sources: dict[str, str] = {}  # module name -> the path the student gave
+        self._task_names: dict[str, list[str]] = {}  # module name -> the tasks it defines
         self.celery = None
         self.redis = None
         self.client: LabClient | None = None
@@ -304,6 +312,7 @@ class Cluster:
         self.api = self._spawn("api", self._api_command(port))
         self.api_url = f"http://127.0.0.1:{port}"
         self.client = LabClient(self.api_url, timeout=5)
+        self._reload_recorded_tasks()  # before any worker consumes: the kept tasks may be the student's
         new = [self._spawn_worker() for _index in range(self.requested_workers)]
         self._write_registry()
         self._wait_api_ready(timeout)
@@ -641,9 +650,8 @@ class Cluster:
                 ).format(log=self.broker.log_path)
             )
         if not self.running:
-            if self.student_tasks or self.student_routes:
-                calls = [f"cluster.add_tasks('{self._sources[m]}')" for m in self.student_tasks]
-                calls += [f"cluster.add_routes('{self._sources[m]}')" for m in self.student_routes]
+            if self.student_routes:  # task modules load again at start by themselves (their record)
+                calls = [f"cluster.add_routes('{self._sources[m]}')" for m in self.student_routes]
                 raise ClusterError(
                     _(
                         "the cluster is not running: run the start cell again (Cluster(...).start()), "
@@ -714,6 +722,8 @@ class Cluster:
         found = student_code.check_tasks(path)
         with _LOCK:
             copy = self._take_student_file(path, self.student_tasks)
+            self._task_names[copy.stem] = sorted(found)
+            self._record_tasks()  # first: a worker that meets these tasks meanwhile requeues them
             names = list(self.workers)
             self._stop_workers(names, how="finish", timeout=self.settings.longtask_max_x + 10)
             new = [self._spawn_worker() for _ in names]
@@ -721,6 +731,23 @@ class Cluster:
             self._wait_workers_ready(new, timeout)
             self._check_loaded(copy.stem, new)
         return found
+
+    def _record_tasks(self) -> None:
+        """Write which task modules this cluster loads, for its next start and for its workers."""
+        student_code.record_tasks(
+            self.dir,
+            {
+                module: {"copy": str(copy), "source": self._sources[module], "tasks": self._task_names.get(module, [])}
+                for module, copy in self.student_tasks.items()
+            },
+        )
+
+    def _reload_recorded_tasks(self) -> None:
+        """Take back the task modules this folder's cluster had loaded: its workers start with them."""
+        for module, entry in student_code.recorded_tasks(self.dir).items():
+            self.student_tasks.setdefault(module, Path(entry["copy"]))
+            self._sources.setdefault(module, entry.get("source", entry["copy"]))
+            self._task_names.setdefault(module, list(entry.get("tasks", [])))
 
     def _take_student_file(self, path, loaded: dict) -> Path:
         """Copy a checked student file into the cluster's folder and remember it; return the copy."""
@@ -793,6 +820,20 @@ class Cluster:
             except BrokerError as exc:
                 raise ClusterError(_("the broker did not come back: {error}").format(error=exc)) from None
             self._write_registry()
+
+    def cancel(self, task) -> task_cancel.CancelOutcome:
+        """Terminate a task on the lab's workers, whoever sent it (an AsyncResult or an id): it ends REVOKED.
+
+        The worker running it kills the process it runs in (an endless loop too) and takes new tasks;
+        a task still queued is dropped when a worker takes it. A class's workers (``labapp serve``,
+        ``labapp join``) refuse it: the result says so. The API's DELETE /tasks/<id> is gentler: a flag
+        the lab's own tasks look at between steps.
+        """
+        task_id = getattr(task, "id", task)
+        with _LOCK:
+            self._require_running()
+            workers = [worker["name"] for worker in heartbeat.live_workers(self.redis)]
+        return task_cancel.cancel(self.celery, task_id, workers, self.settings.soft_time_limit)
 
     def queue_length(self) -> int:
         """Messages waiting in the broker's queue (not yet taken by a worker)."""

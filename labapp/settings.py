@@ -42,6 +42,14 @@ class Settings:
     # Tasks running longer than this are delivered twice (kombu's Redis
     # transport), so it must stay above longtask_max_x.
     visibility_timeout: int = 30
+    # Every task's time limits, in seconds (0: derived from the two settings around them). Past the
+    # soft limit a task gets an exception and ends FAILURE ("ran past its time limit"); past the hard
+    # one its process is killed. Both lie between longtask_max_x (the longest lesson task) and the
+    # visibility timeout: a task still running then would be delivered to a second worker, and an
+    # endless loop would take every worker in turn. Derived: halfway (soft) and three quarters of
+    # the way (hard) from longtask_max_x to visibility_timeout (25 s and 27.5 s by default).
+    task_soft_time_limit: float = 0.0
+    task_time_limit: float = 0.0
     max_body_bytes: int = 16 * 1024
     # Host names the API answers to besides 127.0.0.1, localhost and [::1] (comma-separated):
     # empty on a student's machine, so a hostile page cannot reach it by DNS rebinding.
@@ -100,6 +108,39 @@ class Settings:
                 f"visibility_timeout ({self.visibility_timeout} s) must exceed "
                 f"longtask_max_x ({self.longtask_max_x} s), or long tasks run twice"
             )
+        self._validate_time_limits()
+
+    def _validate_time_limits(self) -> None:
+        """longtask_max_x < soft limit <= hard limit < visibility_timeout, or say which one to raise."""
+        soft, hard = self.soft_time_limit, self.hard_time_limit
+        if soft <= self.longtask_max_x:
+            raise ValueError(
+                f"task_soft_time_limit ({soft:g} s) must exceed longtask_max_x ({self.longtask_max_x:g} s), "
+                "or the longest long_task would fail"
+            )
+        if hard < soft:
+            raise ValueError(f"task_time_limit ({hard:g} s) must be at least task_soft_time_limit ({soft:g} s)")
+        if hard >= self.visibility_timeout:
+            raise ValueError(
+                f"task_time_limit ({hard:g} s) must stay below visibility_timeout ({self.visibility_timeout} s), "
+                "or a task still running then is delivered to a second worker: raise visibility_timeout with it"
+            )
+
+    @property
+    def soft_time_limit(self) -> float:
+        """Seconds a task may run before it gets SoftTimeLimitExceeded (task_soft_time_limit, or derived)."""
+        if self.task_soft_time_limit:
+            return float(self.task_soft_time_limit)
+        halfway = self.longtask_max_x + (self.visibility_timeout - self.longtask_max_x) / 2
+        return float(min(halfway, self.task_time_limit)) if self.task_time_limit else halfway
+
+    @property
+    def hard_time_limit(self) -> float:
+        """Seconds a task may run before its process is killed (task_time_limit, or derived)."""
+        if self.task_time_limit:
+            return float(self.task_time_limit)
+        three_quarters = self.longtask_max_x + (self.visibility_timeout - self.longtask_max_x) * 3 / 4
+        return max(three_quarters, self.soft_time_limit)
 
     def to_env(self) -> dict[str, str]:
         """Render as ``LABAPP_*`` variables for a child process."""

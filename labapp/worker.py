@@ -8,6 +8,7 @@ the broker comes from ``-b``, and the settings from the class the broker runs.
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import sys
@@ -17,6 +18,7 @@ from urllib.parse import urlsplit
 import redis
 from celery.signals import (
     task_postrun,
+    task_prerun,
     task_received,
     task_rejected,
     worker_init,
@@ -28,12 +30,13 @@ from celery.worker import state as worker_state
 from celery.worker.consumer import Consumer
 from kombu.exceptions import ContentDisallowed
 
-from labapp.engine import classroom_protocol, heartbeat, logfiles, processes, task_records
+from labapp.engine import classroom_protocol, heartbeat, logfiles, processes, task_records, time_limits
 from labapp.engine.celery_config import make_celery
 from labapp.engine.processes import CLUSTER_ENV
 from labapp.i18n import _
 from labapp.settings import ENV_PREFIX, Settings
 
+logger = logging.getLogger(__name__)
 CLASSROOM: list = []  # the classroom this worker joined (None: none), read once at start
 
 # Celery reads these from the environment over its configuration (`-b URL` sets the first)
@@ -115,9 +118,12 @@ app.set_current()
 app.set_default()
 
 from labapp import tasks  # noqa: E402  (registers the tasks on this app)
-from labapp.engine.student_code import load_student_tasks  # noqa: E402
+from labapp.engine import student_code  # noqa: E402
 
-STUDENT_MODULES = load_student_tasks()  # the modules a student added with cluster.add_tasks()
+STUDENT_MODULES = student_code.load_student_tasks()  # the modules a student added with cluster.add_tasks()
+# their tasks' names: in the heartbeat, so that a worker without them passes them on (LabConsumer)
+STUDENT_TASKS = sorted(name for name, task in app.tasks.items() if task.__module__ in STUDENT_MODULES)
+REQUEUE_PAUSE = 0.5  # s before a task this worker cannot run goes back to the queue (else a hot loop)
 
 STARTED_AT = time.time()
 
@@ -136,6 +142,14 @@ def _cap_own_log(**_):
 @worker_process_init.connect
 def _pool_child_dies_with_worker(**_):
     processes.watch_parent()
+
+
+time_limits.explain_hard_limit()
+
+
+@task_prerun.connect
+def _explain_soft_time_limit(task, **_):
+    time_limits.explain_soft_limit(task)
 
 
 class WorkerBeat:
@@ -177,7 +191,7 @@ class WorkerBeat:
         # total_count counts a task when it is accepted; finished = accepted - still running
         finished = sum(worker_state.total_count.values()) - len(worker_state.active_requests)
         info = heartbeat.own_pid_info(active, max(0, finished), STARTED_AT, pool_pids)
-        return {**info, "student_modules": STUDENT_MODULES}
+        return {**info, "student_modules": STUDENT_MODULES, "student_tasks": STUDENT_TASKS}
 
     def on_received(self, request) -> None:
         """Beat at once when an idle worker takes a task; a busy one waits for its next beat."""
@@ -255,15 +269,51 @@ def unknown_task_error(name: str, hostname: str) -> str:
     ).format(name=repr(name), hostname=hostname)  # in the language of the kernel that started the worker
 
 
+def loading_here() -> set[str]:
+    """Task names this worker's cluster is loading now: recorded in its folder after this worker started."""
+    folder = os.environ.get(CLUSTER_ENV)
+    if not folder:
+        return set()
+    tried = set(student_code.modules_in_env())  # a module this worker failed to import is not "loading"
+    recorded = student_code.recorded_tasks(folder)
+    return {name for module, entry in recorded.items() if module not in tried for name in entry.get("tasks", [])}
+
+
+def another_worker_knows(name: str) -> bool:
+    """True while a worker that runs this task could still take it: a live one has it, or it is being loaded."""
+    if name in loading_here():
+        return True
+    try:
+        beats = heartbeat.live_workers(app.backend.client)
+    except Exception:  # broker away: Celery's own handling, as before
+        return False
+    return any(name in beat.get("student_tasks", ()) for beat in beats)
+
+
 class LabConsumer(Consumer):
     """Celery's consumer, whose FAILURE for an unknown task says where and why (Celery's says only the name).
+
+    The rule for a task this worker does not know: a student's task that another live worker has (its
+    heartbeat lists it), or that this cluster is loading (its record), goes back to the queue for that
+    worker, never acked and dropped; any other name (another app's task on the lab's queue) ends FAILURE.
 
     Celery stores that FAILURE itself, then signals task_unknown: a second write from the signal would race
     with a client already waiting (``.get()`` returns on the first), so the first write carries the message.
     """
 
     def on_unknown_task(self, body, message, exc):
-        """Celery's own handling (log line, reject, FAILURE, event), with the explained NotRegistered."""
+        """Requeue a task another worker knows; else Celery's handling with the explained NotRegistered."""
+        headers = getattr(message, "headers", None) or {}
+        name = headers.get("task")
+        if isinstance(name, str) and another_worker_knows(name):
+            print(
+                f"labapp: task {name!r} [{headers.get('id')}] is not registered on {self.hostname}, but another "
+                "worker has it (or is loading it): requeued for it",
+                flush=True,
+            )
+            time.sleep(REQUEUE_PAUSE)
+            message.reject_log_error(logger, self.connection_errors, requeue=True)
+            return
         module = sys.modules[Consumer.__module__]
         plain = module.NotRegistered
         # labapp's NotRegistered: Celery's, whose text reads plainly (Celery's, a KeyError, quotes it)

@@ -116,8 +116,19 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     @app.delete("/tasks/<task_id>")
     def cancel(task_id: str):
-        """DELETE /tasks/<id>: raise the cancel flag; the task ends REVOKED at its next check."""
-        submission = _known_task(task_id)
+        """DELETE /tasks/<id>: raise the cancel flag; the task ends REVOKED at its next check.
+
+        Only for the API's own tasks (a submit record): terminating any task on the workers is the
+        owner's `labapp cancel ID` / cluster.cancel(id), never an HTTP call a classroom's LAN could make.
+        """
+        try:
+            submission = _known_task(task_id)
+        except UnknownTask:
+            return jsonify(
+                error=f"no task with id {task_id!r} was submitted through this API (or its record expired): "
+                "DELETE cancels the API's own tasks; to terminate any task on the lab's workers, run "
+                "`labapp cancel ID` or cluster.cancel(task_id)"
+            ), 404
         current = _describe(task_id, submission)
         if current["state"] in READY_STATES:
             return jsonify(

@@ -115,7 +115,10 @@ def document(settings: Settings) -> dict:
                     "parameters": [_task_id_parameter()],
                     "responses": {
                         "202": _json("CancelRequested", "the cancel flag is up"),
-                        "404": _error("no task with this id was submitted here"),
+                        "404": _error(
+                            "no task with this id was submitted here (the API cancels its own tasks; "
+                            "`labapp cancel ID` terminates any task on the lab's workers)"
+                        ),
                         "409": _json("AlreadyFinished", "the task already finished"),
                         **COMMON,
                     },

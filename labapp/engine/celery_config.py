@@ -76,6 +76,9 @@ def celery_config(settings: Settings, broker_url: str) -> dict:
         result_accept_content=["json"],
         **delivery_config(settings.delivery),
         result_extended=True,
+        # An endless loop ends FAILURE instead of taking every worker in turn (Settings explains the numbers).
+        task_soft_time_limit=settings.soft_time_limit,
+        task_time_limit=settings.hard_time_limit,
         result_expires=settings.result_expires,
         broker_transport_options=transport,
         result_backend_transport_options=dict(transport),

@@ -35,6 +35,8 @@ SHARED_SETTINGS = (
     "result_expires",
     "delivery",
     "task_events",
+    "task_soft_time_limit",
+    "task_time_limit",
 )
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,30}$")
 CONNECT_TIMEOUT = 3.0

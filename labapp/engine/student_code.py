@@ -21,6 +21,9 @@ from pathlib import Path
 from labapp.i18n import _
 
 TASKS_ENV = "LABAPP_STUDENT_TASKS"  # copies of task modules the workers import at start
+# in a cluster's folder: the task modules it loaded, with their tasks' names; its next start loads them
+# again before any worker consumes (the broker keeps queued tasks across a restart: they need them)
+TASKS_RECORD = "student-tasks.json"
 ROUTES_ENV = "LABAPP_STUDENT_ROUTES"  # copies of blueprint modules the API registers at start
 CHECK_TIMEOUT = 30.0
 UNUSED_BROKER = "redis://:unused@127.0.0.1:1/0"  # checks import code, they never connect
@@ -119,6 +122,22 @@ def install(path: Path, folder: Path) -> Path:
     return copy
 
 
+def record_tasks(folder: Path, modules: dict[str, dict]) -> None:
+    """Write the record of a cluster's task modules: {module: {"copy", "source", "tasks"}}."""
+    from labapp.engine.runtime_folder import write_private_file
+
+    write_private_file(Path(folder) / TASKS_RECORD, json.dumps(modules, indent=2))
+
+
+def recorded_tasks(folder: Path) -> dict[str, dict]:
+    """The task modules a cluster's folder records whose copy is still there ({} if none)."""
+    try:
+        modules = json.loads((Path(folder) / TASKS_RECORD).read_text())
+    except (OSError, ValueError):
+        return {}
+    return {name: entry for name, entry in modules.items() if Path(entry.get("copy", "")).is_file()}
+
+
 def env_value(paths) -> str:
     """The environment value listing module copies for a child process."""
     return os.pathsep.join(str(p) for p in paths)
@@ -144,6 +163,11 @@ def _paths_from_env(name: str) -> list[Path]:
     for folder in {str(p.parent) for p in paths} - set(sys.path):
         sys.path.insert(0, folder)  # the student's modules may import each other
     return paths
+
+
+def modules_in_env() -> list[str]:
+    """The student task modules this process was started to load (whether their import worked or not)."""
+    return [Path(p).stem for p in os.environ.get(TASKS_ENV, "").split(os.pathsep) if p]
 
 
 def load_student_tasks() -> list[str]:

@@ -1,6 +1,6 @@
 """The ``labapp`` command: one module per command group, as Celery's ``bin/``.
 
-``clusters`` (up, down, status, url, lab), ``tools`` (env, flower), ``bench``, ``classroom`` (serve, join),
+``clusters`` (up, down, status, url, lab), ``tools`` (env, flower), ``bench``, ``classroom`` (serve, join), ``progress``,
 ``authoring`` (exercises, reveal, pack) and ``i18n`` (update, build, kernel: the pt-BR workbook) each
 ``register`` their commands; ``common`` holds what they share, among it ``fail``, the one way a command
 reports an error. Nothing outside this package imports it.
@@ -11,11 +11,11 @@ from __future__ import annotations
 import argparse
 
 from labapp import __version__
-from labapp.cli import authoring, bench, classroom, clusters, i18n, tools
+from labapp.cli import authoring, bench, classroom, clusters, i18n, progress, tools
 from labapp.cli.common import translate_argparse
 from labapp.i18n import _
 
-GROUPS = (clusters, tools, bench, classroom, authoring, i18n)  # in the order ``labapp --help`` lists them
+GROUPS = (clusters, tools, bench, classroom, progress, authoring, i18n)  # in the order ``labapp --help`` lists them
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -48,6 +48,8 @@ WORKER_GRANTS = (
     # the lab's heartbeats and run counts
     ("~labapp:worker:*", "set get exists del"),
     ("~labapp:runs:*", "incr incrby expire"),
+    # students' checks report to the class (labapp.progress): append only, never read, trim or delete
+    ("%W~labapp:progress", "rpush"),
     # read only: the class's info, cancel flags, the instructor's revealed solutions
     ("%R~labapp:class %R~labapp:cancel:* %R~labapp:revealed:*", "get exists"),
     # channels: results and task events out, the control broadcast in (never sent by a student)

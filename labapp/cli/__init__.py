@@ -1,7 +1,7 @@
 """The ``labapp`` command: one module per command group, as Celery's ``bin/``.
 
-``clusters`` (up, down, status, url, lab), ``tools`` (env, flower), ``bench``, ``classroom`` (serve, join), ``progress``,
-``authoring`` (exercises, reveal, pack) and ``i18n`` (update, build, kernel: the pt-BR workbook) each
+``clusters`` (up, down, status, url, lab), ``tools`` (env, flower), ``bench``, ``classroom`` (serve, join),
+``progress``, ``authoring`` (exercises, reveal, pack) and ``i18n`` (update, build, kernel: the pt-BR workbook) each
 ``register`` their commands; ``common`` holds what they share, among it ``fail``, the one way a command
 reports an error. Nothing outside this package imports it.
 """

@@ -44,7 +44,9 @@ def cmd_progress(args) -> int:
     found = _classrooms(args.name)
     if not found:
         if args.name:
-            return fail(_("no running classroom named {name} (start one with `labapp serve`)").format(name=repr(args.name)))
+            return fail(
+                _("no running classroom named {name} (start one with `labapp serve`)").format(name=repr(args.name))
+            )
         return fail(_("no running classroom here (start one with `labapp serve`)"))
     if len(found) > 1:
         names = ", ".join(sorted(entry.get("name", "?") for _path, entry in found))

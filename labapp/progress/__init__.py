@@ -149,17 +149,18 @@ def report(exercise: str, passed: bool, message: str) -> dict | None:
         print(_("(not sent to the class: {reason})").format(reason=one_line(str(exc) or type(exc).__name__)))
         return None
     _sent.append(entry)
-    print(
+    said = (
         _(
-            "sent to the class as {name}: {exercise} {verdict}, with the check's one-line message; never your code "
+            "sent to the class as {name}: {exercise} passed, with the check's message; never your code "
             "({setting} to stop)"
-        ).format(
-            name=entry["name"],
-            exercise=exercise,
-            verdict=_("passed") if passed else _("not passed yet"),
-            setting=f"{PROGRESS_ENV}=off",
+        )
+        if passed
+        else _(
+            "sent to the class as {name}: {exercise} not passed yet, with the check's message; never your code "
+            "({setting} to stop)"
         )
     )
+    print(said.format(name=entry["name"], exercise=exercise, setting=f"{PROGRESS_ENV}=off"))
     return entry
 
 
@@ -299,7 +300,9 @@ def _parsed(text: str) -> dict | None:
     """A record from the list, or None for anything that is not one (the list is writable by every student)."""
     try:
         entry = json.loads(text)
-        if not (isinstance(entry, dict) and isinstance(entry.get("name"), str) and isinstance(entry.get("exercise"), str)):
+        if not (
+            isinstance(entry, dict) and isinstance(entry.get("name"), str) and isinstance(entry.get("exercise"), str)
+        ):
             return None
         return {
             "name": entry["name"][:31],
@@ -325,12 +328,19 @@ def ago(seconds: float | None) -> str:
 
 def summary_line(exercise: str, counts: dict) -> str:
     """One exercise's counts in a sentence: "ex02: 18 ✓, 9 ✗, 3 not tried; most common failure: '...' × 6"."""
-    line = _("{exercise}: {passed} \u2713, {failed} \u2717, {not_tried} not tried").format(exercise=exercise, **counts)
-    if counts["most_common_failure"]:
-        line += _("; most common failure: {message} \u00d7 {count}").format(
-            message=repr(counts["most_common_failure"]), count=counts["most_common_failure_count"]
+    if not counts["most_common_failure"]:
+        return _("{exercise}: {passed} \u2713, {failed} \u2717, {not_tried} not tried").format(
+            exercise=exercise, **counts
         )
-    return line
+    return _(
+        "{exercise}: {passed} \u2713, {failed} \u2717, {not_tried} not tried; "
+        "most common failure: {message} \u00d7 {count}"
+    ).format(
+        exercise=exercise,
+        message=repr(counts["most_common_failure"]),
+        count=counts["most_common_failure_count"],
+        **{key: counts[key] for key in ("passed", "failed", "not_tried")},
+    )
 
 
 def table(snapshot: dict, width: int = 38) -> str:

@@ -11,7 +11,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -66,7 +65,17 @@ class Student:
         """`labapp join class.join --workers 1 --name NAME`, back once its worker is in the class."""
         with open(self.out, "w") as handle:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "labapp", "join", str(classroom.join_file), "--workers", "1", "--name", self.name],
+                [
+                    sys.executable,
+                    "-m",
+                    "labapp",
+                    "join",
+                    str(classroom.join_file),
+                    "--workers",
+                    "1",
+                    "--name",
+                    self.name,
+                ],
                 stdout=handle,
                 stderr=subprocess.STDOUT,
                 env=self.env,
@@ -97,7 +106,9 @@ def students(tmp_path, classroom):
     yield make
     for student in made:
         student.leave()
-    left = [line for student in made for line in stop_leftovers(Settings.from_env().runtime_path / f"join-{student.name}")]
+    left = [
+        line for student in made for line in stop_leftovers(Settings.from_env().runtime_path / f"join-{student.name}")
+    ]
     assert not left, f"left behind: {left}"
 
 

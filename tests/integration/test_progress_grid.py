@@ -86,13 +86,13 @@ def test_the_grid_shows_a_students_check_within_seconds_without_running_a_cell(k
         updates = state_updates_until(client, zoe_failed_ex02, timeout=30)
         assert updates and zoe_failed_ex02(updates[-1]), updates[-5:]
         counts = [s["value"] for s in state_updates_until(client, lambda s: "ex02: 0" in str(s.get("value")), 30)]
-        assert any("ex02: 0 \u2713, 1 \u2717, 0 not tried; most common failure: 'expected 202, found 500'" in c for c in counts)
+        assert any(
+            "ex02: 0 \u2713, 1 \u2717, 0 not tried; most common failure: 'expected 202, found 500'" in c for c in counts
+        )
 
         said = printed(run_cell(client, "print(grid.reveal('ex01')); print(grid.updates > 1)"))
         assert "revealed ex01 to the class" in said and said.strip().endswith("True"), said
-        record = json.loads(
-            printed(run_cell(client, "print(cluster.redis.get('labapp:revealed:ex01'))")).strip()
-        )
+        record = json.loads(printed(run_cell(client, "print(cluster.redis.get('labapp:revealed:ex01'))")).strip())
         assert record["exercise"] == "ex01" and "def factorial" in record["parts"][0]
     finally:
         printed(run_cell(client, "grid.stop(); cluster.stop()"))

@@ -9,6 +9,7 @@ does with the class's broker as the store.
 from __future__ import annotations
 
 import html
+import threading
 import time
 from pathlib import Path
 
@@ -86,6 +87,7 @@ class ProgressGrid(w.VBox):
         self.counts: dict[str, w.HTML] = {}
         self.buttons: dict[str, w.Button] = {}
         self.updates = 0  # how many times the grid was redrawn (tests and the curious read it)
+        self._lock = threading.Lock()  # a cell's refresh() and the update thread's never read the list at once
         rows = [self._exercise_row(exercise) for exercise in self.reader.exercises()]
         super().__init__([self.grid, *rows, self.status, self.said])
         self._poller = _Poller(self._step, "progress")
@@ -106,8 +108,9 @@ class ProgressGrid(w.VBox):
 
     def refresh(self) -> dict:
         """Read new reports and redraw; return the snapshot shown."""
-        self.reader.refresh()
-        snapshot = self.reader.snapshot()
+        with self._lock:
+            self.reader.refresh()
+            snapshot = self.reader.snapshot()
         self.grid.value = grid_html(snapshot)
         for exercise, counts in snapshot["exercises"].items():
             if exercise in self.counts:

@@ -23,7 +23,7 @@ INTERVAL = 1.0  # seconds between two reads of the class's progress
 PASSED, FAILED, UNTRIED = "#2e7d32", "#c62828", "#9e9e9e"
 
 
-def publish_solution(cluster, exercise: str, root: str | Path = ".") -> str:
+def publish_solution(cluster, exercise: str, root: str | Path) -> str:
     """Publish exercise's solution to the class (the reveal store in its broker); return what happened, in a line."""
     from labapp.authoring import reveal_store
     from labapp.authoring.exercises import SOLUTIONS
@@ -76,11 +76,15 @@ def grid_html(snapshot: dict, width: int = 60) -> str:
 class ProgressGrid(w.VBox):
     """The class's progress, live: the grid, a count line and a Reveal button per exercise."""
 
-    def __init__(self, cluster, exercises: list[str] | None = None, root: str | Path = ".", interval: float = INTERVAL):
+    def __init__(
+        self, cluster, exercises: list[str] | None = None, root: str | Path | None = None, interval: float = INTERVAL
+    ):
+        from labapp.reveal import find_root
+
         self.cluster = cluster
-        self.root = Path(root)
+        self.root = find_root(root)  # the project's folder, wherever the notebook is (notebooks/, notebooks/pt-BR/)
         self.interval = interval
-        self.reader = progress.ClassProgress.of_cluster(cluster, exercises or progress.default_exercises(root))
+        self.reader = progress.ClassProgress.of_cluster(cluster, exercises or progress.default_exercises(self.root))
         self.grid = w.HTML()
         self.status = w.HTML()
         self.said = w.Output()

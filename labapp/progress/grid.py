@@ -99,7 +99,10 @@ class ProgressGrid(w.VBox):
         self._poller.start()
 
     def _exercise_row(self, exercise: str) -> w.HBox:
-        button = w.Button(description=_("Reveal {exercise}").format(exercise=exercise), layout=w.Layout(width="130px"))
+        button = w.Button(
+            description=_("Reveal {exercise}").format(exercise=exercise),
+            layout=w.Layout(width="130px", min_width="130px"),
+        )
         button.on_click(lambda _button, exercise=exercise: self.reveal(exercise))
         self.buttons[exercise], self.counts[exercise] = button, w.HTML()
         return w.HBox([button, self.counts[exercise]])

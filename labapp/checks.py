@@ -68,6 +68,8 @@ def _reported(check):
     def run(*args, **kwargs):
         from labapp import progress
 
+        global _last_passed
+        _last_passed = ""  # a check that passes says why in _passed(); never the previous check's words
         try:
             outcome = check(*args, **kwargs)
         except CheckFailed as failed:

@@ -35,6 +35,7 @@ JOINED_FOLDER = "joined"  # beside the registry's cluster files (which are *.jso
 MESSAGE_MAX = 600  # characters of a check's message that travel (a check says one sentence, some are long)
 SEND_TIMEOUT = 1.0  # seconds: a check waits at most this long for the class broker
 TRIM_EVERY = 60.0  # seconds between two trims of old records by a reader
+READ_CHUNK = 5000  # records per LRANGE when a reader catches up
 CLOCK_SLACK = 60.0  # seconds: a student's clock may be this much behind the class's start
 
 _sent: list[dict] = []  # what this process sent, for sent()
@@ -198,11 +199,16 @@ class ClassProgress:
         total = self.client.llen(LIST_KEY)
         if total < self.read_count:  # the list was deleted (the class ended) or trimmed by someone else
             self._forget()
-        raw = self.client.lrange(LIST_KEY, self.read_count, -1) if total > self.read_count else []
-        self.read_count += len(raw)
-        for text in raw:
-            self._take(text)
-        return len(raw)
+        new = 0
+        while self.read_count < total:  # in chunks: one huge LRANGE would hold the broker up for every worker
+            raw = self.client.lrange(LIST_KEY, self.read_count, min(total, self.read_count + READ_CHUNK) - 1)
+            if not raw:
+                break
+            self.read_count += len(raw)
+            new += len(raw)
+            for text in raw:
+                self._take(text)
+        return new
 
     def _forget(self) -> None:
         self.read_count = 0

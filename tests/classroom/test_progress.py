@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -259,3 +260,19 @@ def test_the_worker_user_may_append_progress_and_nothing_more(classroom):
     finally:
         parts.close()
         classroom.redis.delete(progress.LIST_KEY)
+
+
+def test_the_instructor_reads_in_chunks_drops_what_is_not_a_record_and_keeps_the_latest(classroom, monkeypatch):
+    admin = classroom.redis
+    admin.delete(progress.LIST_KEY)
+    monkeypatch.setattr(progress, "READ_CHUNK", 2)
+    records = [progress.progress_record("ana", "ex01", n == 4, f"attempt {n}", at=time.time() + n) for n in range(5)]
+    admin.rpush(progress.LIST_KEY, *[json.dumps(r) for r in records[:3]], "{}", "not json")
+    reader = progress.ClassProgress.of_cluster(classroom, ["ex01", "ex02"])
+    assert reader.refresh() == 5
+    admin.rpush(progress.LIST_KEY, *[json.dumps(r) for r in records[3:]])
+    assert reader.refresh() == 2
+    shown = reader.snapshot()["students"]["ana"]["exercises"]
+    assert shown == {"ex01": {"passed": True, "message": "attempt 4", "at": shown["ex01"]["at"], "attempts": 5}}
+    admin.delete(progress.LIST_KEY)  # the class's end: the reader starts again from nothing
+    assert reader.refresh() == 0 and reader.snapshot()["students"].get("ana") is None

@@ -1,7 +1,8 @@
 """``labapp pack --student DIR``: a copy of the project for students, without solutions anywhere.
 
 Copies the files git tracks (or, without git, a walk that skips .git, .venv, .labapp, caches
-and build artefacts), minus ``solutions/`` and the tests made of solutions (the planted mistakes).
+and build artefacts), minus ``solutions/``, the tests made of solutions (the planted mistakes) and
+the instructor's notebook.
 Then it scans every copied text file for every solution line and refuses the pack, removing only what it
 wrote, if one is found.
 """
@@ -35,7 +36,15 @@ SKIP_DIRS = {
 }
 SKIP_SUFFIXES = (".pyc", ".pyo", ".egg-info")
 # the solutions, and the tests built from their text (tests/notebooks/mistakes plants wrong answers into solution lines)
-INSTRUCTOR_ONLY = (exercises.SOLUTIONS, "tests/notebooks/mistakes", "tests/notebooks/test_exercise_mistakes.py")
+INSTRUCTOR_ONLY = (
+    exercises.SOLUTIONS,
+    "tests/notebooks/mistakes",
+    "tests/notebooks/test_exercise_mistakes.py",
+    # the instructor's notebook (the classroom, the class's progress, reveal), in every language
+    "notebooks/instructor.ipynb",
+    "notebooks/pt-BR/instructor.ipynb",
+    "labapp/locale/pt_BR/workbook/notebooks/instructor.po",
+)
 # the solutions' translation catalogs hold their text too (labapp/locale/pt_BR/workbook/solutions/...)
 TRANSLATED_SOLUTIONS = re.compile(rf"^labapp/locale/[^/]+/workbook/{re.escape(exercises.SOLUTIONS)}/")
 MIN_CHARS = 12  # shorter solution lines (`n += 1`, `)`) are too common to mean anything

@@ -1,7 +1,7 @@
 """The ``labapp`` command: one module per command group, as Celery's ``bin/``.
 
 ``clusters`` (up, down, status, url, lab), ``cancel``, ``tools`` (env, flower), ``bench``, ``classroom`` (serve, join),
-``authoring`` (exercises, reveal, pack) and ``i18n`` (update, build, kernel: the pt-BR workbook) each
+``progress``, ``authoring`` (exercises, reveal, pack) and ``i18n`` (update, build, kernel: the pt-BR workbook) each
 ``register`` their commands; ``common`` holds what they share, among it ``fail``, the one way a command
 reports an error. Nothing outside this package imports it.
 """
@@ -13,11 +13,11 @@ import os
 import sys
 
 from labapp import __version__
-from labapp.cli import authoring, bench, cancel, classroom, clusters, i18n, tools
+from labapp.cli import authoring, bench, cancel, classroom, clusters, i18n, progress, tools
 from labapp.cli.common import translate_argparse
 from labapp.i18n import _
 
-GROUPS = (clusters, cancel, tools, bench, classroom, authoring, i18n)  # in the order ``labapp --help`` lists them
+GROUPS = (clusters, cancel, tools, bench, classroom, progress, authoring, i18n)  # in the order ``labapp --help`` lists them
 
 
 def build_parser() -> argparse.ArgumentParser:

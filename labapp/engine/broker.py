@@ -49,6 +49,8 @@ WORKER_GRANTS = (
     ("~labapp:worker:*", "set get exists del"),
     ("~labapp:workers", "hset hdel"),  # the heartbeats' registry: a beat names its worker, a clean exit removes it
     ("~labapp:runs:*", "incr incrby expire"),
+    # students' checks report to the class (labapp.progress): append only, never read, trim or delete
+    ("%W~labapp:progress", "rpush"),
     # read only: the class's info, cancel flags, the instructor's revealed solutions
     ("%R~labapp:class %R~labapp:cancel:* %R~labapp:revealed:*", "get exists"),
     # channels: results and task events out, the control broadcast in (never sent by a student)

@@ -23,6 +23,7 @@ from labapp import __version__
 from labapp.i18n import _
 
 CLASS_KEY = "labapp:class"
+PROGRESS_KEY = "labapp:progress"  # students' check results, appended (labapp.progress); they end with the class
 WORKER_USER = "worker"  # the broker's ACL user for joined workers (see broker.WORKER_GRANTS)
 PASSWORD_ENV = "LABAPP_BROKER_PASSWORD"
 MIN_PASSWORD = 16
@@ -102,8 +103,8 @@ def publish(client, info: dict) -> None:
 
 
 def withdraw(client) -> None:
-    """Remove the class's info key: the class has ended."""
-    client.delete(CLASS_KEY)
+    """Remove the class's info key and its students' progress: the class has ended."""
+    client.delete(CLASS_KEY, PROGRESS_KEY)
 
 
 def read(client) -> dict | None:

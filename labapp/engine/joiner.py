@@ -9,6 +9,7 @@ from pathlib import Path
 
 import redis
 
+from labapp import progress
 from labapp.engine import classroom_protocol, heartbeat, logfiles, processes, runtime_folder
 from labapp.engine.celery_config import CONTROL_ENV, worker_command
 from labapp.engine.logfiles import read_tail
@@ -49,6 +50,7 @@ class Joiner:
         self.info: dict = {}
         self._claim = runtime_folder.FolderClaim(self.dir)
         self._redis = None
+        self._progress_note = None  # while joined: this machine's checks report to the class (labapp.progress)
 
     # ------------------------------------------------------------------ joining
     def node_name(self, worker: str) -> str:
@@ -82,6 +84,7 @@ class Joiner:
         try:
             new = [self._spawn(f"w{i}") for i in range(1, self.requested + 1)]
             self._wait_ready(new, timeout)
+            self._progress_note = progress.remember_join(self.url, self.name, self.info.get("name", ""), self.settings)
         except BaseException:
             self.leave(now=True)
             raise
@@ -207,6 +210,8 @@ class Joiner:
             self._redis.close()
             self._redis = None
         self.workers.clear()
+        progress.forget_join(self._progress_note)
+        self._progress_note = None
         self._claim.release()
 
 

@@ -237,8 +237,7 @@ def _record_completion(task_id, task, state, **_):
         return
     if count > 1:
         print(
-            f"labapp: task {task.name}[{task_id}] finished again (end number {count}); "
-            "the result stored first is kept",
+            f"labapp: task {task.name}[{task_id}] finished again (end number {count}); the result stored first is kept",
             flush=True,
         )
 

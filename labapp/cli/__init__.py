@@ -17,7 +17,16 @@ from labapp.cli import authoring, bench, cancel, classroom, clusters, i18n, prog
 from labapp.cli.common import translate_argparse
 from labapp.i18n import _
 
-GROUPS = (clusters, cancel, tools, bench, classroom, progress, authoring, i18n)  # in the order ``labapp --help`` lists them
+GROUPS = (
+    clusters,
+    cancel,
+    tools,
+    bench,
+    classroom,
+    progress,
+    authoring,
+    i18n,
+)  # in the order ``labapp --help`` lists them
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -69,9 +69,9 @@ def run_in_foreground(cluster, workers: int, describe, watch=None) -> int:
             if watch is not None:
                 watch()
             time.sleep(0.5)
-        return fail(cluster.core_failure() or _("a core component stopped; see the logs in {folder}").format(
-            folder=cluster.dir
-        ))
+        return fail(
+            cluster.core_failure() or _("a core component stopped; see the logs in {folder}").format(folder=cluster.dir)
+        )
     except KeyboardInterrupt:
         print("\n" + _("stopping..."), flush=True)
         return 0

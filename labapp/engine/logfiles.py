@@ -69,9 +69,10 @@ def dropped_marker(dropped: int, cap: int | None = None) -> str:
     mb = max(dropped / MB, 0.1)
     if cap is None:
         return _("[labapp: {mb:.1f} MB of earlier lines were dropped]").format(mb=mb) + "\n"
-    return _("[labapp: this log passed {cap:g} MB; {mb:.1f} MB of earlier lines were dropped]").format(
-        cap=cap / MB, mb=mb
-    ) + "\n"
+    return (
+        _("[labapp: this log passed {cap:g} MB; {mb:.1f} MB of earlier lines were dropped]").format(cap=cap / MB, mb=mb)
+        + "\n"
+    )
 
 
 def cap_log(fd: int, max_bytes: int) -> int:

@@ -54,7 +54,9 @@ def test_a_print_loop_cannot_grow_a_worker_log_past_its_cap(make_cluster, tmp_pa
     text = log.read_text(errors="replace")
     assert "[labapp: this log passed 1 MB;" in text
     assert "MB of earlier lines were dropped]" in text
-    print(f"largest size seen while printing ~20 MB: {largest / 1024 / 1024:.1f} MB; at the end: {log.stat().st_size} B")
+    print(
+        f"largest size seen while printing ~20 MB: {largest / 1024 / 1024:.1f} MB; at the end: {log.stat().st_size} B"
+    )
 
 
 def test_the_next_start_keeps_only_the_tail_of_a_huge_log(tmp_path):
@@ -151,7 +153,10 @@ def test_a_module_that_ends_the_process_at_import_is_named_plainly(tmp_path):
 
 @pytest.mark.parametrize("also_mine", [False, True])
 def test_a_task_named_like_the_labs_own_is_refused_naming_the_clash(tmp_path, also_mine):
-    code = "from celery import shared_task\n\n@shared_task(name='labapp.tasks.factorial')\ndef factorial(n):\n    return n\n"
+    code = (
+        "from celery import shared_task\n\n"
+        "@shared_task(name='labapp.tasks.factorial')\ndef factorial(n):\n    return n\n"
+    )
     if also_mine:
         code += "\n@shared_task\ndef other(n):\n    return n\n"
     path = write(tmp_path, "clash_tasks.py", code)
@@ -161,7 +166,10 @@ def test_a_task_named_like_the_labs_own_is_refused_naming_the_clash(tmp_path, al
 
 
 def test_using_the_labs_task_in_a_module_is_no_clash(tmp_path):
-    code = "from celery import shared_task\nfrom labapp.tasks import factorial\n\n@shared_task\ndef twice(n):\n    return n\n"
+    code = (
+        "from celery import shared_task\nfrom labapp.tasks import factorial\n\n"
+        "@shared_task\ndef twice(n):\n    return n\n"
+    )
     assert student_code.check_tasks(write(tmp_path, "uses_tasks.py", code)) == {"uses_tasks.twice": "(n)"}
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from labapp.engine import heartbeat
 from labapp.engine.celery_config import QUEUE
+from labapp.i18n import _
 
 SAMPLE_EVERY_S = 0.25
 
@@ -35,7 +36,7 @@ def percentile(values, q: float) -> float:
     """The q-th percentile (0-100) by nearest rank: the smallest value with at least q% of values <= it."""
     ordered = sorted(values)
     if not ordered:
-        raise ValueError("percentile of no value")
+        raise ValueError(_("expected at least one value for a percentile, found none"))
     rank = max(1, math.ceil(q / 100 * len(ordered)))
     return ordered[min(rank, len(ordered)) - 1]
 

@@ -28,7 +28,7 @@ def test_a_trace_holds_its_bursts_inside_its_length():
 
 
 @pytest.mark.parametrize(
-    "kwargs", [dict(task_s=0.3), dict(task_s=0), dict(bursts=((59.5, 10, 1.0),)), dict(bursts=((-1, 10, 1.0),))]
+    "kwargs", [dict(task_s=0.3), dict(task_s=0), dict(bursts=((89.5, 10, 1.0),)), dict(bursts=((-1, 10, 1.0),))]
 )
 def test_a_trace_refuses_what_it_cannot_replay(kwargs):
     with pytest.raises(ValueError):
@@ -110,3 +110,10 @@ def test_the_four_setups_of_lesson_10():
         "Celery --autoscale=8,1 on one worker",
         "the lab's autoscaler, 1 to 8 workers, cooldown 5 s",
     ]
+
+
+def test_the_reasons_read_in_portuguese(monkeypatch):
+    monkeypatch.setenv("LABAPP_LANG", "pt_BR")
+    policy = QueueLengthPolicy(per_worker=4)
+    assert policy.explain(Load(40, 8, 8), 10) == "fila 40 > 4 × 8 workers → 10"
+    assert default_setups(2, 8)[0].label == "um pool fixo de 2 workers"

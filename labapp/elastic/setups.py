@@ -112,6 +112,20 @@ class SetupResult:
         return [task["id"] for task in self.tasks if task["runs"] > 1]
 
     @property
+    def cooldown_cost(self) -> float:
+        """Worker-seconds the cooldown kept idle: for each scale-down, the workers it removed times how long it
+        waited for them (from the look that first wanted fewer)."""
+        cost, waiting_since = 0.0, None
+        for decision in self.decisions:
+            if decision.kind == "wait" and decision.target < decision.workers:
+                waiting_since = decision.at
+            elif decision.kind == "scale" and decision.target < decision.workers:
+                if waiting_since is not None:
+                    cost += (decision.workers - decision.target) * (decision.at - waiting_since)
+                waiting_since = None
+        return cost
+
+    @property
     def max_lag(self) -> float:
         """How late the replay sent its latest task (s): near 0 on a calm machine."""
         return max((task["sent"] - task["due"] for task in self.tasks), default=0.0)
@@ -128,6 +142,7 @@ class SetupResult:
             "peak_slots": self.peak_slots,
             "end_s": round(self.end, 2),
             "changes": self.changes,
+            "cooldown_cost": round(self.cooldown_cost, 1),
             "run_twice": len(self.run_twice),
             "max_lag_s": round(self.max_lag, 3),
         }
@@ -146,6 +161,11 @@ class Comparison(list):
             if result.setup.key == key:
                 return result
         raise KeyError(key)
+
+    def cheapest(self, p95_at_most: float) -> SetupResult | None:
+        """The set-up with the fewest worker-seconds among those whose p95 was at most ``p95_at_most`` s."""
+        fast_enough = [r for r in self if r.p95 <= p95_at_most]
+        return min(fast_enough, key=lambda r: r.worker_seconds, default=None)
 
     def table(self) -> str:
         """p50, p95, worker-seconds and peak slots of each set-up, as plain text."""

@@ -117,3 +117,56 @@ def test_the_reasons_read_in_portuguese(monkeypatch):
     policy = QueueLengthPolicy(per_worker=4)
     assert policy.explain(Load(40, 8, 8), 10) == "fila 40 > 4 × 8 workers → 10"
     assert default_setups(2, 8)[0].label == "um pool fixo de 2 workers"
+
+
+def made_up_result(key: str, latencies: list[float], slots: list[int], decisions=()):
+    """A SetupResult of a made-up run: one task per latency, one sample a second."""
+    from labapp.elastic.setups import SetupResult
+
+    setup = {s.key: s for s in default_setups(2, 8, cooldown=5)}[key]
+    trace = short_trace()
+    tasks = [
+        {"id": f"t{i}", "due": 0.0, "sent": 0.0, "started": 0.0, "finished": 1.0 + i, "latency": lat, "runs": 1}
+        for i, lat in enumerate(latencies)
+    ]
+    samples = [Sample(float(at), n, 0, 0, n) for at, n in enumerate(slots)]
+    return SetupResult(setup, trace, tasks, samples, list(decisions))
+
+
+def test_the_cheapest_setup_within_a_latency_target():
+    from labapp.elastic.setups import Comparison
+
+    small = made_up_result("small", [1, 2, 9], [2] * 4)
+    large = made_up_result("large", [1, 1, 2], [8] * 4)
+    auto = made_up_result("autoscaler", [1, 2, 3], [1, 8, 8, 1])
+    results = Comparison([small, large, auto])
+    assert results.cheapest(3.0) is auto and results.cheapest(2.0) is large and results.cheapest(0.5) is None
+    assert results.by_key("small") is small
+    assert "p95 s" in results.table() and "a fixed pool of 8 workers" in results.table()
+
+
+def test_what_the_cooldown_cost():
+    from labapp.elastic.autoscaler import Decision
+
+    decisions = [
+        Decision(1.0, "scale", 30, 1, 1, 8, 8, "up"),
+        Decision(10.0, "wait", 0, 2, 8, 2, 2, "wait"),
+        Decision(15.0, "scale", 0, 2, 8, 2, 2, "down"),
+        Decision(20.0, "scale", 0, 0, 2, 1, 1, "down at once (no cooldown)"),
+    ]
+    result = made_up_result("autoscaler", [1.0], [1, 8], decisions)
+    assert result.cooldown_cost == 6 * 5.0
+    assert result.changes == 3
+
+
+def test_the_timeline_figure_stacks_workers_over_the_queue():
+    from labapp.elastic.figures import timeline_figure
+
+    results = [made_up_result("large", [1.0], [8, 8, 8]), made_up_result("autoscaler", [2.0], [1, 8, 1])]
+    fig = timeline_figure(results)
+    workers_ax, queue_ax = fig.axes
+    assert workers_ax.get_ylabel() == "workers (task slots)"
+    assert queue_ax.get_ylabel() == "tasks waiting in the queue"
+    assert queue_ax.get_xlabel() == "seconds since the trace started"
+    assert [t.get_text() for t in workers_ax.get_legend().get_texts()] == [r.setup.label for r in results]
+    assert "One bursty trace, 2 set-ups" in fig._suptitle.get_text()

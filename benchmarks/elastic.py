@@ -48,7 +48,8 @@ def main() -> int:
     for result in results:
         row = result.row()
         print(
-            f"{row['setup']}: ended at {row['end_s']} s, {row['changes']} changes, "
+            f"{row['setup']}: ended at {row['end_s']} s, {row['changes']} changes "
+            f"({row['cooldown_cost']} worker-seconds idle in cooldowns), "
             f"{row['run_twice']} tasks run twice, replay at most {row['max_lag_s']} s late"
         )
     auto, large = results.by_key("autoscaler"), results.by_key("large")

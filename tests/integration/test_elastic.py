@@ -165,3 +165,15 @@ def test_cluster_refuses_a_nonsense_autoscale(bad):
 
     with pytest.raises(ValueError, match="worker_autoscale must be"):
         Cluster(workers=1, worker_autoscale=bad)
+
+
+def test_a_second_autoscaler_on_a_cluster_replaces_the_first(make_cluster):
+    cluster = make_cluster(workers=1).start()
+    first = Autoscaler(cluster, lambda *load: 1, interval=0.1).start()
+    second = Autoscaler(cluster, lambda *load: 1, interval=0.1).start()  # a cell run twice
+    try:
+        assert not first.running and second.running
+        assert our_threads() == ["labapp-autoscaler"]
+    finally:
+        second.stop()
+    assert our_threads() == []

@@ -168,5 +168,5 @@ def test_the_timeline_figure_stacks_workers_over_the_queue():
     assert workers_ax.get_ylabel() == "workers (task slots)"
     assert queue_ax.get_ylabel() == "tasks waiting in the queue"
     assert queue_ax.get_xlabel() == "seconds since the trace started"
-    assert [t.get_text() for t in workers_ax.get_legend().get_texts()] == [r.setup.label for r in results]
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == [r.setup.label for r in results]
     assert "One bursty trace, 2 set-ups" in fig._suptitle.get_text()

@@ -237,6 +237,12 @@ class Autoscaler:
 
     def _run(self) -> None:
         while not self._stop.is_set():
+            if not self.cluster.running:  # the stop cell ran: nothing left to scale
+                load = Load(0, 0, len(self.cluster.workers))
+                self._record(
+                    "error", self.now(), load, None, self.target, _("the cluster stopped: so did its autoscaler")
+                )
+                return
             self.tick()
             self._stop.wait(self.interval)
 

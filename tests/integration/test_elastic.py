@@ -180,3 +180,13 @@ def test_a_second_autoscaler_on_a_cluster_replaces_the_first(make_cluster):
     finally:
         second.stop()
     assert our_threads() == []
+
+
+def test_the_autoscaler_ends_with_its_cluster(make_cluster):
+    cluster = make_cluster(workers=1).start()
+    scaler = Autoscaler(cluster, lambda *load: 1, interval=0.05).start()
+    cluster.stop()  # the stop cell, with the autoscaler still on
+    wait_for(lambda: not scaler.running, what="the autoscaler to end")
+    assert scaler.decisions[-1].reason == "the cluster stopped: so did its autoscaler"
+    scaler.stop()
+    assert our_threads() == []

@@ -170,6 +170,7 @@ class Cluster:
         bind: str = "127.0.0.1",
         broker_port: int | None = None,
         worker_password: str | None = None,
+        worker_autoscale: tuple[int, int] | None = None,
         **overrides,
     ):
         base = settings or Settings.from_env()
@@ -193,6 +194,7 @@ class Cluster:
         self.settings = base.with_(**changes) if changes else base
         self.settings.validate()
         self._check_worker_count(workers)
+        self.worker_autoscale = self._checked_autoscale(worker_autoscale)  # Celery's --autoscale=max,min
         if api_port is not None and (
             isinstance(api_port, bool) or not isinstance(api_port, int) or not 1 <= api_port <= 65535
         ):
@@ -238,6 +240,25 @@ class Cluster:
                     "(each worker is a process of ~100 MB; LABAPP_MAX_WORKERS raises the limit)"
                 ).format(limit=limit, value=repr(workers))
             )
+
+    def _checked_autoscale(self, autoscale) -> tuple[int, int] | None:
+        """(max, min) pool processes per worker for Celery's --autoscale, checked; None: one process each."""
+        if autoscale is None:
+            return None
+        limit = self.settings.max_workers
+        try:
+            most, least = autoscale
+        except (TypeError, ValueError):
+            most = least = None
+        whole = all(isinstance(n, int) and not isinstance(n, bool) for n in (most, least))
+        if not whole or not 0 <= least <= most or not 1 <= most <= limit:
+            raise ValueError(
+                _(
+                    "worker_autoscale must be (max, min) pool processes with 0 <= min <= max and "
+                    "1 <= max <= {limit}, got {value}"
+                ).format(limit=limit, value=repr(autoscale))
+            )
+        return (most, least)
 
     # ----------------------------------------------------------------- life cycle
     def start(self, timeout: float = START_TIMEOUT) -> "Cluster":
@@ -518,7 +539,7 @@ class Cluster:
         (self.dir / heartbeat.BEATS_FOLDER / self.node_name(name)).unlink(missing_ok=True)
         child = self._spawn(
             name,
-            worker_command(self.WORKER_APP, self.node_name(name)),
+            worker_command(self.WORKER_APP, self.node_name(name), autoscale=self.worker_autoscale),
         )
         self.workers[name] = child
         return child

@@ -136,8 +136,13 @@ def make_celery(settings: Settings, broker_url: str, *, polling: bool = False, n
     return app
 
 
-def worker_command(app_module: str, node_name: str) -> list[str]:
+def worker_command(app_module: str, node_name: str, autoscale: tuple[int, int] | None = None) -> list[str]:
     """The command line of one lab worker: one task at a time (``N workers`` = N tasks in parallel), no
-    mingle or gossip (first task ~0.4 s after spawn instead of ~1.5 s)."""
-    return [sys.executable, "-m", "celery", "-A", app_module, "worker", "--pool", "prefork", "--concurrency", "1",
+    mingle or gossip (first task ~0.4 s after spawn instead of ~1.5 s).
+
+    ``autoscale=(max, min)``: Celery's own ``--autoscale=max,min`` instead, a pool that grows and shrinks
+    inside this one worker (lesson 10 compares it with adding whole workers).
+    """
+    pool = ["--autoscale", f"{autoscale[0]},{autoscale[1]}"] if autoscale else ["--concurrency", "1"]
+    return [sys.executable, "-m", "celery", "-A", app_module, "worker", "--pool", "prefork", *pool,
             "--hostname", node_name, "--without-mingle", "--without-gossip", "--loglevel", "INFO"]  # fmt: skip

@@ -19,6 +19,7 @@ NOTEBOOK_LAYER = (
     "labapp.bench",
     "labapp.classroom",
     "labapp.reveal",
+    "labapp.elastic",
 )
 # who (a module or a package, by prefix) must never import what (prefixes)
 FORBIDDEN = {

@@ -89,12 +89,14 @@ class LiveExperiment:
                     )
                     told = True
                 self.step(now - start)
+                now = time.monotonic()  # a step may take a while (feeding the queue on a busy machine)
                 if now >= next_sample:
                     self.sample(now)
-                    next_sample += 1.0
+                    next_sample = max(next_sample + 1.0, now)  # late: sample again in a second, never in a burst
                     if view is not None:
                         view.value = png(self.figure())
                 time.sleep(0.05)
+        self.after_run()
         self.cluster.redis.delete("celery")  # leave an empty queue: drop what was fed and not taken
         if view is not None:
             view.value = png(self.figure())
@@ -119,6 +121,9 @@ class LiveExperiment:
 
     def before_run(self) -> None:
         """What to tidy before the run starts (nothing by default)."""
+
+    def after_run(self) -> None:
+        """What to wait for once the run is over (nothing by default)."""
 
     def on_event(self, event: dict) -> None:
         """Called with every Celery event, in the receiver's thread (nothing by default)."""
@@ -158,6 +163,8 @@ class LiveThroughput(LiveExperiment):
         self.scale_at = dict(sorted((scale_at or {}).items()))
         self._pending = dict(self.scale_at)
         self._scaled_at = 0.0  # when the last scale() returned: its workers were live (seconds)
+        self._scaling: threading.Thread | None = None
+        self._scale_error: BaseException | None = None
         self.samples: list[tuple[float, float, int]] = []  # (seconds, tasks/s over the last second, workers)
 
     def before_run(self) -> None:
@@ -166,18 +173,39 @@ class LiveThroughput(LiveExperiment):
         self._scaled_at = 0.0
 
     def settled_at(self) -> float | None:
-        """When the last scale() of the schedule returned, None while one is still to come."""
-        return None if self._pending else self._scaled_at
+        """When the last scale() of the schedule returned, None while one is still to come or under way."""
+        busy = self._scaling is not None and self._scaling.is_alive()
+        return None if self._pending or busy else self._scaled_at
 
     def step(self, elapsed: float) -> None:
-        """Scale when the schedule says so, and keep the queue fed."""
-        for at in [at for at in self._pending if elapsed >= at]:
-            workers = self._pending[at]
-            self.feed(workers)  # enough queued for the new workers while scale() waits for them
-            self.cluster.scale(workers)
-            self._scaled_at = time.monotonic() - self.started
-            del self._pending[at]
+        """Scale when the schedule says so (in a thread: sampling goes on meanwhile), and keep the queue fed."""
+        if self._scale_error is not None:
+            raise self._scale_error
+        if self._scaling is not None and self._scaling.is_alive():
+            self.feed(self._target)  # enough queued for the new workers while scale() waits for them
+            return
+        due = [at for at in self._pending if elapsed >= at]
+        if due:
+            self._target = self._pending.pop(due[0])
+            self.feed(self._target)
+            self._scaling = threading.Thread(target=self._scale, args=(self._target,), daemon=True)
+            self._scaling.start()
+            return
         self.feed(len(self.cluster.workers))
+
+    def after_run(self) -> None:
+        """A scale() still under way (a very busy machine) ends before the next cell runs."""
+        if self._scaling is not None:
+            self._scaling.join()
+        if self._scale_error is not None:
+            raise self._scale_error
+
+    def _scale(self, workers: int) -> None:
+        try:
+            self.cluster.scale(workers)
+        except BaseException as exc:  # raised in the loop's thread at its next step
+            self._scale_error = exc
+        self._scaled_at = time.monotonic() - self.started
 
     def sample(self, now: float) -> None:
         """Tasks finished in the last second, with the worker count."""

@@ -32,3 +32,32 @@ def test_the_plot_spans_the_run_as_it_happened():
     live = LiveThroughput(cluster=None, seconds=18)
     live.samples = [(float(second), 10.0, 2) for second in range(21)]
     assert live.length == 21.0
+
+
+class SlowToScale:
+    """A cluster whose scale() takes a while, as on a busy machine; the queue is always full."""
+
+    def __init__(self):
+        import threading
+
+        self.workers = {"w1": None, "w2": None}
+        self.release = threading.Event()
+
+    def queue_length(self):
+        return 10_000
+
+    def scale(self, workers):
+        self.release.wait(5)
+        self.workers = {f"w{n}": None for n in range(1, workers + 1)}
+
+
+def test_scaling_goes_on_beside_the_sampling_loop():
+    cluster = SlowToScale()
+    live = LiveThroughput(cluster=cluster, seconds=18, scale_at={6: 4})
+    live.started = 0.0
+    live.step(6.0)
+    live.step(6.05)  # returns at once: scale() runs in its thread, samples go on meanwhile
+    assert live.settled_at() is None and len(cluster.workers) == 2
+    cluster.release.set()
+    live.after_run()
+    assert len(cluster.workers) == 4 and live.settled_at() is not None

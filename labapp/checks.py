@@ -1510,9 +1510,7 @@ def _ask_ex07(policy, queue_length: int, busy: int, workers: int, now: float) ->
     """The policy's answer as a worker count; _PolicyBroke naming the load if it raised or answered no number."""
     from labapp.elastic.autoscaler import as_worker_count
 
-    load = _("queue_length={queue}, busy={busy}, workers={workers}, now={now:g}").format(
-        queue=queue_length, busy=busy, workers=workers, now=now
-    )
+    load = f"queue_length={queue_length}, busy={busy}, workers={workers}, now={now:g}"  # code: no translation
     try:
         answer = policy(queue_length, busy, workers, now)
     except NotImplementedError:

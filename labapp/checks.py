@@ -1495,6 +1495,207 @@ def check_ex06(cluster, item: str | None = None, seconds: float = 3.0) -> None:
     )
 
 
+# --------------------------------------------------------------- exercise 07
+EX07_STEP_S = 0.5  # the probes' clock: one look every half second, as the controller's
+EX07_FLAP_LIMIT = 10  # changes a minute: more is flapping (each start and each warm stop costs seconds)
+EX07_QUIET_S = 30.0  # seconds of an empty queue after which a sound policy is back at its minimum
+EX07_MAX_WORKERS, EX07_MIN_WORKERS, EX07_PER_WORKER = 4, 1, 4  # the exercise's bounds and tasks a worker
+
+
+class _PolicyBroke(Exception):
+    """The student's policy raised, or answered no whole number, on one load of a probe."""
+
+
+def _ask_ex07(policy, queue_length: int, busy: int, workers: int, now: float) -> int:
+    """The policy's answer as a worker count; _PolicyBroke naming the load if it raised or answered no number."""
+    from labapp.elastic.autoscaler import as_worker_count
+
+    load = f"queue_length={queue_length}, busy={busy}, workers={workers}, now={now:g}"  # code: no translation
+    try:
+        answer = policy(queue_length, busy, workers, now)
+    except NotImplementedError:
+        raise _PolicyBroke(
+            _("policy(...) still raises NotImplementedError: replace the stub with your code.")
+        ) from None
+    except Exception as exc:  # the student's code may raise anything
+        raise _PolicyBroke(
+            _(
+                "policy({load}) raised {error_type}: {error}. The controller keeps the last number of workers "
+                "when a policy raises, so a burst would find the cluster stuck where it was."
+            ).format(load=load, error_type=type(exc).__name__, error=exc)
+        ) from None
+    wanted = as_worker_count(answer)
+    if wanted is None:
+        raise _PolicyBroke(
+            _(
+                "policy({load}) returned {value}, expected a whole number of workers: does every branch of "
+                "your policy end with a return?"
+            ).format(load=load, value=repr(answer)[:80])
+        )
+    return wanted
+
+
+def _ex07_probe(policy, loads, low: int, high: int) -> list[tuple[int, int, int, float, int]]:
+    """Feed the policy a scripted load, one look every EX07_STEP_S; the workers follow its answer at once
+    (within [low, high], as the controller does). loads: (queue_length, busy is "all"/"none") per look.
+    Returns (queue, busy, workers, now, wanted) per look."""
+    workers, looks = low, []
+    for step, (queue, all_busy) in enumerate(loads):
+        now = step * EX07_STEP_S
+        busy = workers if all_busy else 0
+        wanted = _ask_ex07(policy, queue, busy, workers, now)
+        looks.append((queue, busy, workers, now, wanted))
+        workers = min(max(wanted, low), high)
+    return looks
+
+
+def _ex07_burst_then_quiet(policy, low: int, high: int):
+    """A burst (a queue of 40, every worker busy, 3 s) and then EX07_QUIET_S seconds of nothing."""
+    steps = int(3 / EX07_STEP_S), int(EX07_QUIET_S / EX07_STEP_S)
+    return _ex07_probe(policy, [(0, False)] + [(40, True)] * steps[0] + [(0, False)] * steps[1], low, high)
+
+
+def _ex07_first_added(policy, low: int) -> int | None:
+    """The queue length at which the policy first asks for a second worker (one busy, the queue growing by one
+    a look from 0 to 200); None if it never does."""
+    looks = _ex07_probe(policy, [(0, False)] + [(queue, True) for queue in range(201)], low, low)
+    return next((queue for queue, _busy, workers, _now, wanted in looks[1:] if wanted > workers), None)
+
+
+def _ex07_changes_a_minute(policy, low: int, high: int) -> int:
+    """How often the workers change in a minute of a load that comes and goes every second: a queue of 8
+    (every worker busy) for one second, then an empty queue and idle workers for the next."""
+    wave = ([(8, True)] * 2 + [(0, False)] * 2) * int(60 / (4 * EX07_STEP_S))
+    looks = _ex07_probe(policy, [(0, False)] + wave, low, high)
+    counts = [min(max(wanted, low), high) for *_load, wanted in looks]
+    return sum(1 for before, after in zip(counts, counts[1:]) if after != before)
+
+
+def _ex07_trace():
+    """The check's replay: a trickle, a burst of 24 at 1 s, a quiet stretch, a burst of 16 at 14 s (20 s)."""
+    from labapp.elastic.trace import bursty_trace
+
+    return bursty_trace(7, length=20.0, trickle_per_s=0.5, bursts=((1.0, 24, 0.5), (14.0, 16, 0.5)), task_s=0.5)
+
+
+def replay_ex07(cluster, policy, max_workers: int, min_workers: int = 1):
+    """Replay the check's trace with the policy on the real cluster (from min_workers, the controller adding no
+    cooldown of its own); return the SetupResult."""
+    from labapp.elastic.setups import Setup, run_on
+
+    cluster.scale(min_workers)
+    options = dict(policy=policy, min_workers=min_workers, max_workers=max_workers, cooldown=0.0, interval=0.5)
+    return run_on(cluster, Setup("ex07", min_workers, autoscaler=options), _ex07_trace())
+
+
+def _ex07_figures(result, max_workers: int) -> dict:
+    """The replay's figures for the messages: p95, worker-seconds, a fixed pool of max_workers', changes."""
+    minutes = max(result.end, 1.0) / 60
+    return {
+        "p95": result.p95,
+        "spent": result.worker_seconds,
+        "fixed": max_workers * result.end,
+        "max": max_workers,
+        "changes": result.changes,
+        "rate": result.changes / minutes,
+        "seconds": result.end,
+    }
+
+
+def _ex07_replay_problem(result) -> str | None:
+    """What the replay's own decisions show: the policy raised or answered no number on a real load."""
+    broken = [d for d in result.decisions if d.kind == "error" and d.wanted is None]
+    if broken:
+        return _("during the replay, at {at:.1f} s: {reason}").format(at=broken[0].at, reason=broken[0].reason)
+    return None
+
+
+def check_ex07(cluster, policy):
+    """ex07: the policy answers every load, stays within the maximum, adds workers for a queue, scales down
+    after the load is gone, and does not flap; judged on scripted loads (the same on every machine), with the
+    figures of a real replay through the Autoscaler. Returns the replay's SetupResult."""
+    max_workers, min_workers, per_worker = EX07_MAX_WORKERS, EX07_MIN_WORKERS, EX07_PER_WORKER
+    if not callable(policy):
+        _fail("ex07", _("expected policy to be a function, found {found}").format(found=repr(policy)[:80]))
+    broke = None
+    try:
+        burst = _ex07_burst_then_quiet(policy, min_workers, max_workers)
+        first = _ex07_first_added(policy, min_workers)
+        changes = _ex07_changes_a_minute(policy, min_workers, max_workers)
+    except _PolicyBroke as exc:
+        broke = str(exc)
+    if broke:
+        _fail("ex07", broke)
+    try:
+        result = replay_ex07(cluster, policy, max_workers, min_workers)
+    except (TimeoutError, RuntimeError) as exc:  # a result missing or failed: say so, not a traceback
+        _fail("ex07", _("the replay did not finish: {error}").format(error=exc))
+    problem = _ex07_replay_problem(result)
+    if problem:
+        _fail("ex07", problem)
+    figures = _ex07_figures(result, max_workers)
+    above = max(wanted for *_load, wanted in burst)
+    if above > max_workers:
+        clamped = sum(1 for d in result.decisions if d.clamped and (d.wanted or 0) > max_workers)
+        _fail(
+            "ex07",
+            ngettext(
+                "for a queue of 40 your policy asked for {wanted} workers, expected at most MAX_WORKERS = {max}: "
+                "it ignores the maximum, and the controller had to clamp it ({clamped} time in the replay). A "
+                "real cluster's maximum is what you can pay for: keep your answer within it.",
+                "for a queue of 40 your policy asked for {wanted} workers, expected at most MAX_WORKERS = {max}: "
+                "it ignores the maximum, and the controller had to clamp it ({clamped} times in the replay). A "
+                "real cluster's maximum is what you can pay for: keep your answer within it.",
+                clamped,
+            ).format(wanted=above, max=max_workers, clamped=clamped),
+        )
+    if first is None or first > 2 * per_worker:
+        found = (
+            _("it never added one, even for a queue of 200")
+            if first is None
+            else _("it waited for a queue of {queue} before adding a worker").format(queue=first)
+        )
+        _fail(
+            "ex07",
+            _(
+                "with 1 worker busy, expected a second worker by the time {limit} tasks wait ({per} a worker), "
+                "found {found}. In the replay, p95 was {p95:.1f} s."
+            ).format(limit=2 * per_worker, per=per_worker, found=found, **figures),
+        )
+    peak, last = max(workers for _q, _b, workers, _n, _w in burst), burst[-1][2]
+    if last >= peak:
+        _fail(
+            "ex07",
+            _(
+                "after {quiet:g} s with an empty queue and no task running, your policy still wanted {last} "
+                "workers, expected it back at MIN_WORKERS = {min}: it never scales down. In the replay you "
+                "spent {spent:.0f} worker-seconds; a fixed pool of {max} for the same {seconds:.0f} s spends "
+                "{fixed:.0f}."
+            ).format(quiet=EX07_QUIET_S, last=last, min=min_workers, **figures),
+        )
+    if changes > EX07_FLAP_LIMIT:
+        _fail(
+            "ex07",
+            _(
+                "under a load that comes and goes every second your policy changed the number of workers "
+                "{changes} times in a minute, expected at most {limit}: it flaps. Every start takes a worker's "
+                "start time and every stop waits for a task; keep the workers for a cooldown (use now) before "
+                "scaling down. (The replay's bursts, far apart, made it scale only {replayed} times in "
+                "{seconds:.0f} s: flapping shows under a load that comes and goes.)"
+            ).format(changes=changes, limit=EX07_FLAP_LIMIT, replayed=figures["changes"], seconds=figures["seconds"]),
+        )
+    _passed(
+        "ex07",
+        _(
+            "your policy answered every load with a whole number within the maximum, added a worker by the "
+            "time {limit} tasks waited, held its workers through a load that came and went every second, and was "
+            "back at the minimum after {quiet:g} quiet seconds; in the replay through the real autoscaler every "
+            "task finished."
+        ).format(limit=2 * per_worker, quiet=EX07_QUIET_S),
+    )
+    return result
+
+
 # the one place every check passes through: each check_exNN reports its outcome to the class, if joined
 for _name in [name for name in list(globals()) if name.startswith("check_ex")]:
     globals()[_name] = _reported(globals()[_name])

@@ -67,7 +67,9 @@ def test_a_stored_success_is_never_overwritten_by_a_later_state(broker, one_trip
     backend.store_result("t1", None, states.STARTED)
     backend.store_result("t1", "boom", states.FAILURE)
     meta = stored(broker.url, "t1")
-    assert (meta["status"], meta["result"]) == (states.SUCCESS, {"value": 2}), f"expected the first SUCCESS, found {meta}"
+    assert (meta["status"], meta["result"]) == (states.SUCCESS, {"value": 2}), (
+        f"expected the first SUCCESS, found {meta}"
+    )
     assert StoringRedisBackend.one_trip == (user == "owner"), "a refused script falls back to Celery's two trips"
 
 
@@ -83,7 +85,9 @@ def test_a_stored_state_expires_and_is_published_like_celerys(broker, one_trip):
     client = redis.Redis.from_url(broker.url)
     ttl = client.ttl("celery-task-meta-t2")
     client.close()
-    assert 0 < ttl <= Settings().result_expires, f"expected an expiry of at most {Settings().result_expires} s, found {ttl}"
+    assert 0 < ttl <= Settings().result_expires, (
+        f"expected an expiry of at most {Settings().result_expires} s, found {ttl}"
+    )
 
 
 def test_a_lab_worker_stores_each_state_of_a_task_in_one_round_trip(make_cluster):

@@ -78,7 +78,9 @@ class StoringRedisBackend(RedisBackend):
             raise BackendStoreError("value too large for Redis backend", state=state, task_id=task_id)
         expires = self.failure_expires if state == states.FAILURE else self.expires
         try:
-            self.ensure(self._store_unless_succeeded, (self.get_key_for_task(task_id), value, expires))
+            # not in self.ensure(): a lost connection goes to Celery's retry loop around _store_result at
+            # once, as its own first read does (the lab's retry count and backoff, its log lines)
+            self._store_unless_succeeded(self.get_key_for_task(task_id), value, expires)
         except redis.ResponseError:  # no scripts here (NOPERM, NOSCRIPT and no EVAL): Celery's way from now on
             StoringRedisBackend.one_trip = False
             return super()._store_result(task_id, result, state, traceback, request=request, **kwargs)

@@ -13,6 +13,9 @@ from celery import Celery
 
 BROKER_URL = os.environ.get("BARE_BROKER_URL", "redis://localhost:6379/0")
 
+if int(os.environ.get("BARE_NICE", "0")):
+    os.nice(int(os.environ["BARE_NICE"]))  # the lab's worker priority, set the same way (before the pool forks)
+
 celery = Celery("bare_tasks", broker=BROKER_URL, backend=BROKER_URL)
 celery.conf.update(task_serializer="json", result_serializer="json", accept_content=["json"])
 if os.environ.get("BARE_RELIABLE") == "1":

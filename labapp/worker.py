@@ -31,7 +31,7 @@ from celery.worker.consumer import Consumer
 from kombu.exceptions import ContentDisallowed
 
 from labapp.engine import classroom_protocol, heartbeat, logfiles, processes, task_records, time_limits
-from labapp.engine.celery_config import make_celery
+from labapp.engine.celery_config import StoringRedisBackend, make_celery
 from labapp.engine.processes import CLUSTER_ENV
 from labapp.i18n import _
 from labapp.settings import ENV_PREFIX, Settings
@@ -112,7 +112,10 @@ except RuntimeError as exc:
     raise SystemExit(f"error: {exc}") from None
 if settings.worker_nice:
     os.nice(settings.worker_nice)  # before the pool forks: its processes inherit it
-app = make_celery(settings, settings.broker_url)
+app = make_celery(settings, settings.broker_url, storing=True)
+if CLASSROOM[0] is not None:
+    # a class's worker user may not load scripts (its ACL): Celery's two round trips, and no refusal in ACL LOG
+    StoringRedisBackend.one_trip = False
 app.conf.worker_consumer = f"{__name__}:LabConsumer"
 app.set_current()
 app.set_default()

@@ -207,6 +207,5 @@ def worker_command(app_module: str, node_name: str, autoscale: tuple[int, int] |
     inside this one worker (lesson 10 compares it with adding whole workers).
     """
     pool = ["--autoscale", f"{autoscale[0]},{autoscale[1]}"] if autoscale else ["--concurrency", "1"]
-    # labapp.engine.celery_main: Celery's CLI without its interactive shell (less to import at each start)
-    return [sys.executable, "-m", "labapp.engine.celery_main", "-A", app_module, "worker", "--pool", "prefork", *pool,
+    return [sys.executable, "-m", "celery", "-A", app_module, "worker", "--pool", "prefork", *pool,
             "--hostname", node_name, "--without-mingle", "--without-gossip", "--loglevel", "INFO"]  # fmt: skip

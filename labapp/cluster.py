@@ -326,14 +326,17 @@ class Cluster:
             self.broker_url, decode_responses=True, socket_timeout=5, socket_connect_timeout=2
         )
         self._check_broker_reachable()
-        self._warn_about_kept_tasks()
+        kept = self._warn_about_kept_tasks()
         port = self.api_port or free_port(self.bind if self.public else "127.0.0.1")
         if port_is_open(port) or (self.public and port_is_open(port, self.bind)):
             raise ClusterError(_("API port {port} is already in use: choose another with api_port=").format(port=port))
         self.api = self._spawn("api", self._api_command(port))
         self.api_url = f"http://127.0.0.1:{port}"
         self.client = LabClient(self.api_url, timeout=5)
-        self._reload_recorded_tasks()  # before any worker consumes: the kept tasks may be the student's
+        if kept:  # before any worker consumes: the kept tasks may be the student's
+            self._reload_recorded_tasks()
+        else:  # nothing kept: a new session starts with no module of an earlier one (a check would see a stale one)
+            (self.dir / student_code.TASKS_RECORD).unlink(missing_ok=True)
         new = [self._spawn_worker() for _index in range(self.requested_workers)]
         self._write_registry()
         self._wait_api_ready(timeout)
@@ -410,9 +413,10 @@ class Cluster:
             if entry_file == self._registry_file:
                 registry.stop_entry(entry_file, entry)
 
-    def _warn_about_kept_tasks(self) -> None:
+    def _warn_about_kept_tasks(self) -> int:
+        """Warn about the tasks the broker kept from before; return how many."""
         if self.broker is None:
-            return
+            return 0
         waiting = self.redis.llen(QUEUE) + self.redis.hlen(UNACKED)
         if waiting:
             warnings.warn(
@@ -427,6 +431,7 @@ class Cluster:
                 ).format(n=waiting, folder=self.broker.data_dir),
                 stacklevel=4,
             )
+        return waiting
 
     def _check_broker_reachable(self) -> None:
         try:

@@ -50,6 +50,17 @@ def test_a_restarted_cluster_runs_the_student_tasks_its_broker_kept(make_cluster
     assert "kept_tasks" in again.student_tasks
 
 
+def test_a_new_session_with_nothing_kept_starts_without_an_earlier_sessions_module(make_cluster, tmp_path):
+    """A check must see what this session loaded: an earlier session's module comes back only for kept tasks."""
+    first = make_cluster(workers=1, name="fresh").start()
+    first.add_tasks(write_tasks(tmp_path))
+    first.stop()  # nothing queued
+    again = make_cluster(workers=1, name="fresh").start()
+    assert again.student_tasks == {}, f"expected no module loaded, found {sorted(again.student_tasks)}"
+    foreign = ready(again.celery.send_task("kept_tasks.add", args=(2, 3)))
+    assert foreign.state == "FAILURE" and type(foreign.result).__name__ == "NotRegistered"
+
+
 def _worker_without_student_tasks(cluster, name: str):
     """A worker of this cluster that never loaded the student's module (like a machine that joined the class)."""
     env = {**cluster._child_env(), student_code.TASKS_ENV: ""}

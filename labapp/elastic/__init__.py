@@ -10,8 +10,8 @@ Imports the cluster's engine (heartbeats, the queue's name, run counts); never `
 
 from labapp.elastic.autoscaler import Autoscaler, Decision, QueueLengthPolicy
 from labapp.elastic.recorder import Recorder, percentile
-from labapp.elastic.setups import Setup, SetupResult, compare, default_setups, run_setup
-from labapp.elastic.trace import Arrival, Trace, bursty_trace, short_trace
+from labapp.elastic.setups import Setup, SetupResult, compare, default_setups, print_progress, run_setup
+from labapp.elastic.trace import Arrival, Trace, bursty_trace, lesson_trace, short_trace
 
 __all__ = [
     "Arrival",
@@ -25,7 +25,9 @@ __all__ = [
     "bursty_trace",
     "compare",
     "default_setups",
+    "lesson_trace",
     "percentile",
+    "print_progress",
     "run_setup",
     "short_trace",
 ]

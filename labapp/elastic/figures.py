@@ -13,9 +13,9 @@ BURST = "#9e9e9e"
 def timeline_figure(results, *, title: str | None = None):
     """Task slots (top) and tasks waiting (bottom) against seconds since the trace started, one line per set-up;
     dotted lines where the trace's bursts begin."""
-    from matplotlib.figure import Figure
+    from labapp.plots import _new_figure
 
-    fig = Figure(figsize=(8, 6.2), layout="constrained")
+    fig = _new_figure((8, 6.2))  # in a notebook, a returned figure shows as a picture (not '<Figure ...>')
     workers_ax, queue_ax = fig.subplots(2, 1, sharex=True)
     for result, color, (style, width) in zip(results, COLORS * 2, STYLES * 2):
         times = [sample.at for sample in result.samples]

@@ -13,7 +13,7 @@ from labapp.elastic.autoscaler import Autoscaler, Decision, QueueLengthPolicy, T
 from labapp.elastic.recorder import Recorder, Sample, percentile, worker_seconds
 from labapp.elastic.trace import Sent, Trace, bursty_trace, replay
 from labapp.engine import task_records
-from labapp.i18n import _
+from labapp.i18n import _, ngettext
 
 RESULT_GRACE_S = 60.0  # seconds past the trace's worst case that results may take on a loaded machine
 
@@ -30,10 +30,13 @@ class Setup:
     workers: int
     celery_autoscale: tuple[int, int] | None = None
     autoscaler: dict | None = None
+    title: str | None = None  # a label of its own (a student's policy), instead of the one made from the options
 
     @property
     def label(self) -> str:
         """The set-up in a few words, in the reader's language."""
+        if self.title:
+            return self.title
         if self.celery_autoscale:
             most, least = self.celery_autoscale
             return _("Celery --autoscale={max},{min} on one worker").format(max=most, min=least)
@@ -180,6 +183,66 @@ class Comparison(list):
 
     __str__ = __repr__ = table
 
+    def conclusions(self, p95_target: float) -> list[str]:
+        """Sentences computed from this run: the cheapest set-up within the p95 target, what the lab's
+        autoscaler saved against the large fixed pool, and what its cooldown cost."""
+        sentences = [self._cheapest_sentence(p95_target)]
+        keys = {r.setup.key for r in self}
+        if {"large", "autoscaler"} <= keys:
+            large, auto = self.by_key("large"), self.by_key("autoscaler")
+            sentences.append(
+                _(
+                    "The lab's autoscaler spent {share:.0f}% of the worker-seconds of the fixed pool of {n} "
+                    "({spent:.0f} against {full:.0f}), for a p95 {ratio:.1f} times as long ({p95:.2f} s against "
+                    "{large_p95:.2f} s)."
+                ).format(
+                    share=100 * auto.worker_seconds / large.worker_seconds,
+                    n=large.setup.workers,
+                    spent=auto.worker_seconds,
+                    full=large.worker_seconds,
+                    ratio=auto.p95 / large.p95,
+                    p95=auto.p95,
+                    large_p95=large.p95,
+                )  # fmt: skip
+            )
+        if "autoscaler" in keys:
+            sentences.append(self._cooldown_sentence(self.by_key("autoscaler")))
+        return sentences
+
+    def _cheapest_sentence(self, p95_target: float) -> str:
+        best = self.cheapest(p95_target)
+        if best is None:
+            fastest = min(self, key=lambda r: r.p95)
+            return _("No set-up kept its p95 within {target:g} s: the fastest, {label}, took {p95:.2f} s.").format(
+                target=p95_target, label=fastest.setup.label, p95=fastest.p95
+            )
+        return _(
+            "For a p95 of at most {target:g} s, the cheapest set-up was {label}: p95 {p95:.2f} s, "
+            "{spent:.0f} worker-seconds."
+        ).format(target=p95_target, label=best.setup.label, p95=best.p95, spent=best.worker_seconds)
+
+    @staticmethod
+    def _cooldown_sentence(auto: SetupResult) -> str:
+        cooldown = (auto.setup.autoscaler or {}).get("cooldown", 5.0)
+        downs = sum(1 for d in auto.decisions if d.kind == "scale" and d.target < d.workers)
+        if not downs:
+            return _(
+                "The autoscaler did not scale down before the trace ended: its cooldown of {cooldown:g} s "
+                "never ran out."
+            ).format(cooldown=cooldown)
+        return ngettext(
+            "The autoscaler's cooldown of {cooldown:g} s kept idle workers alive for {cost:.0f} worker-seconds "
+            "before its scale-down, {share:.0f}% of all it spent.",
+            "The autoscaler's cooldown of {cooldown:g} s kept idle workers alive for {cost:.0f} worker-seconds "
+            "before its {downs} scale-downs, {share:.0f}% of all it spent.",
+            downs,
+        ).format(
+            cooldown=cooldown,
+            cost=auto.cooldown_cost,
+            downs=downs,
+            share=100 * auto.cooldown_cost / auto.worker_seconds,
+        )
+
     def to_dict(self) -> dict:
         """The trace and every set-up's figures, JSON-ready."""
         trace = self.trace
@@ -219,10 +282,26 @@ def run_on(cluster, setup: Setup, trace: Trace) -> SetupResult:
     return SetupResult(setup, trace, tasks, recorder.samples, decisions, ticks, t0)
 
 
-def compare(trace: Trace | None = None, setups=None, *, runtime_dir: str | None = None) -> Comparison:
-    """Run the trace under each set-up (default_setups()), one after the other; return the Comparison."""
+def compare(trace: Trace | None = None, setups=None, *, runtime_dir: str | None = None, progress=None) -> Comparison:
+    """Run the trace under each set-up (default_setups()), one after the other; return the Comparison.
+
+    progress: called as ``progress(number, total, setup)`` before each set-up starts (number counts from 1);
+    ``True`` prints a line such as "set-up 2 of 4: a fixed pool of 8 workers…" (a run takes a while, silently).
+    """
     trace = trace or bursty_trace()
-    return Comparison([run_setup(s, trace, runtime_dir=runtime_dir) for s in setups or default_setups()], trace)
+    chosen = list(setups or default_setups())
+    say = print_progress if progress is True else progress
+    results = []
+    for number, setup in enumerate(chosen, start=1):
+        if say:
+            say(number, len(chosen), setup)
+        results.append(run_setup(setup, trace, runtime_dir=runtime_dir))
+    return Comparison(results, trace)
+
+
+def print_progress(number: int, total: int, setup: Setup) -> None:
+    """Print which set-up starts now: "set-up 2 of 4: a fixed pool of 8 workers…"."""
+    print(_("set-up {number} of {total}: {label}…").format(number=number, total=total, label=setup.label), flush=True)
 
 
 def _result_timeout(setup: Setup, trace: Trace) -> float:

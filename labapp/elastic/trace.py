@@ -113,6 +113,12 @@ def short_trace(seed: int = 20) -> Trace:
     return bursty_trace(seed, length=10.0, trickle_per_s=0.5, bursts=((1.0, 24, 0.5),), task_s=0.5)
 
 
+def lesson_trace(seed: int = 20) -> Trace:
+    """Lesson 10's trace, short enough to replay four times in a lesson: a trickle, a burst of 24, a quiet
+    stretch longer than the cooldown, a second burst of 16, and a quiet tail."""
+    return bursty_trace(seed, length=16.0, trickle_per_s=0.5, bursts=((1.0, 24, 0.5), (10.0, 16, 0.5)), task_s=0.5)
+
+
 def _poisson(rng: random.Random, rate: float, length: float) -> list[float]:
     """Arrival times of a Poisson process of ``rate`` per second over [0, length)."""
     times: list[float] = []

@@ -12,8 +12,8 @@ import time
 
 import pytest
 
-from labapp.elastic import Autoscaler, Recorder, Setup, short_trace
-from labapp.elastic.setups import run_on, run_setup
+from labapp.elastic import Autoscaler, Recorder, Setup, compare, short_trace
+from labapp.elastic.setups import run_on
 from tests.support.sandbox import stop_leftovers
 from tests.support.waiting import wait_for
 
@@ -146,14 +146,17 @@ def test_a_policy_that_raises_is_reported_and_the_last_target_stays(make_cluster
     assert our_threads() == []
 
 
-def test_a_setup_with_celerys_autoscale_grows_one_workers_pool(tmp_path):
+def test_a_setup_with_celerys_autoscale_grows_one_workers_pool(tmp_path, capsys):
     folder = tmp_path / "clusters"
     trace = short_trace()
+    setup = Setup("celery_autoscale", 1, celery_autoscale=(3, 1))
     try:
-        result = run_setup(Setup("celery_autoscale", 1, celery_autoscale=(3, 1)), trace, runtime_dir=str(folder))
+        results = compare(trace, [setup], runtime_dir=str(folder), progress=True)  # says which set-up runs
     finally:
         left = stop_leftovers(folder)
     assert not left, left
+    assert capsys.readouterr().out == "set-up 1 of 1: Celery --autoscale=3,1 on one worker…\n"
+    result = results.by_key("celery_autoscale")
     assert len(result.tasks) == len(trace) and {task["runs"] for task in result.tasks} == {1}
     assert {task["worker"].split("@")[0] for task in result.tasks} == {"w1"}  # one worker ...
     assert result.peak_slots == 3 and result.samples[0].slots == 1  # ... whose pool grew from 1 to 3

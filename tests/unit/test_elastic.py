@@ -6,7 +6,15 @@ from __future__ import annotations
 import pytest
 
 from labapp import Cluster
-from labapp.elastic import Autoscaler, QueueLengthPolicy, bursty_trace, default_setups, percentile, short_trace
+from labapp.elastic import (
+    Autoscaler,
+    QueueLengthPolicy,
+    bursty_trace,
+    default_setups,
+    lesson_trace,
+    percentile,
+    short_trace,
+)
 from labapp.elastic.autoscaler import Load, as_worker_count
 from labapp.elastic.recorder import Sample, worker_seconds
 from labapp.engine.celery_config import worker_command
@@ -38,6 +46,15 @@ def test_a_trace_refuses_what_it_cannot_replay(kwargs):
 def test_the_short_trace_has_one_burst_and_a_quiet_tail():
     trace = short_trace()
     assert len(trace.bursts) == 1 and trace.bursts[0].tasks == 24
+    assert max(a.at for a in trace.arrivals) < trace.length
+
+
+def test_the_lessons_trace_has_two_bursts_a_cooldown_apart():
+    trace = lesson_trace()
+    first, second = trace.bursts
+    assert (first.tasks, second.tasks) == (24, 16) and trace.length <= 20  # four replays fit in a lesson
+    drained = first.at + first.over + first.tasks * trace.task_s / 8  # on 8 workers, at best
+    assert second.at - drained > 5.0  # longer than the default cooldown: the scaler may step down
     assert max(a.at for a in trace.arrivals) < trace.length
 
 
@@ -157,6 +174,38 @@ def test_what_the_cooldown_cost():
     result = made_up_result("autoscaler", [1.0], [1, 8], decisions)
     assert result.cooldown_cost == 6 * 5.0
     assert result.changes == 3
+
+
+def test_the_lessons_sentences_are_computed_from_the_run():
+    from labapp.elastic.autoscaler import Decision
+    from labapp.elastic.setups import Comparison
+
+    decisions = [Decision(1.0, "scale", 30, 1, 1, 8, 8, "up"), Decision(2.0, "wait", 0, 0, 8, 0, 1, "wait"),
+                 Decision(3.0, "scale", 0, 0, 8, 0, 1, "down")]  # fmt: skip
+    large = made_up_result("large", [1, 1, 2], [8] * 4)
+    auto = made_up_result("autoscaler", [1, 2, 3], [1, 8, 8, 1], decisions)
+    cheapest, saved, cooldown = Comparison([large, auto]).conclusions(3.0)
+    assert cheapest == (
+        "For a p95 of at most 3 s, the cheapest set-up was the lab's autoscaler, 1 to 8 workers, cooldown 5 s: "
+        "p95 3.00 s, 17 worker-seconds."
+    )
+    assert saved.startswith(
+        "The lab's autoscaler spent 71% of the worker-seconds of the fixed pool of 8 (17 against 24)"
+    )
+    assert "p95 1.5 times as long" in saved
+    assert cooldown == (
+        "The autoscaler's cooldown of 5 s kept idle workers alive for 7 worker-seconds before its scale-down, "
+        "41% of all it spent."
+    )
+    assert Comparison([large, auto]).conclusions(0.5)[0] == (
+        "No set-up kept its p95 within 0.5 s: the fastest, a fixed pool of 8 workers, took 2.00 s."
+    )
+
+
+def test_a_set_up_may_have_a_title_of_its_own():
+    from labapp.elastic import Setup
+
+    assert Setup("mine", 1, autoscaler={}, title="your policy").label == "your policy"
 
 
 def test_the_timeline_figure_stacks_workers_over_the_queue():

@@ -99,3 +99,17 @@ def test_every_solution_stop_cell_says_what_it_stopped(path):
     assert shown.startswith(f"stopped cluster '{path.name[:4]}': "), (
         f"solutions/{path.name}: the stop cell shows {shown!r}, expected what cluster.stop() stopped"
     )
+
+
+@pytest.mark.parametrize("path", [*LESSONS, *sorted((ROOT / "solutions").glob("*.ipynb"))], ids=lambda p: p.name)
+def test_every_figure_a_cell_returns_shows_as_an_image(path):
+    """A matplotlib Figure returned by a cell shows as a picture, never only as '<Figure size ...>' text
+    (a Figure made without pyplot needs the lab's PNG formatter; nbval compares only the text)."""
+    bare = [
+        cell["id"]
+        for cell in code_cells(path)
+        for output in cell.get("outputs", [])
+        if "".join(output.get("data", {}).get("text/plain", "")).startswith("<Figure size")
+        and "image/png" not in output["data"]
+    ]
+    assert not bare, f"{path.name}: cells {bare} return a figure shown only as text, expected its image"

@@ -976,4 +976,5 @@ class Cluster:
     def __repr__(self) -> str:
         state = "running" if self.running else "stopped"
         api = getattr(self, "api_url", "-") if self.running else "-"
-        return f"<Cluster {self.name!r} {state}: {len(self.workers)} workers, api {api}>"
+        count = len(self.workers)
+        return f"<Cluster {self.name!r} {state}: {count} worker{'' if count == 1 else 's'}, api {api}>"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import signal
 import socket
@@ -215,6 +216,7 @@ class Cluster:
         self.broker_url = self.settings.broker_url or ""
         self.api: Child | None = None
         self.workers: dict[str, Child] = {}
+        self._leaving: dict[str, Child] = {}  # let go by scale(wait=False): finishing their task, then gone
         self.extras: dict[str, Child] = {}  # optional components, e.g. "flower"
         self.student_tasks: dict[str, Path] = {}  # module name -> the copy workers import
         self.student_routes: dict[str, Path] = {}  # module name -> the copy the API imports
@@ -457,6 +459,8 @@ class Cluster:
             processes.stop_children([child.proc for child in self.extras.values()], timeout=5)
             self.extras.clear()
             self._stop_workers(list(self.workers), how="now", timeout=5)
+            processes.stop_children([child.proc for child in self._leaving.values()], timeout=5)
+            self._leaving.clear()
             if self.api is not None:
                 processes.stop_child(self.api.proc, timeout=5)
                 self.api = None
@@ -537,7 +541,7 @@ class Cluster:
 
     def _spawn_worker(self) -> Child:
         index = 1
-        while f"w{index}" in self.workers:
+        while f"w{index}" in self.workers or f"w{index}" in self._leaving:  # a leaving one still beats
             index += 1
         name = f"w{index}"
         heartbeat.forget(self.redis, self.node_name(name))  # a dead namesake's beat must not read as ready
@@ -609,7 +613,11 @@ class Cluster:
             self._ended[child.component] = f"(pid {child.proc.pid}) {logfiles.describe_exit(child.proc.returncode)}"
 
     def _write_registry(self) -> None:
-        children = [c for c in [self.api, *self.workers.values(), *self.extras.values()] if c is not None]
+        children = [
+            c
+            for c in [self.api, *self.workers.values(), *self._leaving.values(), *self.extras.values()]
+            if c is not None
+        ]
         if self.broker is not None and self.broker.proc is not None:
             children.insert(
                 0,
@@ -691,13 +699,18 @@ class Cluster:
         broker, api = self.broker, self.api
         return self._started and broker is not None and not broker.running and api is not None and api.alive
 
-    def scale(self, workers: int, timeout: float | None = None) -> "Cluster":
-        """Add or remove worker processes until there are ``workers``; removal lets idle ones go first."""
+    def scale(self, workers: int, timeout: float | None = None, wait: bool = True) -> "Cluster":
+        """Add or remove worker processes until there are ``workers``; removal lets idle ones go first.
+
+        ``wait=False`` (an autoscaler's scale-down) returns once the workers it removes were told to
+        stop: they finish their task meanwhile, and a scale-up that follows never waits for them.
+        """
         self._check_worker_count(workers)
         with _LOCK:
             self._require_running()
             self.requested_workers = workers
             self._reap_dead_workers()
+            self._reap_leaving()
             if workers > len(self.workers):
                 new = [self._spawn_worker() for _ in range(workers - len(self.workers))]
                 self._write_registry()
@@ -705,8 +718,12 @@ class Cluster:
             elif workers < len(self.workers):
                 busy = self._busy_workers()
                 order = sorted(self.workers, key=lambda n: (n in busy, -int(n[1:])))
-                grace = timeout or self.settings.longtask_max_x + 10
-                self._stop_workers(order[: len(self.workers) - workers], how="finish", timeout=grace)
+                going = order[: len(self.workers) - workers]
+                if wait:
+                    grace = timeout or self.settings.longtask_max_x + 10
+                    self._stop_workers(going, how="finish", timeout=grace)
+                else:
+                    self._let_go(going)
                 self._write_registry()
             return self
 
@@ -734,6 +751,20 @@ class Cluster:
     def _busy_workers(self) -> set[str]:
         ours = {self.node_name(name): name for name in self.workers}
         return {ours[w["name"]] for w in heartbeat.live_workers(self.redis) if w["name"] in ours and w.get("active")}
+
+    def _let_go(self, names: list[str]) -> None:
+        """Warm shutdown without waiting: SIGTERM to each main process (its pool finishes the task)."""
+        for name in names:
+            child = self._leaving[name] = self.workers.pop(name)
+            with contextlib.suppress(ProcessLookupError):
+                child.proc.send_signal(signal.SIGTERM)
+
+    def _reap_leaving(self) -> None:
+        """Forget the workers let go that have ended."""
+        for name, child in list(self._leaving.items()):
+            if child.proc.poll() is not None:
+                del self._leaving[name]
+                self._ended[name] = f"(pid {child.proc.pid}) {logfiles.describe_exit(child.proc.returncode)}"
 
     def _reap_dead_workers(self) -> None:
         self._stop_workers([n for n, c in self.workers.items() if not c.alive], how="kill", timeout=1)

@@ -326,7 +326,9 @@ class Autoscaler:
     def _scale(self, at: float, load: Load, wanted: int, target: int, reason: str) -> None:
         decision = self._record("scale", at, load, wanted, target, reason, clamped=wanted != target)
         try:
-            self.cluster.scale(target)
+            # a scale-down does not wait for the workers it lets go (they finish their task meanwhile):
+            # the controller keeps looking, and a burst that comes meanwhile is met at once
+            self.cluster.scale(target, wait=False)
         except Exception as exc:
             decision.kind = "error"
             decision.reason = _("could not scale to {target}: {error}").format(target=target, error=exc)

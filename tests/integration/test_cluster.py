@@ -93,6 +93,29 @@ def test_scale_down_of_a_busy_worker_waits_for_its_task(make_cluster):
     assert on_w1["state"] == "SUCCESS" and on_w1["result"]["worker"].startswith("w1@"), on_w1
 
 
+def test_a_scale_down_that_does_not_wait_lets_the_task_finish_and_a_scale_up_meanwhile_take_a_new_name(
+    make_cluster,
+):
+    """The autoscaler's scale-down: it returns while the worker finishes its task, and the burst after it
+    is met at once by a worker of another name (a namesake would share the leaving one's heartbeat)."""
+    cluster = make_cluster(workers=2).start()
+    tasks = [cluster.client.submit_longtask(3), cluster.client.submit_longtask(3)]
+    ran_on = {started_on(cluster, task_id): task_id for task_id in tasks}
+    cluster.scale(1, wait=False)  # both busy: w2 is let go, and finishes its task after scale() returned
+    leaving = cluster._leaving["w2"]
+    assert list(cluster.workers) == ["w1"] and leaving.proc.poll() is None, "expected w2 still finishing its task"
+    cluster.scale(2)
+    assert sorted(cluster.workers) == ["w1", "w3"], (
+        f"expected a new name beside the leaving w2, found {cluster.workers}"
+    )
+    on_w2 = wait_state(cluster.client, ran_on["w2"])
+    assert on_w2["state"] == "SUCCESS" and on_w2["result"]["worker"].startswith("w2@"), on_w2
+    assert on_w2["result"].get("run", 1) == 1, on_w2
+    leaving.proc.wait(timeout=30)  # its warm shutdown ends once the task is done
+    cluster.stop()
+    assert "w2" not in cluster._leaving
+
+
 def test_a_namesake_of_a_killed_worker_does_not_make_its_task_look_alive(make_cluster):
     cluster = make_cluster(workers=1).start()
     task_id = cluster.client.submit_longtask(3)

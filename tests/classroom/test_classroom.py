@@ -544,7 +544,34 @@ def test_a_broker_restart_is_lost_contact_then_back_and_tasks_run_again(make_clu
     assert done["state"] == "SUCCESS" and done["worker"] == node("sleeper"), done
 
 
-def test_a_machine_that_sleeps_comes_back_and_its_tasks_complete(classroom, public_client, background):
+@pytest.fixture
+def sleepy_classroom():
+    """A classroom whose tasks' time limits outlast the test's sleep.
+
+    SIGSTOP freezes processes while the clock runs on, so a frozen task's time limit would end it
+    FAILURE on waking; a real suspend stops the monotonic clock Celery's time limits read.
+    """
+    cluster = Cluster(
+        workers=0,
+        name="ctests-sleepy",
+        classroom=True,
+        bind=PUBLIC,
+        task_soft_time_limit=60,
+        task_time_limit=70,
+        visibility_timeout=80,
+    )
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
+        left = stop_leftovers(cluster.dir)
+        assert not left, f"left behind by the class: {left}"
+
+
+def test_a_machine_that_sleeps_comes_back_and_its_tasks_complete(sleepy_classroom, background):
+    classroom = sleepy_classroom
+    public_client = LabClient(classroom.public_api_url, timeout=10)
     student = join(background, classroom.join_file, "napper")
     task_id = public_client.submit_longtask(1.5)
     assert started_on(public_client, task_id)["worker"] == node("napper")

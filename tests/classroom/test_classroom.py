@@ -35,6 +35,7 @@ from labapp.engine import classroom_protocol, heartbeat, processes, runtime_fold
 from labapp.engine.broker import BrokerServer, free_port
 from labapp.settings import Settings
 from tests.support import paths
+from tests.support.class_cluster import running_class
 from tests.support.sandbox import stop_leftovers
 from tests.support.waiting import wait_for, wait_state
 
@@ -181,14 +182,8 @@ def node(name: str, worker: str = "w1") -> str:
 @pytest.fixture(scope="module")
 def classroom():
     """A classroom on 127.0.0.2 with no worker of its own: every task must run on a joined machine."""
-    cluster = Cluster(workers=0, name="ctests-class", classroom=True, bind=PUBLIC)
-    try:
-        cluster.start()
+    with running_class("ctests-class", PUBLIC) as cluster:
         yield cluster
-    finally:
-        cluster.stop()
-        left = stop_leftovers(cluster.dir)
-        assert not left, f"left behind by the class: {left}"
 
 
 @pytest.fixture
@@ -551,22 +546,9 @@ def sleepy_classroom():
     SIGSTOP freezes processes while the clock runs on, so a frozen task's time limit would end it
     FAILURE on waking; a real suspend stops the monotonic clock Celery's time limits read.
     """
-    cluster = Cluster(
-        workers=0,
-        name="ctests-sleepy",
-        classroom=True,
-        bind=PUBLIC,
-        task_soft_time_limit=60,
-        task_time_limit=70,
-        visibility_timeout=80,
-    )
-    try:
-        cluster.start()
+    limits = dict(task_soft_time_limit=60, task_time_limit=70, visibility_timeout=80)
+    with running_class("ctests-sleepy", PUBLIC, **limits) as cluster:
         yield cluster
-    finally:
-        cluster.stop()
-        left = stop_leftovers(cluster.dir)
-        assert not left, f"left behind by the class: {left}"
 
 
 def test_a_machine_that_sleeps_comes_back_and_its_tasks_complete(sleepy_classroom, background):

@@ -17,12 +17,13 @@ from pathlib import Path
 import pytest
 import redis
 
-from labapp import Cluster, progress
+from labapp import progress
 from labapp.checks import CheckFailed, check_ex01, check_ex02
 from labapp.engine import classroom_protocol, processes
 from labapp.reveal import solution_parts
 from labapp.settings import Settings
 from tests.support import paths
+from tests.support.class_cluster import running_class
 from tests.support.sandbox import stop_leftovers
 from tests.support.waiting import wait_for
 
@@ -42,14 +43,8 @@ def sandbox_env(**extra) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def classroom():
     """A classroom on 127.0.0.2 with no worker of its own."""
-    cluster = Cluster(workers=0, name="ptests-class", classroom=True, bind=PUBLIC)
-    try:
-        cluster.start()
+    with running_class("ptests-class", PUBLIC) as cluster:
         yield cluster
-    finally:
-        cluster.stop()
-        left = stop_leftovers(cluster.dir)
-        assert not left, f"left behind by the class: {left}"
 
 
 class Student:

@@ -2,40 +2,10 @@
 
 import json
 import queue
-import textwrap
 import time
 
-import pytest
-from jupyter_client.manager import start_new_kernel
-
 from labapp import progress
-
-WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
-
-
-@pytest.fixture
-def kernel():
-    """A real IPython kernel (the sandbox's LABAPP_* variables are inherited); shut down after."""
-    manager, client = start_new_kernel(kernel_name="python3", startup_timeout=60)
-    try:
-        yield manager, client
-    finally:
-        client.stop_channels()
-        if manager.is_alive():
-            manager.shutdown_kernel(now=False)
-
-
-def run_cell(client, code: str, timeout: float = 120) -> list[dict]:
-    """Execute code in the kernel; return its iopub messages up to idle."""
-    msg_id = client.execute(textwrap.dedent(code))
-    messages = []
-    while True:
-        msg = client.get_iopub_msg(timeout=timeout)
-        if msg["parent_header"].get("msg_id") != msg_id:
-            continue
-        messages.append(msg)
-        if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
-            return messages
+from tests.support.kernel_cells import WIDGET_VIEW, run_cell
 
 
 def printed(messages: list[dict]) -> str:

@@ -262,7 +262,11 @@ def run_setup(setup: Setup, trace: Trace | None = None, *, runtime_dir: str | No
 
 
 def run_on(cluster, setup: Setup, trace: Trace) -> SetupResult:
-    """Replay the trace on a running cluster under the set-up's autoscaler (if any); record everything."""
+    """Replay the trace on a running cluster under the set-up's autoscaler (if any); record everything.
+
+    The cluster gets back the workers it had before (an autoscaler leaves however many its last look wanted).
+    """
+    before = len(cluster.workers)
     scaler = Autoscaler(cluster, **setup.autoscaler) if setup.autoscaler is not None else None
     t0, t0_epoch = time.monotonic(), time.time()
     recorder = Recorder(cluster).start(t0)
@@ -275,6 +279,8 @@ def run_on(cluster, setup: Setup, trace: Trace) -> SetupResult:
         if scaler is not None:
             scaler.stop()
         recorder.stop()
+    if scaler is not None and cluster.running:
+        cluster.scale(before)
     runs = _runs(cluster.redis, [s.task_id for s in sent])
     tasks = [_task_row(s, values[s.task_id], runs[s.task_id], t0_epoch) for s in sent]
     decisions = scaler.decisions if scaler is not None else []

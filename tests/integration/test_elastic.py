@@ -50,6 +50,8 @@ def test_autoscaler_reaches_its_target_within_the_cooldown_plus_a_workers_start_
     result = run_on(cluster, setup, short_trace())
     ticks, t0 = result.ticks, result.t0
     scales = [d for d in result.decisions if d.kind == "scale"]
+    restore = calls.pop()  # after the replay, run_on gives the cluster back the one worker it had
+    assert restore["to"] == 1 and len(cluster.workers) == 1, f"expected 1 worker back, found {restore}"
     assert len(calls) == len(scales), f"expected one scale() per decision, found {calls} for {result.decisions}"
     ups = [i for i, d in enumerate(scales) if d.target > d.workers]
     downs = [i for i, d in enumerate(scales) if d.target < d.workers]

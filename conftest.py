@@ -13,6 +13,8 @@ from tests.support import machine_turns
 TEST_ONLY_SETTINGS = ("LABAPP_VISIBILITY_TIMEOUT", "LABAPP_LONGTASK_MAX_X")
 # an exercise's stubs fail on purpose (see labapp.authoring.exercises.RAISES): nbval then expects the error
 FAILS_UNTIL_SOLVED = "fails-until-solved"
+# an exercise's check cells (tagged this and fails-until-solved) must raise on the stubs (nbgrader validate --invert)
+CHECK = "check"
 # runs after everything else, so that it also covers the notebooks' kernels and clusters
 LAST_FILE = "test_no_leftovers.py"
 # notebooks whose checked outputs judge measured speed (every folder and language): each has the machine alone.
@@ -107,6 +109,32 @@ def pytest_runtest_setup(item):
         for name in added:
             os.environ.pop(name, None)
         os.environ.update({name: value for name, value in saved.items() if value is not None})
+
+
+def stub_check_passed(item) -> str | None:
+    """For an exercise's check cell run on the stubs: the message if it did NOT raise, else None."""
+    tags = item.cell.get("metadata", {}).get("tags", [])
+    if not (CHECK in tags and FAILS_UNTIL_SOLVED in tags):
+        return None
+    outputs = getattr(item, "test_outputs", None) or []
+    if any(output.get("output_type") == "error" for output in outputs):
+        return None
+    first = item.cell.get("source", "").strip().splitlines()[:1]
+    return (
+        f"{item.path.name} {item.name} ({first[0] if first else ''}) passed on the stubs; expected "
+        "every check to fail until the student writes the solution (nbgrader validate --invert). "
+        "Make the check catch the stub's answer."
+    )
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item):
+    """nbval lets a fails-until-solved cell raise but does not require it: an exercise's check must raise."""
+    outcome = yield
+    if is_notebook_cell(item) and outcome.excinfo is None:
+        passed = stub_check_passed(item)
+        if passed:
+            pytest.fail(passed, pytrace=False)
 
 
 @pytest.hookimpl(hookwrapper=True)

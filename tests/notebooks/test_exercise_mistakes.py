@@ -1,10 +1,10 @@
 """Every check catches the mistakes students really make: nbgrader's validate --invert, with real wrong answers.
 
 Each ``tests/notebooks/mistakes/exNN.toml`` lists mistakes as data (a solution cell's text and what a student wrote
-instead). For every exercise, the solution runs once in a real kernel and its check must pass; then each
-mistake is planted into a copy of the solution, the copy runs from the top on a fresh cluster, and the
-check cell must fail with a ``CheckFailed`` whose message names the mistake (``Mistake.expect``). Any other
-error from the check cell (a traceback from the lab or from the student's code) fails the test.
+instead). Each mistake is planted into a copy of the solution, the copy runs from the top on a fresh
+cluster in a real kernel, and the check cell must fail with a ``CheckFailed`` whose message names the
+mistake (``Mistake.expect``). Any other error from the check cell (a traceback from the lab or from the
+student's code) fails the test.
 
 Two kernels (one on a single core) share the runs, each in a thread of its own: every run first stops
 that kernel's previous cluster and clears its namespace and its ``work/`` folder, so a mistake never
@@ -13,11 +13,10 @@ inherits the previous run's state. Each kernel's working directory is its own te
 kernels' clusters of one exercise never meet. The runs happen in the first test that needs them; each
 test then judges its own run.
 
-A check that measures (ex03) refuses to pass on a machine it measured as too busy to judge. The mistakes
-are caught before that verdict (by what the check observed, not by speed), so they hold under load; the
-solution of a measuring exercise runs alone (the other kernel waits), since the other kernel's clusters
-would otherwise be the load it measures; a solution that was refused twice is reported as not judged (a
-warning), never as a pass.
+The solutions themselves pass their checks under strict nbval, in both languages (solutions/ and
+solutions/pt-BR in `make test`), so they are not run here again. A check that measures (ex03) refuses to
+pass on a machine it measured as too busy to judge; the mistakes are caught before that verdict (by what
+the check observed, not by speed), so they hold under load, and a mistake refused as too busy runs once more.
 """
 
 from __future__ import annotations
@@ -28,7 +27,6 @@ import queue
 import re
 import shutil
 import threading
-import warnings
 from pathlib import Path
 
 import nbformat
@@ -44,7 +42,6 @@ ROOT = paths.ROOT
 SOLUTIONS = sorted((ROOT / exercises.SOLUTIONS).glob("ex*.ipynb"))
 CELL_TIMEOUT = 240  # s; the checks wait on the cluster with their own, shorter, timeouts
 SLOW_EXERCISES = ("ex06", "ex05", "ex04")  # their runs take longest: started first, the short ones fill in
-MEASURING_EXERCISES = ("ex03",)  # their solutions' checks judge measured speed: each runs alone
 BUSY = re.compile(r"too busy to judge")  # the checks' own word when the machine cannot be judged
 # run before each notebook: the previous run's cluster goes, and with it every piece of its state
 RESET = """\
@@ -99,8 +96,7 @@ def plant(nb, mistake: Mistake):
     return planted
 
 
-PARAMS = [pytest.param(path, None, id=f"{exercise_of(path)}-solution") for path in SOLUTIONS]
-PARAMS += [
+PARAMS = [
     pytest.param(path, mistake, id=f"{exercise_of(path)}-{mistake.name}")
     for path in SOLUTIONS
     for mistake in mistakes_of(exercise_of(path))
@@ -135,12 +131,6 @@ class Kernel:
             self.manager.shutdown_kernel(now=False)
 
 
-def measures(job) -> bool:
-    """The job is the solution of an exercise whose check judges measured speed."""
-    path, mistake = job
-    return mistake is None and exercise_of(path) in MEASURING_EXERCISES
-
-
 def parallel_runs() -> int:
     """Kernels that run at once: two where two cores are free (the runs mostly wait on workers), else one."""
     from labapp.engine.this_process import usable_cores
@@ -150,14 +140,13 @@ def parallel_runs() -> int:
 
 @pytest.fixture(scope="module")
 def verdicts(request, tmp_path_factory):
-    """Run every selected solution and planted mistake once, spread over parallel kernels; {job id: outputs}."""
+    """Run every selected planted mistake once, spread over parallel kernels; {job id: outputs}."""
     jobs = [
         (item.callspec.params["path"], item.callspec.params["mistake"])
         for item in request.session.items
         if getattr(item, "function", None) is test_check_catches_the_mistake
     ]  # what -k or a node id chose
-    # the measuring solutions first (alone, before the machine fills up), then the long ones
-    jobs.sort(key=lambda job: (measures(job), exercise_of(job[0]) in SLOW_EXERCISES), reverse=True)
+    jobs.sort(key=lambda job: exercise_of(job[0]) in SLOW_EXERCISES, reverse=True)  # the long ones first
     todo = queue.Queue()
     for job in jobs:
         todo.put(job)
@@ -172,7 +161,7 @@ def verdicts(request, tmp_path_factory):
             except queue.Empty:
                 return
             try:
-                with machine_turns.alone() if measures(job) else machine_turns.beside_others():
+                with machine_turns.beside_others():
                     done[job_id(*job)] = judge(kernel.client, *job)
             except BaseException as exc:  # the test of this job reports it; the others go on
                 done[job_id(*job)] = exc
@@ -201,24 +190,18 @@ def verdicts(request, tmp_path_factory):
             kernel.close()
 
 
-def job_id(path: Path, mistake: Mistake | None) -> str:
-    """ex03-solution, or ex03-<the mistake's name>."""
-    return f"{exercise_of(path)}-{mistake.name if mistake else 'solution'}"
+def job_id(path: Path, mistake: Mistake) -> str:
+    """ex03-<the mistake's name>."""
+    return f"{exercise_of(path)}-{mistake.name}"
 
 
-def judge(client, path: Path, mistake: Mistake | None) -> tuple[list[dict], list[str], bool]:
-    """Run the solution or the planted mistake (once more if the check found the machine too busy to judge)."""
+def judge(client, path: Path, mistake: Mistake) -> tuple[list[dict], list[str]]:
+    """Run the planted mistake (once more if the check found the machine too busy to judge)."""
     nb = nbformat.read(path, as_version=4)
-    if mistake is not None:
+    outputs, earlier = run_notebook(client, plant(nb, mistake))
+    if _refused(outputs):  # the check found the machine too busy to judge the mistake: once more
         outputs, earlier = run_notebook(client, plant(nb, mistake))
-        if _refused(outputs):  # the check found the machine too busy to judge the mistake: once more
-            outputs, earlier = run_notebook(client, plant(nb, mistake))
-        return outputs, earlier, False
-    outputs, earlier = run_notebook(client, nb)
-    retried = _refused(outputs)
-    if retried:  # the check refused to judge a busy machine: once more
-        outputs, earlier = run_notebook(client, nb)
-    return outputs, earlier, retried
+    return outputs, earlier
 
 
 def _run(client, code: str, even_when_stopping: bool = False) -> list[dict]:
@@ -305,21 +288,12 @@ def _shown(outputs: list[dict]) -> str:
 @pytest.mark.timeout(1800)
 @pytest.mark.parametrize(("path", "mistake"), PARAMS)
 def test_check_catches_the_mistake(verdicts, path, mistake):
-    """The solution passes its check; each planted mistake fails it with a message that names the mistake."""
+    """Each planted mistake fails the check with a message that names the mistake."""
     exercise = exercise_of(path)
     verdict = verdicts[job_id(path, mistake)]
     if isinstance(verdict, BaseException):
         raise verdict
-    outputs, earlier, _ = verdict
-    if mistake is None:
-        if _refused(outputs) and not earlier:  # it measured interference twice: honest, and not a pass
-            warnings.warn(f"{exercise}'s solution was not judged: {_error(outputs)['evalue']}", stacklevel=1)
-            return
-        assert not earlier and _error(outputs) is None and "\u2713" in _shown(outputs), (
-            f"{exercise}'s solution: expected every cell to run and the check to pass, found "
-            f"{'; '.join(earlier) or 'no error before the check'} and under the check:\n{_shown(outputs)}"
-        )
-        return
+    outputs, earlier = verdict
     error = _error(outputs)
     context = f"{exercise}, planted mistake {mistake.name!r}"
     assert error is not None, (

@@ -18,7 +18,6 @@ ROOT = paths.ROOT
 EXERCISES = sorted((ROOT / exercises.EXERCISES).glob("*.ipynb"))
 
 
-
 def check_cells(nb) -> list[int]:
     """Indexes of the cells tagged ``check`` (the check_exNN() calls)."""
     return [i for i, cell in enumerate(nb.cells) if exercises.CHECK in cell.metadata.get("tags", [])]

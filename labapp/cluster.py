@@ -533,25 +533,57 @@ class Cluster:
         env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
         return env
 
-    def _spawn(self, component: str, args: list[str], env: dict | None = None) -> Child:
+    def _spawn(self, component: str, args: list[str], env: dict | None = None, gated: bool = False) -> Child:
         log = self.dir / f"{component}.log"
-        self._log_starts[component] = logfiles.open_for_new_process(log, component, self._ended.pop(component, ""))
-        proc = processes.spawn(args, log, env={**self._child_env(), **(env or {})})
+        if gated:  # its namesake may still write here: the separator comes when its gate opens (_open_gate)
+            self._log_starts[component] = logfiles.rotate_if_large(log)
+        else:
+            self._log_starts[component] = logfiles.open_for_new_process(log, component, self._ended.pop(component, ""))
+        proc = processes.spawn(args, log, env={**self._child_env(), **(env or {})}, gated=gated)
         return Child(component, proc, log, processes.process_identity(proc.pid))
 
-    def _spawn_worker(self) -> Child:
+    def _spawn_worker(self, gated: bool = False) -> Child:
+        """A new worker under the first free name; ``gated``: it waits, its imports done, for _open_gate()."""
         index = 1
         while f"w{index}" in self.workers or f"w{index}" in self._leaving:  # a leaving one still beats
             index += 1
         name = f"w{index}"
-        heartbeat.forget(self.redis, self.node_name(name))  # a dead namesake's beat must not read as ready
-        (self.dir / heartbeat.BEATS_FOLDER / self.node_name(name)).unlink(missing_ok=True)
+        if not gated:
+            self._forget_namesake(name)
         child = self._spawn(
             name,
             worker_command(self.WORKER_APP, self.node_name(name), autoscale=self.worker_autoscale),
+            gated=gated,
         )
         self.workers[name] = child
         return child
+
+    def _forget_namesake(self, name: str) -> None:
+        """A dead namesake's beat must not read as the new worker's first one."""
+        heartbeat.forget(self.redis, self.node_name(name))
+        (self.dir / heartbeat.BEATS_FOLDER / self.node_name(name)).unlink(missing_ok=True)
+
+    def _open_gate(self, child: Child) -> None:
+        """Its namesake has ended: a gated worker may connect and beat now, below a separator in its log."""
+        self._forget_namesake(child.component)
+        if child.proc.poll() is None:  # one that died at its imports keeps its lines where they are
+            self._log_starts[child.component] = logfiles.open_for_new_process(
+                child.log, child.component, self._ended.pop(child.component, "")
+            )
+        processes.open_gate(child.proc)
+
+    def _replace_workers(self, timeout: float) -> list[Child]:
+        """Each worker stops warm (its running task finishes) while its successor, same name, starts and
+        imports; the successor connects once its namesake has ended. Return the successors, not yet ready."""
+        old = [self.workers.pop(name) for name in list(self.workers)]
+        new = [self._spawn_worker(gated=True) for _ in old]
+        # SIGTERM to each main process only: Celery's warm shutdown, while the successors import
+        processes.stop_children([child.proc for child in old], timeout=timeout, whole_group=False)
+        for child in old:
+            self._ended[child.component] = f"(pid {child.proc.pid}) {logfiles.describe_exit(child.proc.returncode)}"
+        for child in new:
+            self._open_gate(child)
+        return new
 
     def node_name(self, worker: str) -> str:
         """Celery node name of a worker: ``w1@laptop``, or ``NAME-w1@laptop`` on a shared Redis.
@@ -781,9 +813,7 @@ class Cluster:
             copy = self._take_student_file(path, self.student_tasks)
             self._task_names[copy.stem] = sorted(found)
             self._record_tasks()  # first: a worker that meets these tasks meanwhile requeues them
-            names = list(self.workers)
-            self._stop_workers(names, how="finish", timeout=self.settings.longtask_max_x + 10)
-            new = [self._spawn_worker() for _ in names]
+            new = self._replace_workers(timeout=self.settings.longtask_max_x + 10)
             self._write_registry()
             self._wait_workers_ready(new, timeout)
             self._check_loaded(copy.stem, new)

@@ -123,6 +123,9 @@ app.set_default()
 from labapp import tasks  # noqa: E402  (registers the tasks on this app)
 from labapp.engine import student_code  # noqa: E402
 
+# a worker replacing a namesake (add_tasks) has Celery's imports done by now; it goes on once that one has
+# ended, so the student's module (which may end this process) writes below the separator in its log
+processes.wait_at_gate()
 STUDENT_MODULES = student_code.load_student_tasks()  # the modules a student added with cluster.add_tasks()
 # their tasks' names: in the heartbeat, so that a worker without them passes them on (LabConsumer)
 STUDENT_TASKS = sorted(name for name, task in app.tasks.items() if task.__module__ in STUDENT_MODULES)

@@ -34,13 +34,7 @@ def open_for_new_process(path: Path, component: str, previous: str = "") -> int:
 
     Return the offset where the new process's lines will start (read_tail's start).
     """
-    try:
-        size = path.stat().st_size
-    except FileNotFoundError:
-        size = 0
-    if size > ROTATE_BYTES:
-        _keep_tail(path, path.with_name(f"{path.stem}.1{path.suffix}"), size)
-        size = 0
+    size = rotate_if_large(path)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     with os.fdopen(fd, "a") as log:
         if size:
@@ -49,6 +43,18 @@ def open_for_new_process(path: Path, component: str, previous: str = "") -> int:
             log.write(f"\n===== {when}: a new {component} process starts{before} (its log is above) =====\n")
         log.flush()
         return os.lseek(log.fileno(), 0, os.SEEK_END)
+
+
+def rotate_if_large(path: Path) -> int:
+    """Move path to <name>.1.log (its tail) once it grows past ROTATE_BYTES; return the size it has now."""
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        return 0
+    if size > ROTATE_BYTES:
+        _keep_tail(path, path.with_name(f"{path.stem}.1{path.suffix}"), size)
+        return 0
+    return size
 
 
 def _keep_tail(path: Path, older: Path, size: int) -> None:

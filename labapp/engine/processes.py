@@ -17,6 +17,8 @@ import psutil
 
 PR_SET_PDEATHSIG = 1
 CLUSTER_ENV = "LABAPP_CLUSTER_DIR"  # marks every process of a cluster, for tests and `ps e`
+# a child started with a gate waits, its imports done, until its parent closes its stdin (open_gate)
+GATE_ENV = "LABAPP_START_GATE"
 
 
 def _load_prctl():
@@ -38,9 +40,12 @@ def set_parent_death_signal() -> None:
 
 
 def spawn(
-    args: list[str], log_path: Path, env: dict[str, str] | None = None, cwd: str | None = None
+    args: list[str], log_path: Path, env: dict[str, str] | None = None, cwd: str | None = None, gated: bool = False
 ) -> subprocess.Popen:
     """Start a child in its own session, logging to a file, tied to our life.
+
+    ``gated``: the child gets GATE_ENV and a pipe for stdin; a child that honours the gate (a lab worker)
+    does its imports, then waits until open_gate() closes that pipe (or this process ends).
 
     Files the child creates are private (umask 077). Its own session keeps a notebook's "interrupt kernel"
     (which signals the kernel's whole process group) away from the cluster. The parent-death
@@ -50,12 +55,14 @@ def spawn(
     log_path.parent.mkdir(parents=True, exist_ok=True)
     child_env = dict(os.environ if env is None else env)
     child_env.setdefault("PYTHONUNBUFFERED", "1")
+    if gated:
+        child_env[GATE_ENV] = "1"
     on_main_thread = threading.current_thread() is threading.main_thread()
     # private from the start: task arguments and results pass through logs and broker files
     with os.fdopen(os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab") as log:
         return subprocess.Popen(
             args,
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.PIPE if gated else subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
             env=child_env,
@@ -66,6 +73,24 @@ def spawn(
             # thread-unsafe fork path for nothing
             preexec_fn=set_parent_death_signal if on_main_thread and _PRCTL is not None else None,
         )
+
+
+def open_gate(proc: subprocess.Popen) -> None:
+    """Let a child started with ``gated=True`` go on past its gate."""
+    if proc.stdin is not None and not proc.stdin.closed:
+        try:
+            proc.stdin.close()
+        except OSError:  # it has died meanwhile: whoever waits for it sees that
+            pass
+
+
+def wait_at_gate() -> None:
+    """In a child started with a gate: return once the parent opens it (closes our stdin) or ends."""
+    if os.environ.pop(GATE_ENV, None):
+        try:
+            sys.stdin.buffer.read()
+        except (OSError, ValueError):  # no stdin at all: nothing to wait for
+            pass
 
 
 def process_identity(pid: int) -> dict:

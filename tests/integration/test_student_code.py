@@ -114,6 +114,32 @@ def test_student_tasks_and_routes_run_on_the_cluster(make_cluster, tmp_path):
     assert wait_result(cluster, answer["task_id"]).result["value"] == "720"
 
 
+def test_a_workers_successor_imports_while_it_finishes_its_task_and_connects_after_it_ended(make_cluster, tmp_path):
+    """add_tasks: the running task ends on its worker, once; the successor (same name) started meanwhile."""
+    import psutil
+
+    cluster = make_cluster(workers=1).start()
+    old_pid = cluster.workers["w1"].proc.pid
+    running = cluster.celery.send_task("labapp.tasks.long_task", kwargs={"x": 4})
+    deadline = time.monotonic() + 20
+    while cluster.celery.AsyncResult(running.id).state not in ("STARTED", "PROGRESS"):
+        assert time.monotonic() < deadline, "the long task did not start"
+        time.sleep(0.02)
+    cluster.add_tasks(write(tmp_path, "st_tasks.py", TASKS))
+    successor = cluster.workers["w1"]
+    done = wait_result(cluster, running.id).result
+    assert (done["run"], done["pid"] != successor.proc.pid) == (1, True)  # finished where it ran, not run again
+    started = psutil.Process(successor.proc.pid).create_time()
+    assert started < done["finished"], (
+        f"expected the successor to start while its namesake finished the task, found it started "
+        f"{started - done['finished']:.2f} s after the task ended"
+    )
+    log = successor.log.read_text()
+    separator = log.rindex(f"the w1 before it (pid {old_pid}) exited normally")
+    assert log.rfind("Warm shutdown", 0, separator) != -1 and log.find(" ready.", separator) != -1, log[-3000:]
+    assert wait_result(cluster, cluster.celery.send_task("st_tasks.factorial", kwargs={"n": 5}).id).result["value"]
+
+
 def test_a_mistake_leaves_the_running_cluster_untouched(make_cluster, tmp_path):
     cluster = make_cluster(workers=1).start()
     pids = {name: child.proc.pid for name, child in cluster.workers.items()}

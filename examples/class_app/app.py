@@ -34,6 +34,9 @@ celery.conf.update(
     # keep the worker's name with each result, so /status can say who ran the task
     result_extended=True,
 )
+# the app that tasks.py's shared_task uses in every thread: Flask answers each request in a thread
+# of its own, where Celery would otherwise fall back to its default app (amqp://localhost)
+celery.set_default()
 
 MAX_X = 600  # seconds: a long task, not an endless one
 

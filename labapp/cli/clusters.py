@@ -105,11 +105,13 @@ def _belongs(entry: dict, runtime: Path, cwd: Path) -> str:
         return _("this folder's")
     if level == registry.BELOW:
         return _("folder {folder}, below this one").format(folder=shown(folder))
+    if level == registry.ABOVE:
+        return _("folder {folder}, which holds this one").format(folder=folder)
     return _("another folder's: {folder}").format(folder=folder)
 
 
 def _by_closeness(entries: list) -> list:
-    """Entries with this folder's clusters first, then those below it, then the others; by name in each."""
+    """This folder's clusters first, then those below it, then its project's, then the others; by name in each."""
     runtime, cwd = _here()
     return sorted(entries, key=lambda pair: (registry.closeness(pair[1], runtime, cwd), pair[1].get("name", "")))
 
@@ -184,7 +186,7 @@ def cmd_down(args) -> int:
         name, where = entry.get("name", "?"), _belongs(entry, runtime, cwd)
         if args.all:
             _stop(path, entry, where)
-        elif registry.closeness(entry, runtime, cwd) == registry.ELSEWHERE:
+        elif registry.closeness(entry, runtime, cwd) >= registry.ABOVE:  # never another folder's without asking
             print(
                 _(
                     "{name} in {folder} ({where}): left alone (run `labapp down` in its "

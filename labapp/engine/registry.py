@@ -48,16 +48,19 @@ def stop_entry(path: Path, entry: dict) -> list[str]:
 
 
 # Which cluster a command means: the one whose runtime folder is the one a cluster started here
-# would use (./.labapp, or LABAPP_RUNTIME_DIR), else one in a folder below this one, else any.
-HERE, BELOW, ELSEWHERE = 0, 1, 2
+# would use (./.labapp, or LABAPP_RUNTIME_DIR), else one in a folder below this one, else the one of
+# the project this folder is in (examples/class_app of the lab's folder), else any.
+HERE, BELOW, ABOVE, ELSEWHERE = 0, 1, 2, 3
 
 
 def closeness(entry: dict, runtime_here: Path, cwd: Path) -> int:
-    """HERE, BELOW or ELSEWHERE: where the entry's cluster lives, seen from cwd."""
+    """HERE, BELOW, ABOVE or ELSEWHERE: where the entry's cluster lives, seen from cwd."""
     folder = Path(entry.get("dir", "/")).parent
     if folder == runtime_here:
         return HERE
-    return BELOW if folder.is_relative_to(cwd) else ELSEWHERE
+    if folder.is_relative_to(cwd):
+        return BELOW
+    return ABOVE if cwd.is_relative_to(project_folder(entry)) else ELSEWHERE
 
 
 def project_folder(entry: dict) -> Path:
@@ -68,7 +71,7 @@ def project_folder(entry: dict) -> Path:
 
 def closest(entries: list, runtime_here: Path, cwd: Path) -> list:
     """The (path, entry) pairs at the closest level that has any: one means that one is meant."""
-    for level in (HERE, BELOW, ELSEWHERE):
+    for level in (HERE, BELOW, ABOVE, ELSEWHERE):
         found = [pair for pair in entries if closeness(pair[1], runtime_here, cwd) <= level]
         if found:
             return found

@@ -133,3 +133,23 @@ def test_the_class_app_and_the_lab_share_a_broker_and_never_take_each_others_tas
     assert_status_marks_each_app(listed, "withclass")
     left = stop_leftovers(tmp_path)
     assert not left, "processes left behind (killed now):\n" + "\n".join(left)
+
+
+def test_the_class_apps_tasks_use_its_celery_in_every_thread_without_the_labs_variables():
+    """Run as at home (no CELERY_* variables): a request's thread must send to app.py's Redis, not amqp."""
+    script = (
+        "import threading, app, tasks\n"
+        "seen = []\n"
+        "thread = threading.Thread(target=lambda: seen.append(tasks.long_task.app.conf.broker_url))\n"
+        "thread.start(); thread.join()\n"
+        "print(seen[0])\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CELERY_")}
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=CLASS_APP, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "redis://localhost:6379/0", (
+        f"expected a task sent from a request's thread to go to app.py's broker redis://localhost:6379/0, "
+        f"found {done.stdout.strip()!r}"
+    )

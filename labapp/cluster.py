@@ -1035,7 +1035,18 @@ class Cluster:
         return read_tail(path, tail)
 
     def __repr__(self) -> str:
-        state = "running" if self.running else "stopped"
         api = getattr(self, "api_url", "-") if self.running else "-"
         count = len(self.workers)
-        return f"<Cluster {self.name!r} {state}: {count} worker{'' if count == 1 else 's'}, api {api}>"
+        if self.running:
+            text = ngettext(
+                "<Cluster {name} running: {count} worker, api {api}>",
+                "<Cluster {name} running: {count} workers, api {api}>",
+                count,
+            )
+        else:
+            text = ngettext(
+                "<Cluster {name} stopped: {count} worker, api {api}>",
+                "<Cluster {name} stopped: {count} workers, api {api}>",
+                count,
+            )
+        return text.format(name=repr(self.name), count=count, api=api)

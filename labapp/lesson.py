@@ -120,6 +120,15 @@ def scaling_conclusions(sleep_records, cpu_records, cores: int) -> list[str]:
     cpu = sorted(cpu_records, key=lambda p: p["workers"])
     stop = plateau(cpu)
     best = max(cpu, key=lambda p: p["throughput"])
+    if stop is None and cpu[-1]["workers"] > cores:
+        lines.append(
+            _(
+                "cpu tasks kept scaling up to {workers} workers ({speedup:.1f}×), more than your {cores} cores "
+                "allow: other programs were using the CPU, and more workers took a larger share of it. Close "
+                "what you can and measure again."
+            ).format(workers=cpu[-1]["workers"], speedup=cpu[-1]["speedup"], cores=cores)
+        )
+        return lines
     if stop is None:
         lines.append(
             _(

@@ -43,14 +43,15 @@ def _cell_id(name: str, index: int) -> str:
     return "c" + hashlib.sha1(f"{name}:{index}".encode()).hexdigest()[:12]
 
 
-def exercise_notebook(nb: nbformat.NotebookNode, name: str = "") -> nbformat.NotebookNode:
-    """The student's notebook for one solution notebook (a new object; the argument is untouched)."""
+def exercise_notebook(nb: nbformat.NotebookNode, name: str = "", stubs: dict | None = None) -> nbformat.NotebookNode:
+    """The student's notebook for one solution notebook (a new object; the argument is untouched);
+    ``stubs``: the stub lines in the notebook's language (regions.stub)."""
     nb = copy.deepcopy(nb)
     cells = []
     for index, cell in enumerate(nb.cells):
         where = f"{name} cell {index + 1}" if name else f"cell {index + 1}"
         try:
-            source, had_solution = regions.stub(cell.source, cell.cell_type)
+            source, had_solution = regions.stub(cell.source, cell.cell_type, stubs)
         except regions.RegionError as exc:
             raise ExerciseError(f"{where}, {exc}") from None
         if cell.source.strip() and not source.strip():

@@ -79,8 +79,10 @@ def split(source: str, cell_type: str = "code") -> list[tuple[str | None, str, l
     return pieces
 
 
-def stub(source: str, cell_type: str = "code") -> tuple[str, bool]:
-    """The student's version: solutions become stubs at the marker's indentation, hidden checks vanish."""
+def stub(source: str, cell_type: str = "code", stubs: dict | None = None) -> tuple[str, bool]:
+    """The student's version: solutions become stubs at the marker's indentation, hidden checks vanish.
+
+    ``stubs``: {"code": lines, "text": lines} in another language than nbgrader's English ones."""
     out, had_solution = [], False
     for kind, indent, lines in split(source, cell_type):
         if kind is None:
@@ -89,7 +91,8 @@ def stub(source: str, cell_type: str = "code") -> tuple[str, bool]:
             had_solution = True
             if out and not out[-1].endswith("\n"):
                 out[-1] += "\n"
-            stub_lines = CODE_STUB if cell_type == "code" else TEXT_STUB
+            stubs = stubs or {"code": CODE_STUB, "text": TEXT_STUB}
+            stub_lines = stubs["code"] if cell_type == "code" else stubs["text"]
             out.extend(f"{indent}{text}\n" for text in stub_lines)
     text = "".join(out)
     if not source.endswith("\n") and text.endswith("\n"):

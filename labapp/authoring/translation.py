@@ -32,6 +32,8 @@ import nbformat
 from labapp.authoring import exercises
 
 LANG, FOLDER = "pt_BR", "pt-BR"  # the catalogs' locale; the generated files' folder
+# the exercises' stubs in Portuguese (a comment only: the program stays the English one's)
+STUBS = {"code": ("# SEU CÓDIGO AQUI", "raise NotImplementedError"), "text": ("SUA RESPOSTA AQUI",)}
 CATALOGS = Path("labapp/locale") / LANG / "workbook"
 NOTEBOOK_FOLDERS = (Path("notebooks"), Path(exercises.SOLUTIONS))
 DOCS = (Path("README.md"), Path("docs/classroom.md"), Path("docs/exercises.md"))
@@ -347,7 +349,7 @@ def planned_build(root: Path) -> Build:
         if cells_to_run(english, twin):
             build.needs_run[target] = cells_to_run(english, twin)
         if source.parent == Path(exercises.SOLUTIONS):
-            exercise = exercises.exercise_notebook(twin, target.as_posix())
+            exercise = exercises.exercise_notebook(twin, target.as_posix(), STUBS)
             build.files[Path(exercises.EXERCISES) / FOLDER / source.name] = exercises.render(exercise)
     for source in DOCS:
         if (root / source).exists():

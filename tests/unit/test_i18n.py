@@ -113,7 +113,16 @@ def test_numbers_come_out_the_same_in_both_languages(monkeypatch):
     monkeypatch.setenv("LABAPP_LANG", "pt_BR")
     portuguese_table = records.table().splitlines()
     assert portuguese_table[0] == "Benchmark de escalabilidade: tarefas sleep de 100 ms em 2 núcleos de CPU"
-    assert portuguese_table[1].split() == ["workers", "tarefas", "s", "totais", "tarefas/s", "aceleração", "eficiência"]
+    assert portuguese_table[1].split() == [
+        "workers",
+        "tarefas",
+        "tempo",
+        "total",
+        "(s)",
+        "tarefas/s",
+        "aceleração",
+        "eficiência",
+    ]
     assert [line.split() for line in portuguese_table[2:]] == [line.split() for line in english_table[2:]]
 
 
@@ -123,6 +132,7 @@ def test_a_cluster_error_in_portuguese(portuguese, tmp_path):
         cluster.kill_worker()
     assert str(raised.value) == "o cluster não está rodando: rode de novo a célula de início (Cluster(...).start())"
     assert str(Stopped("default", 2, (), True, "embedded")) == "cluster 'default' parado: 2 workers, a API e o broker"
+    assert repr(cluster) == "<Cluster 'default' parado: 0 worker, API ->"  # pt_BR's plural rule: 0 and 1 are one
 
 
 def test_a_cluster_error_in_english_by_default(english, tmp_path):
@@ -134,6 +144,7 @@ def test_a_cluster_error_in_english_by_default(english, tmp_path):
         str(Stopped("default", 1, (), True, "embedded"))
         == "stopped cluster 'default': 1 worker, the API and the broker"
     )
+    assert repr(cluster) == "<Cluster 'default' stopped: 0 workers, api ->"
 
 
 def test_a_computed_sentence_in_portuguese(portuguese, capsys):

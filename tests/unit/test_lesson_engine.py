@@ -34,6 +34,13 @@ def test_scaling_sentences_follow_the_numbers_and_the_cores(cores, cpu, expected
         assert "That is the" in text
 
 
+def test_cpu_scaling_past_the_cores_is_blamed_on_other_programs_not_on_room():
+    """8 cpu workers on 2 cores that 'kept scaling' measured a busy machine (a pt-BR student run at load 6-8)."""
+    text = " ".join(scaling_conclusions(SLEEP, points(5, 9, 15, 22.5), 2))
+    assert "kept scaling up to 8 workers (4.5×), more than your 2 cores allow: other programs" in text
+    assert "left room for every worker" not in text
+
+
 def test_a_plateau_below_the_cores_is_not_blamed_on_them():
     text = " ".join(scaling_conclusions(SLEEP, points(10, 19, 19.5, 19.2), 8))
     assert "fewer than the 8 cores" in text

@@ -191,6 +191,7 @@ def test_the_twin_notebook_has_the_same_cells_and_the_pt_br_kernel(project):
 def test_the_exercise_and_docs_are_generated_in_portuguese(project):
     exercise = read(project, "exercises/pt-BR/ex01_fixture.ipynb")
     assert "# rápido" not in exercise.cells[1].source and "raise NotImplementedError" in exercise.cells[1].source
+    assert "# SEU CÓDIGO AQUI" in exercise.cells[1].source and "YOUR CODE HERE" not in exercise.cells[1].source
     assert '"""O quadrado de n."""' in exercise.cells[1].source
     readme = (project / "README.pt-BR.md").read_text()
     assert readme.startswith("[Read in English](README.md)\n\n# Fixture\n\n")

@@ -67,3 +67,22 @@ def test_no_import_cycle_between_modules():
 
     cycles = [cycle_from(name, [name]) for name in MODULES]
     assert [c for c in cycles if c] == []
+
+
+def test_a_worker_imports_none_of_the_clusters_own_code():
+    """`celery -A labapp.worker worker` starts without labapp.cluster, the broker's or the registry's code:
+    every worker start (cold start, scale(+1), add_tasks) paid their import (lazy labapp/__init__)."""
+    env = dict(os.environ, LABAPP_BROKER_URL="redis://127.0.0.1:9/0")
+    script = "import sys, labapp.worker; print(sorted(m for m in sys.modules if m.startswith('labapp')))"
+    run = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    loaded = set(eval(run.stdout.strip().splitlines()[-1]))
+    unneeded = loaded & {"labapp.cluster", "labapp.engine.broker", "labapp.engine.registry", "labapp.api.client"}
+    assert not unneeded, f"expected a worker to import none of the cluster's own code, found {sorted(unneeded)}"
+
+
+def test_the_package_still_offers_its_names():
+    import labapp
+
+    assert labapp.Cluster.__name__ == "Cluster" and labapp.Settings.__name__ == "Settings"
+    assert {"Cluster", "LabClient", "Settings"} <= set(dir(labapp))

@@ -126,6 +126,21 @@ def test_a_new_cluster_in_the_folder_keeps_the_unfinished_tasks_and_says_so(make
     assert [wait_state(second.client, i)["result"]["n"] for i in ids] == [6, 7, 8]
 
 
+def test_stop_with_a_busy_and_an_idle_worker_loses_nothing_and_the_task_runs_again_next_time(make_cluster):
+    """stop() kills an idle worker at once and SIGTERMs a busy one: the running task goes back to the queue."""
+    first = make_cluster(workers=2, name="halfbusy").start()
+    running = first.client.submit_longtask(4)
+    wait_for(lambda: first.client.status(running)["state"] in ("STARTED", "PROGRESS"), 20, what="the task to start")
+    queued = first.client.submit_factorial(9)
+    stopped = first.stop()
+    assert stopped.workers == 2 and not processes_of(first)
+    second = make_cluster(workers=1, name="halfbusy")
+    with pytest.warns(UserWarning, match="kept"):
+        second.start()
+    assert wait_state(second.client, running, timeout=60)["result"]["run"] == 2  # its first run was cut short
+    assert wait_state(second.client, queued)["result"]["n"] == 9
+
+
 def test_a_broker_outage_longer_than_celerys_retries_ends_in_success(make_cluster):
     # visibility timeout above the outage: the promise is SUCCESS for any outage up to it
     cluster = make_cluster(workers=1, visibility_timeout=60, longtask_max_x=5).start()

@@ -458,7 +458,10 @@ class Cluster:
             # broker's data outlives it (an external Redis); waiting for it would only delay
             processes.stop_children([child.proc for child in self.extras.values()], timeout=5)
             self.extras.clear()
-            self._stop_all_workers()
+            # SIGTERM to every worker's group, idle or not: a worker whose beat names no task may have just
+            # taken a message (BRPOP has removed it from the queue); SIGKILL would strand it in the unacked
+            # set until the visibility timeout, where SIGTERM gives it back at once (task_reject_on_worker_lost)
+            self._stop_workers(list(self.workers), how="now", timeout=5)
             processes.stop_children([child.proc for child in self._leaving.values()], timeout=5)
             self._leaving.clear()
             if self.api is not None:
@@ -486,23 +489,6 @@ class Cluster:
                 del _RUNNING[self.dir]
             self._started = False
             return stopped
-
-    def _stop_all_workers(self) -> None:
-        """The whole cluster goes. An idle worker holds no message (prefetch 1, and its beat names no task): its
-        group is killed at once, where Celery's warm shutdown of an idle worker takes 1-2.5 s of waiting. A busy
-        one gets SIGTERM: its pool process dies and its task goes back to the queue (task_reject_on_worker_lost)."""
-        try:
-            busy = self._busy_workers() if self.redis is not None else set(self.workers)
-        except Exception:  # the broker is away: no beat to read, every worker the careful way
-            busy = set(self.workers)
-        idle = [name for name in self.workers if name not in busy]
-        if idle:
-            self._stop_workers(idle, how="kill", timeout=5)
-            for name in idle:
-                self._ended.pop(name, None)  # stopped with the cluster: no crash to name in the next log
-                with contextlib.suppress(Exception):
-                    heartbeat.forget(self.redis, self.node_name(name))
-        self._stop_workers(list(self.workers), how="now", timeout=5)
 
     def _running_parts(self) -> Stopped:
         """The processes of this cluster that are alive now, as stop() reports them."""

@@ -31,7 +31,7 @@ from labapp.engine import (
 from labapp.engine.broker import BrokerError, BrokerServer, free_port, port_is_open
 from labapp.engine.celery_config import QUEUE, make_celery, worker_command
 from labapp.engine.classroom_protocol import password_problem
-from labapp.engine.logfiles import read_tail
+from labapp.engine.logfiles import read_tail, shown_path
 from labapp.engine.processes import CLUSTER_ENV, Child
 from labapp.i18n import _, ngettext
 from labapp.settings import Settings
@@ -85,12 +85,25 @@ class ProcessTable(list):
         self.notes: list[str] = []  # what to do about a dead component, shown under the table
 
     def __str__(self) -> str:
-        rows = [self.headers()] + [tuple(str(row.get(col, "")) for col in self.COLUMNS) for row in self]
+        rows = [self.headers()] + [tuple(self.cell(row, col) for col in self.COLUMNS) for row in self]
         widths = [max(len(r[i]) for r in rows) for i in range(len(self.COLUMNS))]
         lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() for r in rows]
         return "\n".join(lines + self.notes)
 
     __repr__ = __str__
+
+    @staticmethod
+    def cell(row: dict, column: str) -> str:
+        """A row's value as the table shows it: yes/no and "external" in the reader's language, a log relative
+        to the current folder."""
+        value = row.get(column, "")
+        if value is True or value is False:
+            return _("yes") if value else _("no")
+        if column == "alive" and value == "external":
+            return _("external (not started here)")
+        if column == "log" and isinstance(value, Path):
+            return shown_path(value)
+        return str(value)
 
     @staticmethod
     def headers() -> tuple[str, ...]:
@@ -100,7 +113,7 @@ class ProcessTable(list):
     def _repr_html_(self) -> str:
         head = "".join(f"<th>{col}</th>" for col in self.headers())
         body = "".join(
-            "<tr>" + "".join(f"<td>{row.get(col, '')}</td>" for col in self.COLUMNS) + "</tr>" for row in self
+            "<tr>" + "".join(f"<td>{self.cell(row, col)}</td>" for col in self.COLUMNS) + "</tr>" for row in self
         )
         notes = "".join(f"<p>{note}</p>" for note in self.notes)
         return f"<table><tr>{head}</tr>{body}</table>{notes}"

@@ -6,8 +6,8 @@ import argparse
 import signal
 import sys
 import time
-from pathlib import Path
 
+from labapp.engine import logfiles
 from labapp.i18n import _, language, ngettext, translation
 
 
@@ -95,12 +95,7 @@ def _revived(cluster) -> bool:
     return revived
 
 
-def shown(path: Path) -> str:
-    """A path as a user reads it best: relative to the current folder when it is inside it."""
-    try:
-        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
+shown = logfiles.shown_path  # a path relative to the current folder when it is inside it
 
 
 def command(sub, name: str, func, help: str, description: str | None = None):

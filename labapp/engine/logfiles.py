@@ -16,6 +16,14 @@ CAP_CHECK_S = 0.05  # how often a running process looks at its own log's size (a
 MB = 1024 * 1024
 
 
+def shown_path(path: Path) -> str:
+    """A path as a user reads it best: relative to the current folder when it is inside it."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except (ValueError, OSError):
+        return str(path)
+
+
 def describe_exit(returncode: int | None) -> str:
     """How a process ended, in words: 'killed by SIGKILL', 'exited with code 1'."""
     if returncode is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -145,6 +146,36 @@ def test_a_cluster_error_in_english_by_default(english, tmp_path):
         == "stopped cluster 'default': 1 worker, the API and the broker"
     )
     assert repr(cluster) == "<Cluster 'default' stopped: 0 workers, api ->"
+
+
+def status_table():
+    """A status() table as a cluster with an external broker and a worker without a beat gives it."""
+    from labapp.cluster import ProcessTable
+
+    return ProcessTable(
+        [
+            {"component": "broker", "pid": "-", "alive": "external", "address": "127.0.0.1:6379", "log": "-"},
+            {"component": "api", "pid": 11, "alive": True, "address": "http://127.0.0.1:5000", "log": Path("api.log")},
+            {"component": "w1", "pid": 12, "alive": False, "address": "w1@host", "log": Path("/elsewhere/w1.log")},
+        ]
+    )
+
+
+def test_the_status_table_says_yes_and_no_in_portuguese(portuguese):
+    table = status_table()
+    lines = [line.split() for line in str(table).splitlines()]
+    assert lines[0] == ["componente", "pid", "vivo", "endereço", "log"]
+    assert lines[1][2:5] == ["externo", "(não", "iniciado"], lines[1]
+    assert lines[2][2] == "sim" and lines[3][2] == "não", lines
+    assert "<td>sim</td>" in table._repr_html_() and "True" not in table._repr_html_()
+    assert table[1]["alive"] is True  # the rows keep their values for code that reads them
+
+
+def test_the_status_table_says_yes_and_no_in_english(english):
+    lines = [line.split() for line in str(status_table()).splitlines()]
+    assert [line[2] for line in lines] == ["alive", "external", "yes", "no"]
+    # a log in the current folder is shown relative to it, one elsewhere in full
+    assert (lines[2][-1], lines[3][-1]) == ("api.log", "/elsewhere/w1.log")
 
 
 def test_a_computed_sentence_in_portuguese(portuguese, capsys):

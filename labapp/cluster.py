@@ -119,6 +119,13 @@ class ProcessTable(list):
         return f"<table><tr>{head}</tr>{body}</table>{notes}"
 
 
+class LogLines(str):
+    """The last lines of a log: a str that a notebook shows as its lines, not as one quoted line of \\n."""
+
+    def _repr_pretty_(self, printer, cycle) -> None:
+        printer.text(str(self))
+
+
 @dataclass(frozen=True)
 class Stopped:
     """What ``Cluster.stop()`` stopped; shown as one sentence (a notebook's Out[] of the stop cell)."""
@@ -1038,7 +1045,7 @@ class Cluster:
         }
         return {name: age for name, age in ages.items() if heartbeat.is_stale(age)}
 
-    def logs(self, component: str, tail: int = 20) -> str:
+    def logs(self, component: str, tail: int = 20) -> LogLines:
         """The last lines of a component's log: "broker", "api", "w1", ..."""
         path = self.dir / f"{component}.log"
         if not path.exists():
@@ -1048,7 +1055,7 @@ class Cluster:
                     component=repr(component), logs=known or _("none")
                 )
             )
-        return read_tail(path, tail)
+        return LogLines(read_tail(path, tail))
 
     def __repr__(self) -> str:
         api = getattr(self, "api_url", "-") if self.running else "-"

@@ -42,3 +42,14 @@ def test_a_notebook_shows_the_stop_sentence_as_the_cells_output():
         pretty(Stopped("c", workers=2, api=True, broker="embedded"))
         == "stopped cluster 'c': 2 workers, the API and the broker"
     )
+
+
+def test_a_log_shows_as_its_lines_in_a_notebook(tmp_path):
+    from IPython.lib.pretty import pretty
+
+    cluster = Cluster(runtime_dir=str(tmp_path))
+    cluster.dir.mkdir(parents=True)
+    (cluster.dir / "w1.log").write_text("one\ntwo\nw1@host ready.\n")
+    lines = cluster.logs("w1", tail=2)
+    assert lines == "two\nw1@host ready." and lines.endswith("ready.")  # still a str for code that reads it
+    assert pretty(lines) == "two\nw1@host ready."  # a cell's output: the lines, not 'two\\nw1@host ready.'

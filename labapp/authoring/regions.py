@@ -83,6 +83,7 @@ def stub(source: str, cell_type: str = "code", stubs: dict | None = None) -> tup
     """The student's version: solutions become stubs at the marker's indentation, hidden checks vanish.
 
     ``stubs``: {"code": lines, "text": lines} in another language than nbgrader's English ones."""
+    stubs = stubs or {"code": CODE_STUB, "text": TEXT_STUB}
     out, had_solution = [], False
     for kind, indent, lines in split(source, cell_type):
         if kind is None:
@@ -91,7 +92,6 @@ def stub(source: str, cell_type: str = "code", stubs: dict | None = None) -> tup
             had_solution = True
             if out and not out[-1].endswith("\n"):
                 out[-1] += "\n"
-            stubs = stubs or {"code": CODE_STUB, "text": TEXT_STUB}
             stub_lines = stubs["code"] if cell_type == "code" else stubs["text"]
             out.extend(f"{indent}{text}\n" for text in stub_lines)
     text = "".join(out)
